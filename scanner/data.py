@@ -1,0 +1,289 @@
+"""Patch data sets: pristine / processed pairs of 128x128 green-channel patches, split by camera.
+
+Protocol (spec section 4, recorded in every manifest):
+1. For each photo, a region of at most ``region`` x ``region`` pixels at a random offset
+   aligned to the 16-pixel JPEG MCU grid is cut from the stored RGB pixels.
+2. The operation is applied to the whole region (green channel only for the per-channel
+   operations, RGB for JPEG), rounded and clipped to uint8.
+3. Patches are cut on a non-overlapping grid inside the region, at least ``MARGIN`` pixels
+   from its borders; for resizing the grid is taken on the resized region at
+   (round(s*i), round(s*j)). The pristine patch is cut at (i, j) of the unprocessed region.
+
+The camera is the unit of every split: no camera has photos on both sides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import manipulations
+from .images import load_rgb, read_bytes, sha256_hex
+
+PATCH = 128
+"""Side of an analysis window and of every training patch, in pixels."""
+
+MARGIN = 16
+"""Distance in pixels between a region's border and the nearest patch (filter borders)."""
+
+DEFAULT_REGION = 1024
+"""Largest side of the region cut from each photo before processing."""
+
+PATCH_PROTOCOL = 1
+"""Version of the patch-cutting protocol; part of every cache key."""
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".ppm", ".pgm"}
+
+
+def default_pristine_dir() -> Path | None:
+    """``$SCANNER_PRISTINE`` or ``../shared/data/pristine`` when it exists, else None."""
+    env = os.environ.get("SCANNER_PRISTINE")
+    candidates = [Path(env)] if env else [Path("../shared/data/pristine"), Path(__file__).resolve().parents[2] / "shared/data/pristine"]
+    return next((c for c in candidates if c.is_dir()), None)
+
+
+def default_cache_dir() -> Path:
+    """``$SCANNER_CACHE`` or ``~/.cache/scanner``."""
+    return Path(os.environ.get("SCANNER_CACHE", Path.home() / ".cache" / "scanner"))
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A pristine photograph: its path, the camera that took it (the split unit), its sha256."""
+
+    path: Path
+    camera: str
+    sha256: str
+
+
+def _camera_from_exif(path: Path) -> str | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            exif = im.getexif()
+    except Exception:
+        return None
+    make, model = str(exif.get(0x010F, "")).strip(" \x00"), str(exif.get(0x0110, "")).strip(" \x00")
+    return f"{make} {model}".strip() or None
+
+
+def list_photos(root: str | Path) -> list[Photo]:
+    """Photos under ``root`` with their cameras, sorted by path.
+
+    The camera comes from ``MANIFEST.tsv`` (columns ``path``, ``camera``, ``sha256``) when the
+    folder has one, else from EXIF make and model, else from the file name.
+    """
+    root = Path(root)
+    manifest = root / "MANIFEST.tsv"
+    if manifest.is_file():
+        lines = manifest.read_text(encoding="utf-8").splitlines()
+        header = lines[0].split("\t")
+        rows = [dict(zip(header, line.split("\t"))) for line in lines[1:] if line.strip()]
+        return sorted((Photo(root / r["path"], r["camera"].strip(), r["sha256"]) for r in rows), key=lambda p: str(p.path))
+    photos = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
+        camera = _camera_from_exif(path) or path.stem
+        photos.append(Photo(path, camera, sha256_hex(read_bytes(path))))
+    return photos
+
+
+def split_by_camera(photos: list[Photo], test_fraction: float = 0.3, seed: int = 0) -> tuple[list[Photo], list[Photo]]:
+    """Split photos into (train, test) so that no camera is on both sides.
+
+    Cameras are shuffled under ``seed`` and given to the test side until it holds about
+    ``test_fraction`` of the photos.
+    """
+    cameras = sorted({p.camera for p in photos})
+    order = np.random.default_rng(seed).permutation(len(cameras))
+    target = test_fraction * len(photos)
+    test_cameras: set[str] = set()
+    count = 0
+    for idx in order:
+        camera = cameras[idx]
+        n = sum(p.camera == camera for p in photos)
+        if count + n > target * 1.25 and count > 0:
+            continue
+        test_cameras.add(camera)
+        count += n
+        if count >= target:
+            break
+    train = [p for p in photos if p.camera not in test_cameras]
+    test = [p for p in photos if p.camera in test_cameras]
+    return train, test
+
+
+def patch_positions(height: int, width: int, size: int = PATCH, margin: int = MARGIN) -> np.ndarray:
+    """Top-left corners (K, 2) of a non-overlapping grid of size x size patches, at least
+    ``margin`` pixels inside a height x width region."""
+    rows = np.arange(margin, height - margin - size + 1, size)
+    cols = np.arange(margin, width - margin - size + 1, size)
+    return np.array([(r, c) for r in rows for c in cols], dtype=np.int64).reshape(-1, 2)
+
+
+def _cut(image: np.ndarray, positions: np.ndarray, size: int = PATCH) -> np.ndarray:
+    return np.stack([image[r : r + size, c : c + size] for r, c in positions]) if len(positions) else np.zeros((0, size, size), np.uint8)
+
+
+def _photo_patches(args: tuple) -> dict:
+    """Worker: pristine and processed patches of one photo (see the module docstring)."""
+    path, manip_name, strengths, n_patches, region, seed = args
+    manip = manipulations.get(manip_name)
+    rgb = load_rgb(path)
+    rng = np.random.default_rng(seed)
+    h, w = rgb.shape[:2]
+    rh, rw = min(region, h) // 16 * 16, min(region, w) // 16 * 16
+    top = int(rng.integers(0, (h - rh) // 16 + 1)) * 16
+    left = int(rng.integers(0, (w - rw) // 16 + 1)) * 16
+    crop = rgb[top : top + rh, left : left + rw]
+    # positions valid for every strength (resize grids must fit inside the resized region)
+    positions = patch_positions(rh, rw)
+    if manip.name == "resize":
+        positions = np.array([p for p in positions
+                              if all(round(s * p[0]) + PATCH <= round(s * rh) and round(s * p[1]) + PATCH <= round(s * rw) for s in strengths)],
+                             dtype=np.int64).reshape(-1, 2)
+    if len(positions) > n_patches:
+        positions = positions[np.sort(rng.choice(len(positions), n_patches, replace=False))]
+    green = crop[..., 1]
+    source = crop if not manip.per_channel else green
+    processed = []
+    for k, s in enumerate(strengths):
+        out = manip.apply(source, s, seed + 1000 * k)
+        out = out[..., 1] if out.ndim == 3 else out
+        where = np.round(s * positions).astype(np.int64) if manip.name == "resize" else positions
+        processed.append(_cut(out, where))
+    return {"pristine": _cut(green, positions), "processed": np.stack(processed), "positions": positions,
+            "region": np.array([top, left, rh, rw])}
+
+
+@dataclass
+class PatchSet:
+    """Labelled patches: x uint8 (N, 128, 128), y int64 (N,) with 1 = processed,
+    strength float64 (N,) (NaN for pristine), camera (N,) str, photo (N,) int index."""
+
+    x: np.ndarray
+    y: np.ndarray
+    strength: np.ndarray
+    camera: np.ndarray
+    photo: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, mask: np.ndarray) -> "PatchSet":
+        return PatchSet(self.x[mask], self.y[mask], self.strength[mask], self.camera[mask], self.photo[mask])
+
+
+@dataclass
+class TaskData:
+    """A task's train and test sets and the manifest that describes how they were made."""
+
+    train: PatchSet
+    test: PatchSet
+    manifest: dict
+
+    @property
+    def manifest_sha256(self) -> str:
+        return hashlib.sha256(json.dumps(self.manifest, sort_keys=True).encode()).hexdigest()
+
+
+def _describe(photo: Photo, root: str | Path) -> dict:
+    return {"path": photo.path.relative_to(root).as_posix(), "camera": photo.camera, "sha256": photo.sha256}
+
+
+def build_task(
+    root: str | Path,
+    manip: str,
+    strengths: tuple[float, ...] | None = None,
+    patches_per_image: int = 36,
+    test_patches_per_image: int = 16,
+    seed: int = 0,
+    test_fraction: float = 0.3,
+    region: int = DEFAULT_REGION,
+    cache_dir: str | Path | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+) -> TaskData:
+    """Patch data for one detection task: ``manip`` at the given strengths (default all three).
+
+    Train: for each training photo up to ``patches_per_image`` positions, each giving a
+    pristine patch and a processed patch whose strength cycles through ``strengths``.
+    Test: for each held-out photo up to ``test_patches_per_image`` positions, giving a
+    pristine patch and one processed patch per strength. Per-photo results are cached
+    under ``cache_dir``, so a second call does not recompute them.
+    """
+    manipulation = manipulations.get(manip)
+    strengths = tuple(float(s) for s in (strengths or manipulation.strengths))
+    photos = list_photos(root)
+    if not photos:
+        raise FileNotFoundError(f"no photos found under {root}")
+    train_photos, test_photos = split_by_camera(photos, test_fraction, seed)
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    (cache / "patches").mkdir(parents=True, exist_ok=True)
+
+    def key(photo: Photo, n: int) -> Path:
+        spec = json.dumps([PATCH_PROTOCOL, photo.sha256, manip, strengths, n, region, seed], sort_keys=True)
+        return cache / "patches" / f"{hashlib.sha256(spec.encode()).hexdigest()[:24]}.npz"
+
+    jobs = [(p, patches_per_image) for p in train_photos] + [(p, test_patches_per_image) for p in test_photos]
+    todo = [(p, n) for p, n in jobs if not key(p, n).exists()]
+    if todo:
+        args = [(str(p.path), manip, strengths, n, region, seed + int(p.sha256[:8], 16) % 100_000) for p, n in todo]
+        with ProcessPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
+            results = pool.map(_photo_patches, args)
+            if progress:
+                from tqdm import tqdm
+
+                results = tqdm(results, total=len(args), desc=f"patches {manip}", unit="photo", leave=False)
+            for (p, n), result in zip(todo, results):
+                tmp = key(p, n).with_suffix(".tmp.npz")
+                np.savez(tmp, **result)
+                tmp.replace(key(p, n))
+
+    def assemble(group: list[Photo], n: int, mixed: bool) -> PatchSet:
+        xs, ys, ss, cams, idx = [], [], [], [], []
+        for i, photo in enumerate(group):
+            with np.load(key(photo, n)) as z:
+                pristine, processed = z["pristine"], z["processed"]
+            k = len(pristine)
+            if k == 0:
+                continue
+            xs.append(pristine)
+            ys.append(np.zeros(k, np.int64))
+            ss.append(np.full(k, np.nan))
+            if mixed:
+                which = (np.arange(k) + i) % len(strengths)
+                xs.append(processed[which, np.arange(k)])
+                ss.append(np.array(strengths)[which])
+                ys.append(np.ones(k, np.int64))
+                m = 2 * k
+            else:
+                xs.append(processed.reshape(-1, PATCH, PATCH))
+                ss.append(np.repeat(np.array(strengths), k))
+                ys.append(np.ones(k * len(strengths), np.int64))
+                m = k * (1 + len(strengths))
+            cams.append(np.full(m, photo.camera, dtype=object))
+            idx.append(np.full(m, i))
+        return PatchSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(ss), np.concatenate(cams), np.concatenate(idx))
+
+    manifest = {
+        "protocol": PATCH_PROTOCOL,
+        "manipulation": manip,
+        "strengths": list(strengths),
+        "seed": seed,
+        "region": region,
+        "patch": PATCH,
+        "patches_per_image": patches_per_image,
+        "test_patches_per_image": test_patches_per_image,
+        "test_fraction": test_fraction,
+        "train": [_describe(p, root) for p in train_photos],
+        "test": [_describe(p, root) for p in test_photos],
+    }
+    return TaskData(assemble(train_photos, patches_per_image, True), assemble(test_photos, test_patches_per_image, False), manifest)
+

@@ -1,0 +1,239 @@
+"""Networks: the SRM descriptor recast as a CNN (spec section 2) and the Bayar2016 baseline.
+
+Input convention for every network: float tensor (N, 1, H, W) holding green-channel
+pixels divided by 256 (:func:`to_input`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .srm import N_CODES, N_FEATURES, ORDER, QUANT_STEP, RESIDUAL_FILTER, codebook
+
+PIXEL_SCALE = 256.0
+"""Network inputs are pixels / 256 (spec 2.1)."""
+
+SOFTMAX_ALPHA = 2.0**16
+"""Soft-max sharpness; 2**16 = 256**2 makes it a unit-temperature soft-max in pixel units."""
+
+BRANCH_KERNELS = {"across": (ORDER, ORDER), "along": (1, 2 * ORDER - 1)}
+"""conv1 support per branch: across is 4x4, along is 1x7 (the paper's 5x5 cannot hold it)."""
+
+
+def to_input(patches: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 patches (N, H, W) or (H, W) -> float32 tensor (N, 1, H, W) of pixels / 256."""
+    x = torch.tensor(np.asarray(patches), dtype=torch.float32, device=device)
+    while x.dim() < 4:
+        x = x.unsqueeze(0) if x.dim() < 3 else x.unsqueeze(1)
+    return x / PIXEL_SCALE
+
+
+DENSE_CHUNK = 16384
+"""Positions per chunk when assignments are reduced on the fly: a chunk's 81 scores
+(about 5 MB) stay in cache and below the allocator's mmap threshold."""
+
+
+class SoftHistogram(torch.autograd.Function):
+    """h[n] = mean over positions s of softmax(alpha * (r[n, s] W^T + b)), shape (N, 81).
+
+    Computed chunk by chunk; backward recomputes the assignments instead of storing them,
+    so memory stays at one chunk of 81 scores whatever the patch size.
+    r: (N, P, 4) residual vectors, W: (81, 4), b: (81,).
+    """
+
+    @staticmethod
+    def forward(ctx, r: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, alpha: float) -> torch.Tensor:
+        n, positions, _ = r.shape
+        h = torch.zeros(n, weight.shape[0], dtype=torch.float64, device=r.device)
+        for i in range(n):
+            for start in range(0, positions, DENSE_CHUNK):
+                m = torch.addmm(bias, r[i, start : start + DENSE_CHUNK], weight.t())
+                h[i] += torch.softmax(m.mul_(alpha), dim=-1).sum(0, dtype=torch.float64)
+        ctx.save_for_backward(r, weight, bias)
+        ctx.alpha = alpha
+        return h / positions
+
+    @staticmethod
+    def backward(ctx, grad_h: torch.Tensor):
+        r, weight, bias = ctx.saved_tensors
+        alpha = ctx.alpha
+        n, positions, _ = r.shape
+        g = (grad_h / positions).to(r.dtype)
+        grad_r = torch.empty_like(r)
+        grad_w = torch.zeros_like(weight)
+        grad_b = torch.zeros_like(bias)
+        for i in range(n):
+            for start in range(0, positions, DENSE_CHUNK):
+                rc = r[i, start : start + DENSE_CHUNK]
+                p = torch.softmax(torch.addmm(bias, rc, weight.t()).mul_(alpha), dim=-1)
+                # d softmax: dm_k = alpha * p_k * (g_k - sum_j p_j g_j)
+                dm = p.mul_((g[i] - (p @ g[i])[:, None])).mul_(alpha)
+                grad_b += dm.sum(0)
+                grad_w += dm.t() @ rc
+                grad_r[i, start : start + DENSE_CHUNK] = dm @ weight
+        return grad_r, grad_w, grad_b, None
+
+
+class CooccurrenceBranch(nn.Module):
+    """Residual filter bank -> codeword layer -> hard-max or soft-max.
+
+    The codeword layer is the paper's 1x1 convolution with 81 filters, applied
+    channels-last as a ``Linear(4, 81)`` (weights = codewords, bias = -||c||^2 / 2).
+    """
+
+    def __init__(self, kernel_size: tuple[int, int]) -> None:
+        super().__init__()
+        self.residual = nn.Conv2d(1, ORDER, kernel_size)
+        self.codebook = nn.Linear(ORDER, N_CODES)
+
+    def residuals(self, x: torch.Tensor) -> torch.Tensor:
+        """Residual vectors (N, h, w, 4) of x (N, 1, H, W); h, w as a valid convolution."""
+        return self.residual(x).permute(0, 2, 3, 1)
+
+    def assign(self, r: torch.Tensor, mode: str, alpha: float) -> torch.Tensor:
+        """Codeword assignments (..., 81) of residual vectors (..., 4): one-hot of the best
+        matching score m_k = <r, c_k> + b_k (hard) or softmax(alpha * m) (soft)."""
+        m = self.codebook(r)
+        if mode == "hard":
+            return nn.functional.one_hot(m.argmax(dim=-1), N_CODES).to(m.dtype)
+        return torch.softmax(alpha * m, dim=-1)
+
+    def forward(self, x: torch.Tensor, mode: str, alpha: float) -> torch.Tensor:
+        """Assignments (N, h, w, 81) of every valid position of x (N, 1, H, W)."""
+        return self.assign(self.residuals(x), mode, alpha)
+
+    def histogram(self, x: torch.Tensor, mode: str, alpha: float) -> torch.Tensor:
+        """Average-pooled assignments (N, 81), float64, of x (N, 1, H, W).
+
+        Hard mode counts the arg-max codes exactly; soft mode uses :class:`SoftHistogram`."""
+        r = self.residuals(x)
+        flat = r.reshape(r.shape[0], -1, ORDER)
+        if mode == "soft":
+            return SoftHistogram.apply(flat, self.codebook.weight, self.codebook.bias, alpha)
+        with torch.no_grad():
+            counts = torch.zeros(flat.shape[0], N_CODES, dtype=torch.float64, device=x.device)
+            for i in range(flat.shape[0]):
+                for start in range(0, flat.shape[1], DENSE_CHUNK):
+                    codes = self.codebook(flat[i, start : start + DENSE_CHUNK]).argmax(dim=-1)
+                    counts[i] += torch.bincount(codes, minlength=N_CODES).to(torch.float64)
+            return counts / flat.shape[1]
+
+    @torch.no_grad()
+    def project(self, x: torch.Tensor, u: torch.Tensor, mode: str, alpha: float) -> torch.Tensor:
+        """Per-pixel projection <p_s, u> of the assignments onto weights u (81,), computed
+        in chunks so the 81-channel map is never held in full. x: (1, 1, H, W) -> (h, w)."""
+        r = self.residuals(x)[0]
+        flat = r.reshape(-1, ORDER)
+        out = torch.empty(flat.shape[0], dtype=u.dtype, device=x.device)
+        weights = torch.stack([u, torch.ones_like(u)], dim=1)  # numerator and normaliser in one product
+        for start in range(0, flat.shape[0], DENSE_CHUNK):
+            chunk = flat[start : start + DENSE_CHUNK]
+            if mode == "hard":
+                out[start : start + DENSE_CHUNK] = u[self.codebook(chunk).argmax(dim=-1)]
+                continue
+            m = self.codebook(chunk).mul_(alpha)
+            e = m.sub_(m.amax(dim=-1, keepdim=True)).exp_()  # soft-max without its division pass
+            ratio = e @ weights
+            out[start : start + DENSE_CHUNK] = ratio[:, 0] / ratio[:, 1]
+        return out.reshape(r.shape[:2])
+
+
+class RecastNet(nn.Module):
+    """The SRM descriptor as a CNN: twin across/along branches applied to the image and to
+    its transpose with tied weights, global average pooling, and a linear head 162 -> 2.
+
+    ``mode='hard'`` uses hard-max (exact SRM histograms once initialised by
+    :meth:`from_srm`); ``mode='soft'`` uses soft-max with sharpness ``alpha``.
+    """
+
+    def __init__(self, mode: str = "soft", alpha: float = SOFTMAX_ALPHA) -> None:
+        super().__init__()
+        if mode not in ("hard", "soft"):
+            raise ValueError(f"mode must be 'hard' or 'soft', not {mode!r}")
+        self.mode = mode
+        self.alpha = alpha
+        self.across = CooccurrenceBranch(BRANCH_KERNELS["across"])
+        self.along = CooccurrenceBranch(BRANCH_KERNELS["along"])
+        self.head = nn.Linear(N_FEATURES, 2)
+
+    @classmethod
+    def from_srm(cls, exact: bool = True, alpha: float = SOFTMAX_ALPHA) -> "RecastNet":
+        """Network hard-wired to the SRM descriptor (hard-max if ``exact``, else soft-max
+        with ``alpha``); the head is zero until trained or set from an SVM."""
+        net = cls(mode="hard" if exact else "soft", alpha=alpha)
+        delta = QUANT_STEP / PIXEL_SCALE
+        digits = torch.as_tensor(codebook(), dtype=torch.float32)
+        with torch.no_grad():
+            for name, branch in net.branches():
+                w = torch.zeros_like(branch.residual.weight)
+                for n in range(ORDER):
+                    taps = torch.as_tensor(RESIDUAL_FILTER, dtype=torch.float32)
+                    if name == "across":
+                        w[n, 0, n, : len(taps)] = taps
+                    else:
+                        w[n, 0, 0, n : n + len(taps)] = taps
+                branch.residual.weight.copy_(w)
+                branch.residual.bias.zero_()
+                branch.codebook.weight.copy_(delta * digits)
+                branch.codebook.bias.copy_(-(delta**2) * (digits != 0).sum(dim=1) / 2)
+            net.head.weight.zero_()
+            net.head.bias.zero_()
+        return net
+
+    def branches(self) -> list[tuple[str, CooccurrenceBranch]]:
+        """The two branches in feature order: across (bins 0..80), along (81..161)."""
+        return [("across", self.across), ("along", self.along)]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled histograms (N, 162), float64: for each branch the mean of the average-pooled
+        assignments on the image and on its transpose (tied weights)."""
+        halves = []
+        for _, branch in self.branches():
+            horizontal = branch.histogram(x, self.mode, self.alpha)
+            vertical = branch.histogram(x.transpose(-1, -2), self.mode, self.alpha)
+            halves.append((horizontal + vertical) / 2)
+        return torch.cat(halves, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (N, 2): index 1 = manipulated."""
+        return self.head(self.features(x).to(self.head.weight.dtype))
+
+
+class BayarNet(nn.Module):
+    """Bayar & Stamm (2016) constrained CNN adapted to 128x128 inputs (spec section 3.2).
+
+    conv1 is a bank of 3 prediction-error filters 5x5 (centre -1, other taps summing to 1),
+    kept so by :meth:`project_constraint` after every optimiser step.
+    """
+
+    def __init__(self, patch_size: int = 128) -> None:
+        super().__init__()
+        self.constrained = nn.Conv2d(1, 3, 5, bias=False)
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 96, 7, stride=2), nn.ReLU(), nn.MaxPool2d(3, 2),
+            nn.Conv2d(96, 64, 5), nn.ReLU(), nn.MaxPool2d(3, 2),
+        )
+        with torch.no_grad():
+            n_flat = self.features(torch.zeros(1, 3, patch_size - 4, patch_size - 4)).numel()
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(n_flat, 4096), nn.ReLU(), nn.Dropout(0.5),
+            nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 2),
+        )
+        self.project_constraint()
+
+    @torch.no_grad()
+    def project_constraint(self, eps: float = 1e-8) -> None:
+        """Centre tap 0, divide by the sum of the off-centre taps, centre tap -1."""
+        w = self.constrained.weight
+        c = w.shape[-1] // 2
+        w[:, :, c, c] = 0
+        total = w.sum(dim=(2, 3), keepdim=True)
+        total = torch.where(total.abs() < eps, torch.full_like(total, eps).copysign(total), total)
+        w /= total
+        w[:, :, c, c] = -1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, 1, 128, 128) pixels / 256 -> logits (N, 2). The input is scaled to 0..255."""
+        return self.classifier(self.features(self.constrained(x * PIXEL_SCALE)))

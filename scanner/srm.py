@@ -1,0 +1,129 @@
+"""The single-model SRM descriptor (162 bins) of Cozzolino, Poggi and Verdoliva (2017).
+
+Pipeline (spec section 1): third-order residual ``w = [1, -3, 3, -1]`` applied as a
+cross-correlation along rows (and on the transpose), scalar quantisation with three
+levels and step 4.5 in pixel units (0..255), co-occurrence codes of four consecutive
+quantised residuals *across* and *along* the filter direction, normalised histograms.
+
+All functions work on integer pixel arrays in 0..255 and broadcast over leading
+batch axes; the last two axes are (rows, columns).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+RESIDUAL_FILTER = np.array([1, -3, 3, -1], dtype=np.int32)
+"""Third-order residual filter w, applied as cross-correlation (taps at offsets 0..3)."""
+
+QUANT_STEP = 4.5
+"""Quantisation step Delta in pixel units (0..255)."""
+
+ORDER = 4
+"""Number of consecutive quantised residuals that form one co-occurrence code."""
+
+LEVELS = 3
+"""Quantisation levels {-1, 0, +1}."""
+
+N_CODES = LEVELS**ORDER
+"""Bins of one co-occurrence histogram (81)."""
+
+N_FEATURES = 2 * N_CODES
+"""Length of the descriptor: across half (bins 0..80), then along half (81..161)."""
+
+DIRECTIONS = ("across", "along")
+
+
+def residual(x: np.ndarray) -> np.ndarray:
+    """Horizontal third-order residual.
+
+    ``r[..., i, j] = sum_t w[t] * x[..., i, j + t]`` for t = 0..3 (valid crop).
+
+    x: integer array (..., H, W) in pixel units. Returns int32 (..., H, W - 3).
+    """
+    x = np.asarray(x, dtype=np.int32)
+    width = x.shape[-1] - (len(RESIDUAL_FILTER) - 1)
+    r = np.zeros(x.shape[:-1] + (width,), dtype=np.int32)
+    for t, w in enumerate(RESIDUAL_FILTER):
+        r += int(w) * x[..., t : t + width]
+    return r
+
+
+def quantize(r: np.ndarray, step: float = QUANT_STEP) -> np.ndarray:
+    """Three-level quantiser ``clip(round_half_away_from_zero(r / step), -1, 1)``.
+
+    r: residual in pixel units, any shape. Returns int8 in {-1, 0, 1}, same shape.
+    Rounding half away from zero maps r to +1 exactly when r >= step / 2.
+    """
+    r = np.asarray(r)
+    half = step / 2
+    return ((r >= half).astype(np.int8) - (r <= -half).astype(np.int8)).astype(np.int8)
+
+
+def cooccurrence_codes(q: np.ndarray, direction: str) -> np.ndarray:
+    """Codes of four consecutive quantised residuals, least significant digit first.
+
+    ``code = sum_n 3**n * (q_n + 1)`` where q_n runs along the rows' direction
+    (``along``: q[i, j + n]) or down the columns (``across``: q[i + n, j]).
+
+    q: int array (..., h, w) in {-1, 0, 1}. Returns int16 (..., h, w - 3) for
+    ``along`` and (..., h - 3, w) for ``across``, values in 0..80.
+    """
+    q = np.asarray(q, dtype=np.int16) + 1
+    if direction == "along":
+        n_out = q.shape[-1] - (ORDER - 1)
+        digits = [q[..., :, n : n + n_out] for n in range(ORDER)]
+    elif direction == "across":
+        n_out = q.shape[-2] - (ORDER - 1)
+        digits = [q[..., n : n + n_out, :] for n in range(ORDER)]
+    else:
+        raise ValueError(f"direction must be 'across' or 'along', not {direction!r}")
+    code = np.zeros(digits[0].shape, dtype=np.int16)
+    for n, digit in enumerate(digits):
+        code += np.int16(LEVELS**n) * digit
+    return code
+
+
+def code_histogram(codes: np.ndarray) -> np.ndarray:
+    """Normalised histogram of codes per batch item.
+
+    codes: int array (N, h, w) in 0..80. Returns float64 (N, 81), each row summing to 1.
+    """
+    n = codes.shape[0]
+    flat = codes.reshape(n, -1).astype(np.int64)
+    offsets = (np.arange(n, dtype=np.int64) * N_CODES)[:, None]
+    counts = np.bincount((flat + offsets).ravel(), minlength=n * N_CODES).reshape(n, N_CODES)
+    return counts / flat.shape[1]
+
+
+def cooccurrence(x: np.ndarray, direction: str, step: float = QUANT_STEP) -> np.ndarray:
+    """One half of the descriptor: the mean of the horizontal and transposed histograms.
+
+    x: uint8 patches (N, H, W). Returns float64 (N, 81), each row summing to 1.
+    """
+    horizontal = code_histogram(cooccurrence_codes(quantize(residual(x), step), direction))
+    transposed = np.swapaxes(x, -1, -2)
+    vertical = code_histogram(cooccurrence_codes(quantize(residual(transposed), step), direction))
+    return (horizontal + vertical) / 2
+
+
+def srm_features(patches: np.ndarray, step: float = QUANT_STEP) -> np.ndarray:
+    """The 162-bin SRM descriptor of each patch.
+
+    patches: uint8 array (N, H, W) with H, W >= 8 (green channel, pixel units), or a
+    single (H, W) patch. Returns float64 (N, 162): bins 0..80 the across co-occurrence,
+    bins 81..161 the along co-occurrence, each half summing to 1.
+    """
+    x = np.asarray(patches)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or min(x.shape[-2:]) < 2 * ORDER:
+        raise ValueError(f"patches must be (N, H, W) with H, W >= {2 * ORDER}, got shape {x.shape}")
+    return np.concatenate([cooccurrence(x, d, step) for d in DIRECTIONS], axis=1)
+
+
+def codebook() -> np.ndarray:
+    """Digits of every co-occurrence code: int8 (81, 4), row k holds d_k in {-1, 0, 1}^4
+    with ``k = sum_n 3**n * (d_k[n] + 1)``."""
+    k = np.arange(N_CODES)
+    return np.stack([(k // LEVELS**n) % LEVELS - 1 for n in range(ORDER)], axis=1).astype(np.int8)

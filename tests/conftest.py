@@ -1,0 +1,33 @@
+"""Shared fixtures. Tests that need the shared photos skip cleanly when they are absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scanner.data import default_pristine_dir
+
+
+@pytest.fixture(scope="session")
+def pristine_dir() -> Path:
+    root = default_pristine_dir()
+    if root is None:
+        pytest.skip("shared pristine photos (../shared/data/pristine) not present")
+    return root
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def textured_image(rng: np.random.Generator, height: int, width: int, channels: int = 3, smooth: float = 1.2) -> np.ndarray:
+    """A photo-like uint8 image: smoothed noise plus a gradient and fine sensor-like noise."""
+    from scipy import ndimage
+
+    base = rng.normal(128, 60, (height, width, channels))
+    base = ndimage.gaussian_filter(base, (smooth, smooth, 0))
+    base += np.linspace(-30, 30, width)[None, :, None] + rng.normal(0, 3, base.shape)
+    return np.clip(np.round(base), 0, 255).astype(np.uint8)

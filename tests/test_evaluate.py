@@ -1,0 +1,87 @@
+"""Forgeries, localisation metrics, the Table II runner and the demo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from scanner import forgery
+from scanner.evaluate import Table2Scale, f1_mcc, localisation_scores, pixel_map, run_table2
+from tests.conftest import textured_image
+
+
+def test_splice_replaces_exactly_the_mask(rng):
+    target, donor = textured_image(rng, 200, 240), textured_image(rng, 260, 300)
+    f = forgery.splice(target, donor, "blur", 0.75, seed=3)
+    assert f.mask.dtype == bool and 0.1 < f.mask.mean() < 0.3
+    assert np.array_equal(f.image[~f.mask], target[~f.mask])
+    assert np.mean(np.any(f.image[f.mask] != target[f.mask], axis=-1)) > 0.9
+    again = forgery.splice(target, donor, "blur", 0.75, seed=3)
+    assert np.array_equal(again.image, f.image) and np.array_equal(again.mask, f.mask)
+    assert not np.array_equal(forgery.splice(target, donor, "blur", 0.75, seed=4).mask, f.mask)
+
+
+def test_copy_move_pastes_a_resized_copy_elsewhere(rng):
+    image = textured_image(rng, 300, 300)
+    f = forgery.copy_move(image, 1.125, seed=1)
+    assert np.array_equal(f.image[~f.mask], image[~f.mask]) and f.mask.any()
+    assert "1.125" in f.description
+
+
+def test_metrics_match_scikit_learn(rng):
+    from sklearn.metrics import f1_score, matthews_corrcoef, roc_auc_score
+
+    truth = rng.random((40, 50)) < 0.3
+    prob = np.clip(truth * 0.3 + rng.random((40, 50)) * 0.8, 0, 1)
+    f1, mcc = f1_mcc(prob > 0.5, truth)
+    assert f1 == pytest.approx(f1_score(truth.ravel(), (prob > 0.5).ravel()))
+    assert mcc == pytest.approx(matthews_corrcoef(truth.ravel(), (prob > 0.5).ravel()))
+    scores = localisation_scores(prob, truth, 0.5)
+    assert scores["auc"] == pytest.approx(roc_auc_score(truth.ravel(), prob.ravel()))
+    assert scores["best_f1"] >= scores["f1"] and scores["best_mcc"] >= scores["mcc"]
+
+
+def test_pixel_map_assigns_nearest_window():
+    scores = np.arange(6, dtype=float).reshape(2, 3)
+    m = pixel_map(scores, 32, (160, 192))
+    assert m.shape == (160, 192)
+    assert m[0, 0] == 0 and m[159, 191] == 5 and m[64, 64 + 32] == 1
+
+
+def test_tiny_table2_runs_end_to_end(pristine_dir, tmp_path):
+    out = tmp_path / "table2.md"
+    state = tmp_path / "state.json"
+    tasks = [("blur", 0.5), ("noise", 0.25)]
+    done = run_table2(pristine_dir, Table2Scale.named("tiny"), out, state, torch.device("cpu"), tmp_path / "cache", tasks, "test")
+    assert set(done) == {"tiny/blur/0.5", "tiny/noise/0.25"}
+    for result in done.values():
+        for method in ("svm", "recast", "bayar"):
+            assert 0 <= result[method]["accuracy"] <= 100
+    text = out.read_text()
+    assert "| blur 0.5 |" in text and "87.10" in text and "tiny" in text
+    mtime = state.stat().st_mtime_ns
+    run_table2(pristine_dir, Table2Scale.named("tiny"), out, state, torch.device("cpu"), tmp_path / "cache", tasks, "test")
+    assert state.stat().st_mtime_ns == mtime  # resumed: nothing recomputed
+
+
+def test_demo_runs_under_a_minute_and_flags_the_processed_files(tmp_path):
+    env = dict(os.environ, NO_COLOR="1", COLUMNS="220")
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "scanner", "demo", str(tmp_path / "demo")], capture_output=True,
+                            text=True, env=env, timeout=300, cwd=tmp_path)
+    elapsed = time.perf_counter() - start
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert elapsed < 60
+    lines = {line.split(":")[0].strip("- "): line for line in result.stdout.splitlines() if line.startswith("- ")}
+    for name, detector in (("china_blurred", "blur"), ("flower_median", "median"), ("china_noisy", "noise"),
+                           ("flower_upscaled", "resize"), ("china_recompressed", "jpeg"), ("china_splice_blurred", "blur"),
+                           ("flower_copymove_upscaled", "resize")):
+        line = next(v for k, v in lines.items() if name in k)
+        assert "evidence of" in line and detector in line.split("->")[1], line
+    assert any((tmp_path / "demo" / "heatmaps").rglob("*.png"))

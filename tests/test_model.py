@@ -1,0 +1,97 @@
+"""The recast CNN against the numpy descriptor, and the Bayar constraint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from scanner.images import load_green
+from scanner.model import BayarNet, RecastNet, to_input
+from scanner.srm import srm_features
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_hardmax_equals_descriptor_bit_for_bit_on_random_patches(rng, device):
+    patches = rng.integers(0, 256, (6, 128, 128), dtype=np.uint8)
+    from scipy import ndimage
+
+    smooth = ndimage.gaussian_filter(patches.astype(float), (0, 1, 1)).round().astype(np.uint8)
+    net = RecastNet.from_srm(exact=True).to(device)
+    for batch in (patches, smooth, patches[:, :40, :57]):
+        cnn = net.features(to_input(batch, device)).cpu().numpy()
+        assert np.abs(cnn - srm_features(batch)).max() == 0.0
+
+
+def test_hardmax_equals_descriptor_on_real_patches(pristine_dir):
+    paths = sorted((pristine_dir / "camera").glob("*.jpg"))[:4] + sorted((pristine_dir / "kodak").glob("*.png"))[:2]
+    net = RecastNet.from_srm(exact=True)
+    for path in paths:
+        green, _ = load_green(path)
+        patches = np.stack([green[r : r + 128, c : c + 128] for r in (0, 200, 300) for c in (0, 250)])
+        assert np.abs(net.features(to_input(patches)).numpy() - srm_features(patches)).max() == 0.0
+
+
+SOFTMAX_L1_BOUND = 0.2
+"""Measured on the 12 kodim01 patches below: the L1 distance (total mass 2) between soft-max
+(alpha = 2^16) and exact features is 0.05 to 0.12 per patch; the bound leaves a margin."""
+
+
+def test_softmax_alpha_2_16_is_close_to_exact(pristine_dir):
+    green, _ = load_green(sorted((pristine_dir / "kodak").glob("*.png"))[0])
+    patches = np.stack([green[r : r + 128, c : c + 128] for r in (0, 128, 256) for c in (0, 128, 256, 384)])
+    exact = srm_features(patches)
+    soft = RecastNet.from_srm(exact=False).features(to_input(patches)).detach().numpy()
+    l1 = np.abs(soft - exact).sum(1)
+    assert l1.max() < SOFTMAX_L1_BOUND
+    weak = RecastNet.from_srm(exact=False, alpha=216.0).features(to_input(patches)).detach().numpy()
+    assert np.abs(weak - exact).sum(1).min() > 10 * l1.max()  # alpha = 216 (the extraction typo) is far off
+
+
+def test_forward_gives_two_logits_and_gradients_reach_every_layer(rng):
+    net = RecastNet.from_srm(exact=False)
+    x = to_input(rng.integers(0, 256, (2, 64, 64), dtype=np.uint8))
+    net(x).sum().backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None, name
+    assert net(x).shape == (2, 2)
+
+
+def test_bayar_constraint_holds_after_optimizer_steps(rng):
+    torch.manual_seed(0)
+    net = BayarNet()
+    opt = torch.optim.SGD(net.parameters(), lr=1e-2, momentum=0.9)
+    x = to_input(rng.integers(0, 256, (4, 128, 128), dtype=np.uint8))
+    y = torch.tensor([0, 1, 0, 1])
+    for _ in range(3):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        before = net.constrained.weight.detach().clone()
+        opt.step()
+        assert not torch.equal(before, net.constrained.weight)  # the step moved the filters
+        net.project_constraint()
+        w = net.constrained.weight.detach()
+        assert torch.all(w[:, :, 2, 2] == -1)
+        off = w.sum(dim=(2, 3)) - w[:, :, 2, 2]
+        torch.testing.assert_close(off, torch.ones_like(off))
+
+
+def test_soft_histogram_gradient_matches_finite_differences():
+    from scanner.model import SoftHistogram
+
+    torch.manual_seed(0)
+    r = torch.randn(2, 40, 4, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(81, 4, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(81, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda r, w, b: SoftHistogram.apply(r, w, b, 3.0), (r, w, b))
+
+
+def test_soft_histogram_equals_plain_softmax_pooling(rng):
+    net = RecastNet.from_srm(exact=False)
+    x = to_input(rng.integers(0, 256, (3, 50, 60), dtype=np.uint8))
+    with torch.no_grad():
+        chunked = net.across.histogram(x, "soft", net.alpha)
+        plain = net.across(x, "soft", net.alpha).double().mean(dim=(1, 2))
+    torch.testing.assert_close(chunked, plain, rtol=0, atol=1e-6)

@@ -1,0 +1,152 @@
+"""`scanner scan`: bad inputs, JSON output, exit codes, dense evaluation, heat maps.
+
+These run the installed console script in a scratch working directory, so they also
+check that the shipped weights are found from anywhere.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from scanner import manipulations
+from scanner.detectors import load_shipped
+from scanner.scan import dense_logits, score_map, window_logits
+from tests.conftest import textured_image
+
+SCANNER = [sys.executable, "-m", "scanner"] if shutil.which("scanner") is None else ["scanner"]
+
+
+def run_scanner(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """Run `scanner scan ARGS` in ``cwd``."""
+    env = dict(os.environ, NO_COLOR="1", COLUMNS="200")
+    return subprocess.run(SCANNER + ["scan"] + args, cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def evidence(tmp_path_factory) -> Path:
+    """A folder holding every kind of bad input the scanner must survive."""
+    rng = np.random.default_rng(5)
+    root = tmp_path_factory.mktemp("evidence")
+
+    def rgb(h: int = 288, w: int = 320) -> Image.Image:
+        return Image.fromarray(textured_image(rng, h, w))
+
+    good = io.BytesIO()
+    rgb().save(good, format="JPEG", quality=92)
+    (root / "truncated.jpg").write_bytes(good.getvalue()[: len(good.getvalue()) // 2])
+    (root / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(rng.integers(0, 256, 3000, dtype=np.uint8)))
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "notes.jpg").write_text("this is a text file, not a photograph\n")
+    rgb(100, 100).save(root / "small.png")
+    Image.new("1", (12000, 12000)).save(root / "bomb.png")
+    Image.fromarray((textured_image(rng, 256, 256, channels=1)[..., 0].astype(np.uint16) * 257)).save(root / "sixteen.png")
+    rgb().convert("CMYK").save(root / "cmyk.jpg", quality=95)
+    rgb().convert("P").save(root / "palette.gif")
+    rgb().convert("RGBA").save(root / "alpha.png")
+    frames = [rgb().convert("P") for _ in range(3)]
+    frames[0].save(root / "animated.gif", save_all=True, append_images=frames[1:])
+    rgb().convert("L").save(root / "gray.png")
+    rgb().save(root / "фото-ü.png")
+    for sub in ("a", "b"):
+        (root / sub).mkdir()
+        rgb().save(root / sub / "a.png")
+    os.symlink(root / "loop.jpg", root / "loop.jpg")  # unreadable: a symbolic-link loop
+    (root / ".hidden.png").write_bytes(b"skipped unless --hidden")
+    return root
+
+
+EXPECTED = {
+    "truncated.jpg": ("error", "truncated"), "corrupt.png": ("error", None), "empty.jpg": ("error", "empty"),
+    "notes.jpg": ("error", "not_an_image"), "small.png": ("skipped", "too_small"), "bomb.png": ("error", "too_large"),
+    "sixteen.png": ("ok", None), "cmyk.jpg": ("ok", None), "palette.gif": ("ok", None), "alpha.png": ("ok", None),
+    "animated.gif": ("ok", None), "gray.png": ("ok", None), "фото-ü.png": ("ok", None), "a/a.png": ("ok", None),
+    "b/a.png": ("ok", None), "loop.jpg": ("error", "unreadable"),
+}
+
+
+def test_every_bad_input_gets_its_record(evidence, tmp_path):
+    result = run_scanner([str(evidence), "--json", "--heatmaps", str(tmp_path / "maps")], tmp_path)
+    assert "Traceback" not in result.stderr
+    doc = json.loads(result.stdout)  # stdout is one JSON document and nothing else
+    assert doc["schema_version"] == 1 and doc["tool"]["name"] == "scanner"
+    assert set(doc["models"]) == {"median", "blur", "noise", "resize", "jpeg"}
+    records = {Path(r["path"]).relative_to(evidence).as_posix(): r for r in doc["images"]}
+    assert set(records) == set(EXPECTED)
+    for name, (status, code) in EXPECTED.items():
+        r = records[name]
+        assert r["status"] == status, (name, r)
+        if status == "ok":
+            assert r["error"] is None and r["sha256"] and set(r["detections"]) == set(doc["models"])
+            for d in r["detections"].values():
+                assert 0 <= d["score"] <= 1 and 0 <= d["flagged_fraction"] <= 1 and len(d["top_region"]["bbox"]) == 4
+        else:
+            assert r["error"]["message"] and (code is None or r["error"]["code"] == code), (name, r)
+    assert records["sixteen.png"]["input"]["bit_depth"] == 16
+    assert any("palette" in c for c in records["palette.gif"]["input"]["conversions"])
+    assert records["animated.gif"]["input"]["frames"] == 3
+    flagged = any(d["flagged"] for r in doc["images"] for d in r["detections"].values())
+    assert result.returncode == (1 if flagged else 3)
+    assert doc["summary"]["exit_code"] == result.returncode
+    maps = {records[n]["heatmaps"]["blur"]["overlay"] for n in ("a/a.png", "b/a.png")}
+    assert len(maps) == 2 and all(Path(p).is_file() for p in maps)
+    assert np.load(records["a/a.png"]["heatmaps"]["blur"]["scores"]).ndim == 2
+    # a second run does not overwrite the heat maps without --overwrite
+    before = Path(records["a/a.png"]["heatmaps"]["blur"]["overlay"]).stat().st_mtime_ns
+    twins = [str(evidence / "a" / "a.png"), str(evidence / "b" / "a.png")]  # same common folder, same outputs
+    again = json.loads(run_scanner(twins + ["--json", "--heatmaps", str(tmp_path / "maps"), "-m", "blur"], tmp_path).stdout)
+    assert all("exists" in r["warnings"][0] and r["heatmaps"]["blur"] is None for r in again["images"])
+    assert Path(records["a/a.png"]["heatmaps"]["blur"]["overlay"]).stat().st_mtime_ns == before
+
+
+def test_jsonl_streams_records_then_summary(evidence, tmp_path):
+    result = run_scanner([str(evidence / "a"), str(evidence / "empty.jpg"), "--jsonl", "-m", "noise"], tmp_path)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["status"] for r in lines[:-1]] == ["ok", "error"] and "summary" in lines[-1]
+    assert lines[-1]["summary"]["files"] == 2
+
+
+def test_human_table_and_exit_codes(evidence, tmp_path):
+    table = run_scanner([str(evidence / "gray.png"), "-m", "median"], tmp_path)
+    assert table.returncode in (0, 1) and "gray.png" in table.stdout and "Traceback" not in table.stderr
+    assert run_scanner([str(tmp_path / "nothing-here")], tmp_path).returncode == 2
+    (tmp_path / "empty-dir").mkdir()
+    assert run_scanner([str(tmp_path / "empty-dir")], tmp_path).returncode == 2
+    missing = run_scanner([str(evidence / "gray.png"), "--weights", str(tmp_path / "empty-dir")], tmp_path)
+    assert missing.returncode == 4 and "not found" in missing.stderr
+    if not torch.cuda.is_available():
+        assert run_scanner([str(evidence / "gray.png"), "--device", "cuda"], tmp_path).returncode == 4
+    assert run_scanner([str(evidence / "small.png"), "--exit-zero"], tmp_path).returncode == 0
+    assert run_scanner([str(evidence / "small.png")], tmp_path).returncode == 3
+
+
+@pytest.mark.parametrize("stride", [32, 24])
+def test_dense_scores_equal_window_by_window(stride):
+    rng = np.random.default_rng(stride)
+    green = textured_image(rng, 300, 340, channels=1)[..., 0]
+    for name, det in load_shipped().items():
+        dense = 1 / (1 + np.exp(-dense_logits(det.net, green, stride)))
+        single = 1 / (1 + np.exp(-window_logits(det.net, green, stride)))
+        assert dense.shape == single.shape == ((300 - 128) // stride + 1, (340 - 128) // stride + 1)
+        assert np.abs(dense - single).max() < 1e-5, name
+
+
+def test_blurred_copy_scores_higher_on_blur():
+    from sklearn.datasets import load_sample_image
+
+    blur = load_shipped(["blur"])["blur"]
+    for name in ("china.jpg", "flower.jpg"):
+        rgb = load_sample_image(name)
+        original = score_map(blur.net, rgb[..., 1])
+        blurred = score_map(blur.net, manipulations.gaussian_blur(rgb, 0.75)[..., 1])
+        assert np.median(blurred) > np.median(original) + 0.2, name

@@ -1,0 +1,184 @@
+"""Training side: camera split, loss decrease, checkpoints, safe weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from scanner import manipulations
+from scanner.data import PatchSet, build_task, list_photos, split_by_camera
+from scanner.detectors import WeightsError, load_detector, save_detector
+from scanner.model import RecastNet, to_input
+from scanner.train import TrainConfig, fine_tune, fit_svm, init_head_from_svm
+from scanner.srm import srm_features
+from tests.conftest import textured_image
+
+
+@pytest.fixture
+def photo_folder(tmp_path, rng) -> Path:
+    """Ten generated photos from five cameras, with a MANIFEST.tsv like the shared set."""
+    root = tmp_path / "photos"
+    root.mkdir()
+    lines = ["path\tcamera\tsha256"]
+    for i in range(10):
+        name = f"cam{i % 5}_{i}.png"
+        Image.fromarray(textured_image(rng, 320, 300)).save(root / name)
+        lines.append(f"{name}\tCamera {i % 5}\t{i:064x}")
+    (root / "MANIFEST.tsv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_camera_split_never_leaks(photo_folder, tmp_path):
+    task = build_task(photo_folder, "blur", patches_per_image=4, test_patches_per_image=2, seed=3,
+                      region=288, cache_dir=tmp_path / "cache", workers=1)
+    assert set(task.train.camera).isdisjoint(task.test.camera)
+    assert len(task.train) and len(task.test)
+    manifest_train = {p["camera"] for p in task.manifest["train"]}
+    assert manifest_train.isdisjoint(p["camera"] for p in task.manifest["test"])
+    # balanced pairs; the test set holds every strength
+    assert task.train.y.sum() * 2 == len(task.train.y)
+    assert set(task.test.strength[task.test.y == 1]) == {1.1, 0.75, 0.5}
+    # a second build is served from the cache and is identical
+    again = build_task(photo_folder, "blur", patches_per_image=4, test_patches_per_image=2, seed=3,
+                       region=288, cache_dir=tmp_path / "cache", workers=1)
+    assert np.array_equal(again.train.x, task.train.x) and again.manifest_sha256 == task.manifest_sha256
+
+
+def test_shared_split_never_leaks(pristine_dir):
+    photos = list_photos(pristine_dir)
+    for seed in range(5):
+        train, test = split_by_camera(photos, seed=seed)
+        assert {p.camera for p in train}.isdisjoint(p.camera for p in test)
+        assert len(train) + len(test) == len(photos) and 0.2 < len(test) / len(photos) < 0.45
+
+
+def tiny_blur_set(rng, n: int = 24, size: int = 48) -> PatchSet:
+    pristine = np.stack([textured_image(rng, size, size, channels=1, smooth=0.6)[..., 0] for _ in range(n)])
+    blurred = np.stack([manipulations.gaussian_blur(p, 1.1) for p in pristine])
+    x = np.concatenate([pristine, blurred])
+    y = np.repeat([0, 1], n)
+    return PatchSet(x, y, np.where(y == 1, 1.1, np.nan), np.array(["a"] * len(y), dtype=object), np.zeros(len(y), int))
+
+
+def mean_loss(net, data: PatchSet) -> float:
+    with torch.no_grad():
+        return float(torch.nn.functional.cross_entropy(net(to_input(data.x)), torch.as_tensor(data.y)))
+
+
+def test_one_epoch_lowers_the_loss(rng):
+    data = tiny_blur_set(rng)
+    torch.manual_seed(0)
+    net = RecastNet.from_srm(exact=False)
+    before = mean_loss(net, data)
+    fine_tune(net, data, TrainConfig(epochs=1, lr=1e-2, batch_size=8), torch.device("cpu"), progress=False)
+    assert mean_loss(net, data) < before - 0.01
+
+
+def test_svm_head_reproduces_svm_scores(rng):
+    data = tiny_blur_set(rng)
+    features = srm_features(data.x)
+    svm = fit_svm(features, data.y, np.arange(len(data.y)) % 4)
+    net = RecastNet.from_srm(exact=True)
+    init_head_from_svm(net, svm)
+    with torch.no_grad():
+        logits = net(to_input(data.x))
+    np.testing.assert_allclose((logits[:, 1] - logits[:, 0]).numpy(), svm.decision(features), rtol=1e-4, atol=1e-3)
+
+
+def test_resume_continues_exactly(rng, tmp_path):
+    data = tiny_blur_set(rng, n=12, size=32)
+    cfg = TrainConfig(epochs=2, lr=1e-3, batch_size=6)
+    torch.manual_seed(0)
+    straight = RecastNet.from_srm(exact=False)
+    fine_tune(straight, data, cfg, torch.device("cpu"), progress=False)
+    torch.manual_seed(0)
+    first = RecastNet.from_srm(exact=False)
+    ckpt = tmp_path / "run.ckpt"
+    fine_tune(first, data, TrainConfig(epochs=1, lr=1e-3, batch_size=6), torch.device("cpu"), ckpt, progress=False)
+    resumed = RecastNet.from_srm(exact=False)
+    result = fine_tune(resumed, data, cfg, torch.device("cpu"), ckpt, resume=True, progress=False)
+    assert result.epochs_done == 2 and len(result.losses) == 2
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def saved_detector(tmp_path: Path) -> Path:
+    net = RecastNet.from_srm(exact=False)
+    with torch.no_grad():
+        net.head.weight.normal_()
+    card = {"architecture": {"type": "recast", "mode": "soft", "alpha": 2.0**16}, "task": {"manipulation": "blur"},
+            "threshold": {"probability": 0.7}}
+    return save_detector(net, card, tmp_path, "blur")
+
+
+def test_saved_detector_reloads_to_identical_outputs(tmp_path, rng):
+    card_path = saved_detector(tmp_path)
+    x = to_input(rng.integers(0, 256, (3, 40, 40), dtype=np.uint8))
+    original = RecastNet.from_srm(exact=False)
+    original.load_state_dict(torch.load(tmp_path / "blur.pt", weights_only=True))
+    det = load_detector(card_path)
+    with torch.no_grad():
+        assert torch.equal(det.net(x), original(x))
+    assert det.threshold == 0.7 and det.manipulation == "blur"
+
+
+def test_tampered_weights_are_refused(tmp_path):
+    card_path = saved_detector(tmp_path)
+    weights = tmp_path / "blur.pt"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="sha256"):
+        load_detector(card_path)
+
+
+class _Payload:
+    def __reduce__(self):
+        return (Path.touch, (Path(_Payload.target),))
+
+
+def test_a_pickle_is_never_executed_even_with_a_matching_card(tmp_path):
+    card_path = saved_detector(tmp_path)
+    _Payload.target = str(tmp_path / "pwned")
+    weights = tmp_path / "blur.pt"
+    torch.save({"evil": _Payload()}, weights)
+    card = json.loads(card_path.read_text())
+    from scanner.detectors import file_sha256
+
+    card["weights_sha256"] = file_sha256(weights)
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(WeightsError, match="cannot be loaded"):
+        load_detector(card_path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_missing_card_or_weights(tmp_path):
+    with pytest.raises(WeightsError, match="not found"):
+        load_detector(tmp_path / "median.json")
+    card_path = saved_detector(tmp_path)
+    (tmp_path / "blur.pt").unlink()
+    with pytest.raises(WeightsError, match="not found"):
+        load_detector(card_path)
+
+
+def test_early_stopping_keeps_the_state_of_lowest_validation_loss(rng):
+    from scanner.train import mean_loss as validation_loss
+
+    data = tiny_blur_set(rng, n=12, size=32)
+    validation = tiny_blur_set(rng, n=8, size=32)
+    torch.manual_seed(0)
+    net = RecastNet.from_srm(exact=False)
+    initial = {k: v.clone() for k, v in net.state_dict().items()}
+    # a learning rate large enough to wreck the soft-max: the initial state must be kept
+    result = fine_tune(net, data, TrainConfig(epochs=1, lr=0.5, batch_size=6, eval_every=1), torch.device("cpu"),
+                       progress=False, validation=validation)
+    losses = dict(result.validation)
+    assert result.best_step == min(losses, key=losses.get)
+    assert validation_loss(net, validation, "cpu") == pytest.approx(losses[result.best_step])
+    if result.best_step == 0:
+        assert all(torch.equal(initial[k], v) for k, v in net.state_dict().items())

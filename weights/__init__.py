@@ -1,0 +1,1 @@
+"""Trained detectors shipped with scanner (state dicts + JSON model cards)."""
