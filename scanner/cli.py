@@ -17,7 +17,8 @@ from .exitcodes import ExitCode
 EXIT_CODES_HELP = (
     "Exit codes: 0 nothing flagged; 1 evidence of processing found in at least one image; "
     "2 usage error (including no inputs found); 3 nothing flagged but some inputs were unreadable or skipped; "
-    "4 fatal (weights missing or corrupt, device asked for but absent). --exit-zero always exits 0 after a completed scan."
+    "4 fatal (weights missing or corrupt, device asked for but absent); 130 interrupted (Ctrl-C). "
+    "--exit-zero always exits 0 after a completed scan."
 )
 
 app = typer.Typer(
@@ -108,7 +109,11 @@ def scan(
         _fatal(str(exc))
     options = ScanOptions(stride=stride, device=dev, threshold=threshold, heatmaps=heatmaps, overwrite=overwrite, max_pixels=max_pixels)
     report = Report(detectors, json_mode="json" if json_out else "jsonl" if jsonl else None, console=_stderr(quiet))
-    report.run(paths, options, recursive, hidden, glob, total=len(files) + len(missing))
+    try:
+        report.run(paths, options, recursive, hidden, glob, total=len(files) + len(missing))
+    except KeyboardInterrupt:
+        _stderr().print(f"interrupted after {len(report.records)} files")
+        raise typer.Exit(130)
     code = report.exit_code()
     raise typer.Exit(0 if exit_zero else int(code))
 

@@ -265,7 +265,7 @@ class Table2Scale:
     def named(cls, name: str) -> "Table2Scale":
         """``full`` (108 positions per photo: about the paper's 10800 per class on ~100 photos),
         ``reduced`` (the CPU protocol) or ``tiny`` (a smoke test)."""
-        scales = {"full": cls("full", 108, 16, 15, 60, region=1536), "reduced": cls("reduced", 12, 8, 1, 2, 40),
+        scales = {"full": cls("full", 108, 16, 15, 60, region=1536), "reduced": cls("reduced", 12, 8, 1, 1, 20),
                   "tiny": cls("tiny", 2, 2, 1, 1, 2)}
         if name not in scales:
             raise ValueError(f"unknown scale {name!r}; choose from {', '.join(scales)}")

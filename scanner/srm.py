@@ -34,18 +34,25 @@ N_FEATURES = 2 * N_CODES
 DIRECTIONS = ("across", "along")
 
 
-def residual(x: np.ndarray) -> np.ndarray:
-    """Horizontal third-order residual.
+def _window(a: np.ndarray, axis: int, start: int, length: int) -> np.ndarray:
+    """View of ``a`` restricted to ``start:start + length`` along ``axis``."""
+    index = [slice(None)] * a.ndim
+    index[axis] = slice(start, start + length)
+    return a[tuple(index)]
 
-    ``r[..., i, j] = sum_t w[t] * x[..., i, j + t]`` for t = 0..3 (valid crop).
 
-    x: integer array (..., H, W) in pixel units. Returns int32 (..., H, W - 3).
+def residual(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Third-order residual along ``axis`` (-1: rows, the horizontal residual; -2: columns,
+    the residual of the transpose in image coordinates).
+
+    ``r[..., i, j] = sum_t w[t] * x[..., i, j + t]`` for t = 0..3 (valid crop) when axis = -1.
+    x: integer array (..., H, W) in pixel units. Returns int16, the axis shortened by 3.
     """
-    x = np.asarray(x, dtype=np.int32)
-    width = x.shape[-1] - (len(RESIDUAL_FILTER) - 1)
-    r = np.zeros(x.shape[:-1] + (width,), dtype=np.int32)
+    x = np.asarray(x, dtype=np.int16)
+    n_out = x.shape[axis] - (len(RESIDUAL_FILTER) - 1)
+    r = np.zeros(x.shape[:axis % x.ndim] + (n_out,) + x.shape[axis % x.ndim + 1 :], dtype=np.int16)
     for t, w in enumerate(RESIDUAL_FILTER):
-        r += int(w) * x[..., t : t + width]
+        r += np.int16(w) * _window(x, axis, t, n_out)
     return r
 
 
@@ -60,27 +67,24 @@ def quantize(r: np.ndarray, step: float = QUANT_STEP) -> np.ndarray:
     return ((r >= half).astype(np.int8) - (r <= -half).astype(np.int8)).astype(np.int8)
 
 
-def cooccurrence_codes(q: np.ndarray, direction: str) -> np.ndarray:
+def cooccurrence_codes(q: np.ndarray, direction: str, axis: int = -1) -> np.ndarray:
     """Codes of four consecutive quantised residuals, least significant digit first.
 
-    ``code = sum_n 3**n * (q_n + 1)`` where q_n runs along the rows' direction
-    (``along``: q[i, j + n]) or down the columns (``across``: q[i + n, j]).
+    ``code = sum_n 3**n * (q_n + 1)`` where q_n runs along the residual's filter ``axis``
+    (``along``) or along the other spatial axis (``across``). For axis = -1: along uses
+    q[i, j + n], across uses q[i + n, j].
 
-    q: int array (..., h, w) in {-1, 0, 1}. Returns int16 (..., h, w - 3) for
-    ``along`` and (..., h - 3, w) for ``across``, values in 0..80.
+    q: int array (..., h, w) in {-1, 0, 1}. Returns int16 with the scanned axis shortened by 3,
+    values in 0..80.
     """
-    q = np.asarray(q, dtype=np.int16) + 1
-    if direction == "along":
-        n_out = q.shape[-1] - (ORDER - 1)
-        digits = [q[..., :, n : n + n_out] for n in range(ORDER)]
-    elif direction == "across":
-        n_out = q.shape[-2] - (ORDER - 1)
-        digits = [q[..., n : n + n_out, :] for n in range(ORDER)]
-    else:
+    if direction not in DIRECTIONS:
         raise ValueError(f"direction must be 'across' or 'along', not {direction!r}")
-    code = np.zeros(digits[0].shape, dtype=np.int16)
-    for n, digit in enumerate(digits):
-        code += np.int16(LEVELS**n) * digit
+    scan = axis % q.ndim if direction == "along" else (q.ndim - 1 if axis % q.ndim == q.ndim - 2 else q.ndim - 2)
+    q = np.asarray(q, dtype=np.int16) + 1
+    n_out = q.shape[scan] - (ORDER - 1)
+    code = np.zeros(q.shape[:scan] + (n_out,) + q.shape[scan + 1 :], dtype=np.int16)
+    for n in range(ORDER):
+        code += np.int16(LEVELS**n) * _window(q, scan, n, n_out)
     return code
 
 
@@ -96,30 +100,23 @@ def code_histogram(codes: np.ndarray) -> np.ndarray:
     return counts / flat.shape[1]
 
 
-def cooccurrence(x: np.ndarray, direction: str, step: float = QUANT_STEP) -> np.ndarray:
-    """One half of the descriptor: the mean of the horizontal and transposed histograms.
-
-    x: uint8 patches (N, H, W). Returns float64 (N, 81), each row summing to 1.
-    """
-    horizontal = code_histogram(cooccurrence_codes(quantize(residual(x), step), direction))
-    transposed = np.swapaxes(x, -1, -2)
-    vertical = code_histogram(cooccurrence_codes(quantize(residual(transposed), step), direction))
-    return (horizontal + vertical) / 2
-
-
 def srm_features(patches: np.ndarray, step: float = QUANT_STEP) -> np.ndarray:
     """The 162-bin SRM descriptor of each patch.
 
     patches: uint8 array (N, H, W) with H, W >= 8 (green channel, pixel units), or a
     single (H, W) patch. Returns float64 (N, 162): bins 0..80 the across co-occurrence,
-    bins 81..161 the along co-occurrence, each half summing to 1.
+    bins 81..161 the along co-occurrence, each half the mean of the histograms of the
+    image (horizontal residual) and of its transpose (vertical residual), summing to 1.
     """
     x = np.asarray(patches)
     if x.ndim == 2:
         x = x[None]
     if x.ndim != 3 or min(x.shape[-2:]) < 2 * ORDER:
         raise ValueError(f"patches must be (N, H, W) with H, W >= {2 * ORDER}, got shape {x.shape}")
-    return np.concatenate([cooccurrence(x, d, step) for d in DIRECTIONS], axis=1)
+    quantized = {axis: quantize(residual(x, axis), step) for axis in (-1, -2)}
+    halves = [(code_histogram(cooccurrence_codes(quantized[-1], d, -1)) + code_histogram(cooccurrence_codes(quantized[-2], d, -2))) / 2
+              for d in DIRECTIONS]
+    return np.concatenate(halves, axis=1)
 
 
 def codebook() -> np.ndarray:
