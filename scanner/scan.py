@@ -22,7 +22,7 @@ import torch
 
 from .data import PATCH
 from .detectors import Detector
-from .images import DEFAULT_MAX_PIXELS, ImageError, ImageInfo, decode_green, read_bytes, sha256_hex
+from .images import DEFAULT_MAX_PIXELS, ImageError, decode_green, read_bytes, sha256_hex
 from .model import RecastNet, to_input
 
 STRIP_ROWS = 256
@@ -122,36 +122,34 @@ class Region:
                 "mean_score": round(self.mean_score, 4), "max_score": round(self.max_score, 4), "windows": self.windows}
 
 
-def regions(scores: np.ndarray, threshold: float, stride: int, shape: tuple[int, int], detector: str,
-            window: int = PATCH) -> list[Region]:
+def regions(scores: np.ndarray, threshold: float, stride: int, detector: str, window: int = PATCH) -> list[Region]:
     """Connected regions (8-connectivity on the window grid) of windows whose probability
     exceeds ``threshold``, largest first. ``area`` counts the pixels covered by the union
     of the region's windows (exact when ``stride`` divides the window size)."""
     from scipy import ndimage
 
-    labels, count = ndimage.label(scores > threshold, structure=np.ones((3, 3)))
-    height, width = shape
+    labels, _ = ndimage.label(scores > threshold, structure=np.ones((3, 3)))
+    span = math.ceil(window / stride)
     found = []
-    for k in range(1, count + 1):
-        rows, cols = np.nonzero(labels == k)
-        y0, x0 = int(rows.min() * stride), int(cols.min() * stride)
-        y1, x1 = int(rows.max() * stride + window), int(cols.max() * stride + window)
+    for k, box in enumerate(ndimage.find_objects(labels), start=1):
+        mine = labels[box] == k
+        rows, cols = np.nonzero(mine)
+        r0, c0 = box[0].start, box[1].start
         # union of the windows, counted in stride x stride cells (exact when stride divides the window)
-        cells = np.zeros(((height + stride - 1) // stride, (width + stride - 1) // stride), dtype=bool)
-        span = math.ceil(window / stride)
+        cells = np.zeros((mine.shape[0] + span, mine.shape[1] + span), dtype=bool)
         for r, c in zip(rows, cols):
             cells[r : r + span, c : c + span] = True
-        area = int(cells.sum()) * stride * stride
-        values = scores[rows, cols]
-        found.append(Region([x0, y0, x1, y1], area, float(values.mean()), float(values.max()), len(rows), detector))
+        values = scores[box][mine]
+        bbox = [int(c0 * stride), int(r0 * stride), int((c0 + cols.max()) * stride + window), int((r0 + rows.max()) * stride + window)]
+        found.append(Region(bbox, int(cells.sum()) * stride * stride, float(values.mean()), float(values.max()), len(rows), detector))
     return sorted(found, key=lambda r: (-r.area, -r.max_score))
 
 
-def verdict(scores: np.ndarray, threshold: float, stride: int, shape: tuple[int, int], detector: str) -> dict:
+def verdict(scores: np.ndarray, threshold: float, stride: int, detector: str) -> dict:
     """Per-image result of one detector: ``score`` (the 0.95 quantile of the window
     probabilities), ``flagged`` (score > threshold), ``flagged_fraction`` (windows over the
     threshold), ``top_region`` (the largest region, else the best window) and ``regions``."""
-    found = regions(scores, threshold, stride, shape, detector)
+    found = regions(scores, threshold, stride, detector)
     score = float(np.quantile(scores, IMAGE_QUANTILE))
     if found:
         top = found[0].to_dict()
@@ -295,15 +293,13 @@ def _write_new(path: Path, overwrite: bool, write) -> None:
     write(path)
 
 
-def analyze(green: np.ndarray, detectors: dict[str, Detector], options: ScanOptions,
-            info: ImageInfo | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+def analyze(green: np.ndarray, detectors: dict[str, Detector], options: ScanOptions) -> tuple[dict, dict[str, np.ndarray]]:
     """Run every detector on one green channel (H, W). Returns (detections, score maps)."""
-    shape = green.shape
     detections, maps = {}, {}
     for name, det in detectors.items():
         scores = score_map(det.net, green, options.stride, options.device)
         threshold = det.threshold if options.threshold is None else options.threshold
-        detections[name] = verdict(scores, threshold, options.stride, shape, name)
+        detections[name] = verdict(scores, threshold, options.stride, name)
         maps[name] = scores
     return detections, maps
 
@@ -324,7 +320,7 @@ def scan_file(item: InputFile, stem: Path, detectors: dict[str, Detector], optio
         record.error = {"code": "too_small", "message": f"{item.path}: {green.shape[1]}x{green.shape[0]} is smaller than one "
                                                         f"{PATCH}x{PATCH} analysis window"}
         return record
-    detections, maps = analyze(green, detectors, options, info)
+    detections, maps = analyze(green, detectors, options)
     for name, det in detections.items():
         record.regions.extend(det.pop("regions"))
     record.detections = detections

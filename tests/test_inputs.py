@@ -48,10 +48,10 @@ def test_regions_and_verdict_from_a_score_map():
     scores = np.zeros((6, 8))
     scores[1:3, 1:4] = 0.9  # one 2x3 block of windows over threshold
     scores[5, 7] = 0.8  # and a lone window
-    found = regions(scores, 0.5, 32, (6 * 32 + 96, 8 * 32 + 96), "blur")
+    found = regions(scores, 0.5, 32, "blur")
     assert [r.windows for r in found] == [6, 1]
     assert found[0].bbox == [32, 32, 3 * 32 + 128, 2 * 32 + 128]
     assert found[0].area == (3 * 32 + 128 - 32) * (2 * 32 + 128 - 32)  # union of the windows
-    v = verdict(scores, 0.5, 32, (6 * 32 + 96, 8 * 32 + 96), "blur")
+    v = verdict(scores, 0.5, 32, "blur")
     assert v["flagged_fraction"] == round(7 / 48, 4) and v["top_region"]["windows"] == 6
     assert v["score"] == round(float(np.quantile(scores, 0.95)), 4) and v["flagged"] == (v["score"] > 0.5)
