@@ -102,6 +102,11 @@ def run_demo(folder: Path, device, overwrite: bool, console) -> int:
             line += (f"; truth x{xs.min()}-{xs.max() + 1} y{ys.min()}-{ys.max() + 1}, "
                      f"{ex.expected} region found at x{box[0]}-{box[2]} y{box[1]}-{box[3]}")
         out.print(line, highlight=False)
+    out.print("\nReading this: each detector answers 'pristine or processed by X?', and the traces overlap (a blur\n"
+              "also looks like median filtering or resizing to them), so several may fire on one image; the region\n"
+              "to look at is where the expected detector's map is brightest. The 'pristine' copies are the sample\n"
+              "photos as scikit-learn ships them: already downscaled and JPEG-compressed web images, so a detection\n"
+              "on them can be a real trace of that history rather than a false alarm.", highlight=False)
     out.print(f"\nHeat maps (PNG overlays and .npy score maps): {folder / 'heatmaps'}\n"
               f"Ground-truth masks of the forgeries: {folder / 'truth'}\n"
               f"Scan it yourself: scanner scan {folder / 'evidence'} --heatmaps {folder / 'my-heatmaps'}", highlight=False)
