@@ -30,6 +30,22 @@ def to_input(patches: np.ndarray | torch.Tensor, device: torch.device | str = "c
     return x / PIXEL_SCALE
 
 
+EXP_FLOOR = -80.0
+"""Soft-max exponents are clamped here (weights below exp(-80) = 2e-35 become that): scores far
+below the range keep the CPU's vectorised exp off its slow path (7x faster measured here)."""
+
+
+def soft_assign(scaled: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """Soft-max over the last axis of alpha-scaled matching scores, exponents clamped at
+    :data:`EXP_FLOOR`. (..., 81) -> (..., 81), rows summing to 1. ``inplace`` overwrites
+    ``scaled`` (a temporary outside autograd) to save memory passes."""
+    if not inplace:
+        e = (scaled - scaled.amax(dim=-1, keepdim=True)).clamp(min=EXP_FLOOR).exp()
+        return e / e.sum(dim=-1, keepdim=True)
+    e = scaled.sub_(scaled.amax(dim=-1, keepdim=True)).clamp_(min=EXP_FLOOR).exp_()
+    return e.div_(e.sum(dim=-1, keepdim=True))
+
+
 DENSE_CHUNK = 16384
 """Positions per chunk when assignments are reduced on the fly: a chunk's 81 scores
 (about 5 MB) stay in cache and below the allocator's mmap threshold."""
@@ -50,7 +66,7 @@ class SoftHistogram(torch.autograd.Function):
         for i in range(n):
             for start in range(0, positions, DENSE_CHUNK):
                 m = torch.addmm(bias, r[i, start : start + DENSE_CHUNK], weight.t())
-                h[i] += torch.softmax(m.mul_(alpha), dim=-1).sum(0, dtype=torch.float64)
+                h[i] += soft_assign(m.mul_(alpha), inplace=True).sum(0, dtype=torch.float64)
         ctx.save_for_backward(r, weight, bias)
         ctx.alpha = alpha
         return h / positions
@@ -67,7 +83,7 @@ class SoftHistogram(torch.autograd.Function):
         for i in range(n):
             for start in range(0, positions, DENSE_CHUNK):
                 rc = r[i, start : start + DENSE_CHUNK]
-                p = torch.softmax(torch.addmm(bias, rc, weight.t()).mul_(alpha), dim=-1)
+                p = soft_assign(torch.addmm(bias, rc, weight.t()).mul_(alpha), inplace=True)
                 # d softmax: dm_k = alpha * p_k * (g_k - sum_j p_j g_j)
                 dm = p.mul_((g[i] - (p @ g[i])[:, None])).mul_(alpha)
                 grad_b += dm.sum(0)
@@ -98,7 +114,7 @@ class CooccurrenceBranch(nn.Module):
         m = self.codebook(r)
         if mode == "hard":
             return nn.functional.one_hot(m.argmax(dim=-1), N_CODES).to(m.dtype)
-        return torch.softmax(alpha * m, dim=-1)
+        return soft_assign(alpha * m)
 
     def forward(self, x: torch.Tensor, mode: str, alpha: float) -> torch.Tensor:
         """Assignments (N, h, w, 81) of every valid position of x (N, 1, H, W)."""
@@ -134,7 +150,7 @@ class CooccurrenceBranch(nn.Module):
                 out[start : start + DENSE_CHUNK] = u[self.codebook(chunk).argmax(dim=-1)]
                 continue
             m = self.codebook(chunk).mul_(alpha)
-            e = m.sub_(m.amax(dim=-1, keepdim=True)).exp_()  # soft-max without its division pass
+            e = m.sub_(m.amax(dim=-1, keepdim=True)).clamp_(min=EXP_FLOOR).exp_()  # soft_assign without its division
             ratio = e @ weights
             out[start : start + DENSE_CHUNK] = ratio[:, 0] / ratio[:, 1]
         return out.reshape(r.shape[:2])
