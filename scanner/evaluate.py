@@ -136,12 +136,12 @@ def figure(example: dict, path: Path, title: str) -> None:
     """Original | forgery | mask | SRM+SVM map | CNN map, side by side, as a PNG."""
     from PIL import Image, ImageDraw
 
-    from .scan import _colormap
+    from .scan import colormap
 
     tile = 256
     panels = [("original", example["original"]), ("forgery", example["forged"]),
               ("ground truth", np.repeat((example["mask"] * 255).astype(np.uint8)[..., None], 3, 2)),
-              ("SRM+SVM", _colormap(example["svm"])), ("recast CNN", _colormap(example["cnn"]))]
+              ("SRM+SVM", colormap(example["svm"])), ("recast CNN", colormap(example["cnn"]))]
     canvas = Image.new("RGB", (tile * len(panels), tile + 40), "white")
     draw = ImageDraw.Draw(canvas)
     for k, (label, image) in enumerate(panels):

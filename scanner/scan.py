@@ -216,7 +216,7 @@ def output_stem(files: list[InputFile]) -> dict[Path, Path]:
 
 # ----------------------------------------------------------------------------- heat maps
 
-def _colormap(values: np.ndarray) -> np.ndarray:
+def colormap(values: np.ndarray) -> np.ndarray:
     """Map [0, 1] to RGB uint8 along black - purple - red - yellow - white (an inferno-like ramp)."""
     stops = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float64)
     pos = np.clip(values, 0, 1) * (len(stops) - 1)
@@ -244,7 +244,7 @@ def render_overlay(green: np.ndarray, scores: np.ndarray, stride: int, threshold
     rows = np.clip(np.round((ys - PATCH / 2) / stride), 0, scores.shape[0] - 1).astype(int)
     cols = np.clip(np.round((xs - PATCH / 2) / stride), 0, scores.shape[1] - 1).astype(int)
     per_pixel = scores[rows][:, cols]
-    colour = _colormap(per_pixel).astype(np.float64)
+    colour = colormap(per_pixel).astype(np.float64)
     mixed = 0.45 * base[..., None] + 0.55 * colour
     over = per_pixel > threshold
     edge = over ^ np.pad(over, 1, mode="edge")[1:-1, 2:] | over ^ np.pad(over, 1, mode="edge")[2:, 1:-1]
