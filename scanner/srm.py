@@ -79,7 +79,10 @@ def cooccurrence_codes(q: np.ndarray, direction: str, axis: int = -1) -> np.ndar
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be 'across' or 'along', not {direction!r}")
-    scan = axis % q.ndim if direction == "along" else (q.ndim - 1 if axis % q.ndim == q.ndim - 2 else q.ndim - 2)
+    rows, cols = q.ndim - 2, q.ndim - 1
+    filter_axis = axis % q.ndim
+    other_axis = rows if filter_axis == cols else cols
+    scan = filter_axis if direction == "along" else other_axis
     q = np.asarray(q, dtype=np.int16) + 1
     n_out = q.shape[scan] - (ORDER - 1)
     code = np.zeros(q.shape[:scan] + (n_out,) + q.shape[scan + 1 :], dtype=np.int16)
