@@ -1,10 +1,12 @@
-"""Scan speed on a 12-megapixel photo, dense against window-by-window, and peak memory.
+"""Scan speed of the shipped detectors on a 12-megapixel photo, dense against window by
+window, with 1 and 2 threads, and peak memory.
 
-    python benchmarks/scan_speed.py [--image PATH] [--device cpu|cuda|auto] [--memory-mp 50]
+    python benchmarks/scan_speed.py [--image PATH] [--memory-mp 50]
 
-Prints a Markdown report (copy it into docs/performance.md with the command line).
-Without --image it uses camera/Canon_EOS_450D.jpg (4272x2848, 12.2 MP) from the shared
-photos when present, else a synthetic textured 4000x3000 image.
+Prints a Markdown report (copy it into docs/performance.md with the command line). Without
+--image it uses camera/Canon_EOS_450D.jpg (4272x2848, 12.2 MP) from the shared photos when
+present, else a synthetic textured 4000x3000 image. Run it alone: two processes timed at
+once on two cores measure each other.
 """
 
 from __future__ import annotations
@@ -17,13 +19,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
+from threadpoolctl import threadpool_limits
 
 from scanner.data import default_pristine_dir
 from scanner.detectors import load_shipped
 from scanner.images import load_green
-from scanner.scan import analyze, ScanOptions, window_logits
-from scanner.train import resolve_device
+from scanner.scan import ScanOptions, analyze
 
 
 def synthetic(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -34,69 +35,63 @@ def synthetic(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.clip(np.round(base), 0, 255).astype(np.uint8)
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+def timed(fn, repeat: int = 1) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
-def memory_child(megapixels: float, device: str) -> None:
-    """Run all five detectors at stride 32 on a synthetic image; print peak RSS in MB."""
+def memory_child(megapixels: float) -> None:
+    """All detectors at stride 32 on a synthetic image; print size and peak RSS in MB."""
     side = int(np.sqrt(megapixels * 1e6 / 1.5))
     green = synthetic(side, int(side * 1.5))
-    dets = load_shipped(device=device)
-    analyze(green, dets, ScanOptions(stride=32, device=device))
-    peak_cpu = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    peak_gpu = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else 0
-    print(f"{green.shape[1]}x{green.shape[0]} {green.size / 1e6:.1f} {peak_cpu:.0f} {peak_gpu:.0f}")
+    analyze(green, load_shipped(), ScanOptions(stride=32, threads=2))
+    print(f"{green.shape[1]}x{green.shape[0]} {green.size / 1e6:.1f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image", type=Path)
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--memory-mp", type=float, default=50.0, help="image size for the peak-memory run (0 skips it)")
-    parser.add_argument("--window-sample", type=int, default=256, help="windows timed one by one (extrapolated)")
+    parser.add_argument("--window-sample", type=int, default=200, help="windows scored one by one (extrapolated)")
     parser.add_argument("--memory-child", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    device = str(resolve_device(args.device))
     if args.memory_child:
-        memory_child(args.memory_child, device)
+        memory_child(args.memory_child)
         return
     path = args.image
     if path is None and default_pristine_dir() is not None:
         path = default_pristine_dir() / "camera/Canon_EOS_450D.jpg"
     green = load_green(path)[0] if path else synthetic(3000, 4000)
     mp = green.size / 1e6
-    dets = load_shipped(device=device)
+    bank = load_shipped()
     print(f"## Scan speed: {path.name if path else 'synthetic'} ({green.shape[1]}x{green.shape[0]}, {mp:.1f} MP), "
-          f"device {device}, torch threads {torch.get_num_threads()}\n")
-    analyze(green[:512, :512], dets, ScanOptions(stride=32, device=device))  # warm-up
-    print("| detectors | stride | seconds | MP/s |\n|---|---|---|---|")
+          f"{len(bank.names)} detectors and the operation head in one pass, median of {args.repeat}\n")
+    analyze(green[:512, :512], bank, ScanOptions(stride=32))  # warm-up
+    print("| stride | threads | seconds | MP/s |\n|---|---|---|---|")
     for stride in (32, 8):
-        for name, det in dets.items():
-            t = timed(lambda: analyze(green, {name: det}, ScanOptions(stride=stride, device=device)))
-            print(f"| {name} | {stride} | {t:.2f} | {mp / t:.2f} |")
-        t = timed(lambda: analyze(green, dets, ScanOptions(stride=stride, device=device)))
-        print(f"| all five | {stride} | {t:.2f} | {mp / t:.2f} |")
-    # window by window at stride 32: time a sample of windows, extrapolate to the whole grid
-    det = dets["blur"]
-    crop = green[: 128 + 32 * 15, : 128 + 32 * (args.window_sample // 16 - 1)]
-    n_sample = ((crop.shape[0] - 128) // 32 + 1) * ((crop.shape[1] - 128) // 32 + 1)
-    t_sample = timed(lambda: window_logits(det.net, crop, 32, device))
-    n_full = ((green.shape[0] - 128) // 32 + 1) * ((green.shape[1] - 128) // 32 + 1)
-    t_window = t_sample / n_sample * n_full
-    t_dense = timed(lambda: analyze(green, {"blur": det}, ScanOptions(stride=32, device=device)))
-    print(f"\nWindow by window, stride 32, one detector: {n_sample} windows in {t_sample:.2f} s, "
-          f"{t_window:.1f} s extrapolated to the {n_full} windows; dense {t_dense:.2f} s: "
-          f"**{t_window / t_dense:.0f}x** faster.")
+        for threads in (1, 2):
+            with threadpool_limits(threads):
+                t = timed(lambda: analyze(green, bank, ScanOptions(stride=stride, threads=threads)), args.repeat)
+            print(f"| {stride} | {threads} | {t:.2f} | {mp / t:.2f} |")
+    # window by window at stride 32: a sample of windows, extrapolated to the whole grid
+    tops, lefts = np.arange(0, green.shape[0] - 127, 32), np.arange(0, green.shape[1] - 127, 32)
+    corners = [(t, l) for t in tops for l in lefts][: args.window_sample]
+    with threadpool_limits(1):
+        t_sample = timed(lambda: bank.patch_logits(np.stack([green[t : t + 128, l : l + 128] for t, l in corners])))
+        t_dense = timed(lambda: bank.dense(green, 32))
+    t_window = t_sample / len(corners) * len(tops) * len(lefts)
+    print(f"\nWindow by window, stride 32, one thread: {len(corners)} windows in {t_sample:.2f} s, {t_window:.1f} s "
+          f"extrapolated to the {len(tops) * len(lefts)} windows; dense {t_dense:.2f} s: **{t_window / t_dense:.0f}x** faster.")
     if args.memory_mp:
-        out = subprocess.run([sys.executable, __file__, "--device", device, "--memory-child", str(args.memory_mp)],
+        out = subprocess.run([sys.executable, __file__, "--memory-child", str(args.memory_mp)],
                              capture_output=True, text=True, check=True).stdout.split()
-        print(f"\nPeak memory, all five detectors at stride 32 on a synthetic {out[0]} image ({out[1]} MP): "
-              f"{out[2]} MB resident" + (f", {out[3]} MB on the GPU" if device == "cuda" else "") + ".")
+        print(f"\nPeak memory, all detectors at stride 32, 2 threads, on a synthetic {out[0]} image ({out[1]} MP): "
+              f"{out[2]} MB resident.")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from . import __version__
 from .exitcodes import ExitCode
@@ -16,10 +17,31 @@ from .exitcodes import ExitCode
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 nothing flagged; 1 evidence of processing found in at least one image; "
-    "2 usage error (including no inputs found); 3 nothing flagged but some inputs were unreadable or skipped; "
-    "4 fatal (weights missing or corrupt, device asked for but absent); 130 interrupted (Ctrl-C). "
-    "--exit-zero always exits 0 after a completed scan."
+    "2 usage error (bad option, no inputs found, unusable output folder); 3 nothing flagged but some inputs were "
+    "unreadable or skipped; 4 fatal (weights missing or corrupt, CUDA asked for but absent); 130 interrupted (Ctrl-C). "
+    "--exit-zero exits 0 after a completed scan (the JSON summary still gives the outcome_code)."
 )
+
+
+class Command(TyperCommand):
+    """Typer's command with conventional help: flags show no value placeholder (typer 0.29
+    prints ``--json <bool>``) and the usage line names arguments as ``PATH...``, not ``{paths}...``."""
+
+    def get_params(self, ctx) -> list:
+        params = super().get_params(ctx)
+        for param in params:
+            if param.param_type_name == "option" and getattr(param, "is_flag", False):
+                param.metavar = ""
+        return params
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                name = (param.metavar or param.name or "").upper()
+                pieces.append(name + ("..." if param.nargs != 1 and not name.endswith("...") else ""))
+        return pieces
+
 
 app = typer.Typer(
     name="scanner",
@@ -43,9 +65,10 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
 
 
 def _stderr(quiet: bool = False):
+    """Messages and progress: stderr, never hard-wrapped (a log keeps each message on one line)."""
     from rich.console import Console
 
-    return Console(stderr=True, quiet=quiet)
+    return Console(stderr=True, quiet=quiet, soft_wrap=True)
 
 
 def _fatal(message: str, code: ExitCode = ExitCode.FATAL) -> None:
@@ -53,7 +76,16 @@ def _fatal(message: str, code: ExitCode = ExitCode.FATAL) -> None:
     raise typer.Exit(int(code))
 
 
+DEVICES = "auto, cpu, cuda or cuda:N"
+
+
 def _device(name: str):
+    """The torch device for ``--device``: a name outside :data:`DEVICES` is a usage error
+    (exit 2); CUDA asked for but absent is fatal (exit 4)."""
+    import re
+
+    if name not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", name):
+        _fatal(f"--device {name!r} is not a device; use {DEVICES}", ExitCode.USAGE)
     from .train import resolve_device
 
     try:
@@ -62,20 +94,73 @@ def _device(name: str):
         _fatal(str(exc))
 
 
+def _threads(threads: int | None) -> int:
+    """Apply ``--threads`` to torch and to the BLAS libraries; default: every core this process may use."""
+    import os
+
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = threads or available
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(n)
+    threadpool_limits(n)
+    return n
+
+
+def _check_output_folder(folder: Path, option: str, overwrite: bool) -> None:
+    """Refuse, before any work, an output folder that is a file, cannot be created or written,
+    or already holds files (unless ``overwrite``): exit 2 with the reason."""
+    import os
+
+    if folder.exists() and not folder.is_dir():
+        _fatal(f"{option} {folder} is a file, not a folder", ExitCode.USAGE)
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        _fatal(f"{option} {folder} already holds files; choose a new folder or pass --overwrite to replace them", ExitCode.USAGE)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".scanner-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        _fatal(f"{option} {folder} cannot be written: {exc.strerror or exc}", ExitCode.USAGE)
+    if not os.access(folder, os.W_OK):
+        _fatal(f"{option} {folder} cannot be written", ExitCode.USAGE)
+
+
 MANIP_HELP = "median, blur, noise, resize or jpeg"
 
+EVALUATION_FOLDER = Path("scanner-evaluation")
+"""Default output folder of ``scanner evaluate``, under the current folder."""
 
-@app.command(epilog=EXIT_CODES_HELP)
+SCAN_EXAMPLES = """Examples:
+
+  scanner scan ./evidence                           table on stdout, progress on stderr
+
+  scanner scan ./evidence --heatmaps ./maps         one figure per image in ./maps
+
+  scanner scan ./evidence --json > report.json      one JSON document on stdout
+
+  scanner scan ./evidence --jsonl | jq .verdict     one record per line, then a summary
+
+  scanner scan photo.jpg -m blur -m resize --stride 16 --threads 1
+"""
+
+
+@app.command(cls=Command, epilog=SCAN_EXAMPLES + "\n" + EXIT_CODES_HELP)
 def scan(
-    paths: List[Path] = typer.Argument(..., help="Files and folders to scan (folders recursively)."),
+    paths: List[Path] = typer.Argument(..., metavar="PATH...", help="Files and folders to scan (folders recursively)."),
     manip: Optional[List[str]] = typer.Option(None, "--manip", "-m", help=f"Detector to run ({MANIP_HELP}); repeat for several. Default: all five."),
-    stride: int = typer.Option(32, min=1, max=128, help="Heat-map step in pixels between 128x128 windows."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
-    threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Window probability threshold; default: each model card's (1% false positives)."),
+    stride: int = typer.Option(32, min=1, max=128, help="Step in pixels between 128x128 windows (heat-map resolution)."),
+    device: str = typer.Option("auto", help=f"{DEVICES} (networks trained with --arch recast or bayar; the shipped bank runs on the CPU)."),
+    threads: Optional[int] = typer.Option(None, min=1, help="CPU threads for this process; default: every core it may use. Give 1 when sharing a machine with another scan."),
+    threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Window probability threshold for every detector; default: each detector's calibrated one."),
     json_out: bool = typer.Option(False, "--json", help="Write one JSON document to stdout (and nothing else)."),
     jsonl: bool = typer.Option(False, "--jsonl", help="Stream one JSON record per line to stdout, then a summary line."),
-    heatmaps: Optional[Path] = typer.Option(None, "--heatmaps", help="Write a PNG overlay and the raw score map (.npy) per image and detector here."),
-    overwrite: bool = typer.Option(False, help="Replace existing heat-map files."),
+    heatmaps: Optional[Path] = typer.Option(None, "--heatmaps", help="Write one figure per image here (original, and each detector's map with its scale, score, threshold and regions)."),
+    raw_maps: bool = typer.Option(False, "--raw-maps", help="With --heatmaps or --report: also write each detector's window probabilities as .npy."),
+    report_dir: Optional[Path] = typer.Option(None, "--report", help="Write an HTML report here (index.html: sortable table, thumbnails, figures)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Allow an output folder that already holds files, and replace them."),
     glob: Optional[str] = typer.Option(None, "--glob", help="Only scan files in folders whose name matches this pattern, e.g. '*.jpg'."),
     hidden: bool = typer.Option(False, "--hidden", help="Include hidden files and folders."),
     recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="Descend into sub-folders."),
@@ -84,9 +169,12 @@ def scan(
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 whatever was found (reporting-only runs)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or messages on stderr."),
 ) -> None:
-    """Scan images for traces of processing: per-image verdicts, regions and heat maps."""
+    """Scan images for traces of processing: per-image verdicts, the operation most likely
+    applied, regions and heat maps."""
     if json_out and jsonl:
         _fatal("--json and --jsonl are exclusive", ExitCode.USAGE)
+    if raw_maps and heatmaps is None and report_dir is None:
+        _fatal("--raw-maps needs --heatmaps DIR or --report DIR", ExitCode.USAGE)
     from .manipulations import MANIPULATIONS
 
     names = manip or list(MANIPULATIONS)
@@ -97,25 +185,33 @@ def scan(
 
     files, missing = collect_inputs(paths, recursive, hidden, glob)
     if not files:
-        _fatal("no inputs found" + (f" (missing: {', '.join(missing)})" if missing else ""), ExitCode.USAGE)
+        where = ", ".join(str(p) for p in paths if str(p) not in missing)
+        _fatal("no inputs found" + (f" in {where}" if where else "") + (f" matching --glob {glob!r}" if glob else "")
+               + ("" if recursive else " (--no-recursive)") + (f"; missing: {', '.join(missing)}" if missing else ""), ExitCode.USAGE)
+    if heatmaps is not None:
+        _check_output_folder(heatmaps, "--heatmaps", overwrite)
+    if report_dir is not None:
+        _check_output_folder(report_dir, "--report", overwrite)
+        heatmaps = heatmaps or report_dir / "figures"
+    dev = _device(device)
+    n_threads = _threads(threads)
 
     from .detectors import WeightsError, load_shipped
     from .report import Report
 
-    dev = _device(device)
     try:
         detectors = load_shipped(names, dev, weights)
     except WeightsError as exc:
         _fatal(str(exc))
-    options = ScanOptions(stride=stride, device=dev, threshold=threshold, heatmaps=heatmaps, overwrite=overwrite, max_pixels=max_pixels)
-    report = Report(detectors, json_mode="json" if json_out else "jsonl" if jsonl else None, console=_stderr(quiet))
+    options = ScanOptions(stride=stride, device=dev, threshold=threshold, heatmaps=heatmaps, raw_maps=raw_maps,
+                          thumbnails=report_dir is not None, overwrite=overwrite, max_pixels=max_pixels, threads=n_threads)
+    report = Report(detectors, "json" if json_out else "jsonl" if jsonl else None, _stderr(quiet), options, exit_zero, report_dir)
     try:
-        report.run(paths, options, recursive, hidden, glob, total=len(files) + len(missing))
+        report.run(paths, recursive, hidden, glob, total=len(files) + len(missing))
     except KeyboardInterrupt:
-        _stderr().print(f"interrupted after {len(report.records)} files")
-        raise typer.Exit(130)
-    code = report.exit_code()
-    raise typer.Exit(0 if exit_zero else int(code))
+        _stderr(quiet).print(f"interrupted after {len(report.records)} files")
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+    raise typer.Exit(int(report.exit_code()))
 
 
 def _task(images: Optional[Path], manip: str, strength: Optional[List[float]], seed: int, patches: int, test_patches: int,
@@ -133,7 +229,7 @@ def _task(images: Optional[Path], manip: str, strength: Optional[List[float]], s
                       cache_dir=cache, progress=not quiet)
 
 
-@app.command()
+@app.command(cls=Command, epilog="Example:\n\n  scanner baseline --manip blur --strength 0.5")
 def baseline(
     manip: str = typer.Option(..., "--manip", "-m", help=MANIP_HELP),
     strength: Optional[List[float]] = typer.Option(None, help="Strength(s) of the task; default: the three of Table I, mixed."),
@@ -143,7 +239,7 @@ def baseline(
     test_patches_per_image: int = typer.Option(16, help="Held-out positions per test photo."),
     out: Path = typer.Option(Path("models"), help="Folder for the saved SVM (.npz, no pickle)."),
     cache: Optional[Path] = typer.Option(None, help="Patch cache folder (default ~/.cache/scanner)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or messages on stderr."),
 ) -> None:
     """SRM descriptor + linear SVM on one task; accuracy on held-out cameras."""
     from .train import run_baseline
@@ -157,46 +253,71 @@ def baseline(
     typer.echo(json.dumps(report, indent=2))
 
 
-@app.command()
+@app.command(cls=Command, epilog="Examples:\n\n  scanner train --out weights           retrain every shipped detector (the bank)\n\n"
+             "  scanner train --arch recast --manip blur --strength 0.5 --out models   the paper's CNN on one task")
 def train(
-    manip: str = typer.Option(..., "--manip", "-m", help=MANIP_HELP),
-    strength: Optional[List[float]] = typer.Option(None, help="Strength(s) to train on; default: the three of Table I, mixed."),
+    manip: Optional[List[str]] = typer.Option(None, "--manip", "-m", help=f"{MANIP_HELP}. bank: the detectors to keep (default all five); recast, bayar: the one task to train (required)."),
+    arch: str = typer.Option("bank", help="bank (what ships: SRM submodel bank + linear heads), recast (the paper's CNN) or bayar (Bayar & Stamm 2016)."),
     images: Optional[Path] = typer.Option(None, help="Folder of pristine photos (default ../shared/data/pristine)."),
-    arch: str = typer.Option("recast", help="recast (the paper's CNN) or bayar (Bayar & Stamm 2016)."),
-    epochs: Optional[int] = typer.Option(None, help="Epochs (default 15 recast, 60 bayar)."),
-    lr: Optional[float] = typer.Option(None, help="Learning rate (default 1e-6 recast, 1e-3 bayar)."),
-    batch_size: Optional[int] = typer.Option(None, help="Batch size (default 36 recast, 64 bayar)."),
-    max_steps: Optional[int] = typer.Option(None, help="Cap on optimiser steps per epoch (reduced CPU schedules)."),
-    head_init: str = typer.Option("svm", help="Recast FC init: svm (SVM on exact SRM features) or svm-soft (SVM on the net's soft-max features)."),
-    patches_per_image: int = typer.Option(36, help="Training patches per photo (and as many processed)."),
-    test_patches_per_image: int = typer.Option(16, help="Held-out positions per test photo."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
-    seed: int = typer.Option(0),
-    out: Path = typer.Option(Path("models"), help="Output folder for NAME.pt, NAME.json and NAME.svm.npz."),
-    name: Optional[str] = typer.Option(None, help="Output name (default: the manipulation, plus strengths if given)."),
-    resume: bool = typer.Option(False, help="Continue from the last epoch checkpoint."),
-    cache: Optional[Path] = typer.Option(None, help="Patch cache folder (default ~/.cache/scanner)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    out: Path = typer.Option(Path("models"), help="Output folder (bank: bank.json + bank.safetensors; recast/bayar: NAME.json + NAME.safetensors)."),
+    seed: int = typer.Option(0, help="Seed of the make-disjoint split (bank) or camera split (recast, bayar)."),
+    folds: int = typer.Option(4, help="bank: make folds for cross-fitted calibration."),
+    stride: int = typer.Option(32, help="bank: stride at which the image rule is calibrated."),
+    strength: Optional[List[float]] = typer.Option(None, help="recast, bayar: strength(s) to train on; default the three of Table I, mixed."),
+    epochs: Optional[int] = typer.Option(None, help="recast, bayar: epochs (default 15 recast, 60 bayar)."),
+    lr: Optional[float] = typer.Option(None, help="recast, bayar: learning rate (default 1e-6 recast, 1e-3 bayar)."),
+    batch_size: Optional[int] = typer.Option(None, help="recast, bayar: batch size (default 36 recast, 64 bayar)."),
+    max_steps: Optional[int] = typer.Option(None, help="recast, bayar: cap on optimiser steps per epoch."),
+    head_init: str = typer.Option("svm", help="recast: FC init, svm (SVM on exact SRM features) or svm-soft."),
+    patches_per_image: int = typer.Option(36, help="recast, bayar: training patches per photo (and as many processed)."),
+    test_patches_per_image: int = typer.Option(16, help="recast, bayar: held-out positions per test photo."),
+    device: str = typer.Option("auto", help="recast, bayar: auto, cpu or cuda (the bank runs on the CPU)."),
+    name: Optional[str] = typer.Option(None, help="recast, bayar: output name (default: the manipulation, plus strengths if given)."),
+    resume: bool = typer.Option(False, help="recast, bayar: continue from the last epoch checkpoint."),
+    cache: Optional[Path] = typer.Option(None, help="Descriptor and patch cache folder (default ~/.cache/scanner)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or messages on stderr."),
 ) -> None:
-    """Fine-tune a detector (recast CNN initialised from SRM + SVM, or Bayar2016); writes weights and a model card."""
+    """Train detectors: by default the shipped bank (all five detectors, thresholds and image rule);
+    --arch recast or bayar trains one network for one task."""
+    from .manipulations import MANIPULATIONS
+
+    unknown = [m for m in manip or [] if m not in MANIPULATIONS]
+    if unknown:
+        _fatal(f"unknown manipulation {', '.join(unknown)}; choose from {MANIP_HELP}", ExitCode.USAGE)
+    if arch == "bank":
+        from .bank import save_bank
+        from .data import default_pristine_dir
+        from .train import train_bank
+
+        root = images or default_pristine_dir()
+        if root is None or not Path(root).is_dir():
+            _fatal("no photo folder: pass --images DIR (default ../shared/data/pristine)", ExitCode.USAGE)
+        console = _stderr(quiet)
+        bank = train_bank(Path(root), seed, folds, stride, cache=cache, progress=None if quiet else console.print)
+        card = save_bank(bank.select(manip) if manip else bank, out)
+        console.print(f"wrote {card} and {card.with_suffix('.safetensors')}")
+        typer.echo(json.dumps({"card": str(card), "thresholds": bank.card["thresholds"], "image_rule": bank.card["image_rule"]}, indent=2))
+        return
     from .train import TrainConfig, train_detector
 
     if arch not in ("recast", "bayar"):
-        _fatal("--arch must be recast or bayar", ExitCode.USAGE)
+        _fatal("--arch must be bank, recast or bayar", ExitCode.USAGE)
+    if not manip or len(manip) != 1:
+        _fatal(f"--arch {arch} trains one task: give exactly one --manip", ExitCode.USAGE)
     dev = _device(device)
-    data = _task(images, manip, strength, seed, patches_per_image, test_patches_per_image, cache, quiet)
+    data = _task(images, manip[0], strength, seed, patches_per_image, test_patches_per_image, cache, quiet)
     cfg = TrainConfig.for_arch(arch, epochs=epochs, lr=lr, batch_size=batch_size, max_steps_per_epoch=max_steps,
                                  head_init=head_init, seed=seed)
-    name = name or (manip if not strength else f"{manip}-{'-'.join(f'{s:g}' for s in strength)}") + ("-bayar" if arch == "bayar" else "")
+    name = name or (manip[0] if not strength else f"{manip[0]}-{'-'.join(f'{s:g}' for s in strength)}") + ("-bayar" if arch == "bayar" else "")
     try:
         card = train_detector(data, cfg, dev, out, name, checkpoint_dir=out / "checkpoints", resume=resume, progress=not quiet)
     except KeyboardInterrupt:
         _fatal("interrupted; the last completed epoch is kept in the checkpoint (rerun with --resume)", ExitCode.USAGE)
-    _stderr(quiet).print(f"wrote {out / (name + '.pt')} and {out / (name + '.json')}")
+    _stderr(quiet).print(f"wrote {out / (name + '.safetensors')} and {out / (name + '.json')}")
     typer.echo(json.dumps({"name": name, "accuracy": card["accuracy"], "threshold": card["threshold"]}, indent=2))
 
 
-@app.command()
+@app.command(cls=Command, epilog="Examples:\n\n  scanner evaluate --localization\n\n  scanner evaluate --table2 --scale tiny --task blur:0.5")
 def evaluate(
     localization: bool = typer.Option(False, "--localization", help="Pixel-level localisation of forgeries: CNN against SRM+SVM."),
     table2: bool = typer.Option(False, "--table2", help="The paper's Table II: SRM+SVM vs recast CNN vs Bayar2016 on 15 tasks."),
@@ -206,12 +327,13 @@ def evaluate(
     images: Optional[Path] = typer.Option(None, help="Folder of pristine photos (default ../shared/data/pristine)."),
     n_images: int = typer.Option(8, help="Held-out photos (one forgery per photo and case)."),
     stride: int = typer.Option(16, help="Heat-map stride in pixels."),
-    out: Optional[Path] = typer.Option(None, help="Markdown report (default docs/results-localization.md or docs/results-table2.md)."),
+    out: Optional[Path] = typer.Option(None, help="Markdown report; default scanner-evaluation/localization.md or scanner-evaluation/table2.md under the current folder (never the repository's docs)."),
     weights: Optional[Path] = typer.Option(None, help="Folder of detectors; default: the shipped ones."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     seed: int = typer.Option(0, help="Seed of the camera split (must match the detectors') and of the forgeries."),
 ) -> None:
-    """Benchmarks: --localization (docs/results-localization.md) or --table2 (docs/results-table2.md)."""
+    """Benchmarks: --localization (forgery localisation, shipped detectors against SRM+SVM) or
+    --table2 (the paper's Table II); results in Markdown, figures beside them."""
     if localization == table2:
         _fatal("choose one evaluation: --localization or --table2", ExitCode.USAGE)
     from .data import default_pristine_dir
@@ -229,8 +351,8 @@ def evaluate(
             tasks = [(t.split(":")[0], float(t.split(":")[1])) for t in task] if task else None
         except (ValueError, IndexError) as exc:
             _fatal(f"{exc}; tasks are MANIP:STRENGTH, e.g. blur:0.5", ExitCode.USAGE)
-        out = out or Path("docs/results-table2.md")
-        command = f"scanner evaluate --table2 --scale {scale}" + "".join(f" --task {t}" for t in task or []) + (f" --out {out}" if out != Path("docs/results-table2.md") else "")
+        out = out or EVALUATION_FOLDER / "table2.md"
+        command = f"scanner evaluate --table2 --scale {scale}" + "".join(f" --task {t}" for t in task or []) + f" --out {out}"
         run_table2(Path(root), protocol, out, out.with_suffix(".state.json"), dev, cache, tasks, command, seed,
                    progress=lambda key, r: console.print(f"{key}: SVM {r['svm']['accuracy']:.2f}, CNN {r['recast']['accuracy']:.2f}, "
                                                          f"Bayar {r['bayar']['accuracy']:.2f}"))
@@ -243,25 +365,28 @@ def evaluate(
         detectors = load_shipped(device=dev, directory=weights)
     except WeightsError as exc:
         _fatal(str(exc))
-    out = out or Path("docs/results-localization.md")
-    command = "scanner evaluate --localization" + (f" --n-images {n_images}" if n_images != 8 else "") + (f" --stride {stride}" if stride != 16 else "")
+    out = out or EVALUATION_FOLDER / "localization.md"
+    command = ("scanner evaluate --localization" + (f" --n-images {n_images}" if n_images != 8 else "")
+               + (f" --stride {stride}" if stride != 16 else "") + f" --out {out}")
     run_localisation(Path(root), detectors, out, n_images, stride, str(dev), seed, command,
                      progress=lambda label, m: console.print(f"{label}: CNN F1 {m['cnn']['best_f1']:.3f}, SVM F1 {m['svm']['best_f1']:.3f}"))
     console.print(f"wrote {out}")
 
 
-@app.command()
+@app.command(cls=Command, epilog="Example:\n\n  scanner demo ./my-demo")
 def demo(
     directory: Path = typer.Argument(Path("scanner-demo"), help="Folder to create the evidence and results in."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     overwrite: bool = typer.Option(False, help="Rebuild the folder if it exists."),
+    threads: Optional[int] = typer.Option(None, min=1, help="CPU threads; default: every core this process may use."),
 ) -> None:
     """Build a small evidence folder from scikit-learn's sample photos, scan it and show where to look."""
     from .demo import run_demo
 
     dev = _device(device)
+    n_threads = _threads(threads)
     try:
-        code = run_demo(directory, dev, overwrite, _stderr())
+        code = run_demo(directory, dev, overwrite, _stderr(), n_threads)
     except FileExistsError as exc:
         _fatal(f"{exc} exists; pass --overwrite or another folder", ExitCode.USAGE)
     raise typer.Exit(code)

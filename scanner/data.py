@@ -25,6 +25,7 @@ import numpy as np
 
 from . import manipulations
 from .images import load_rgb, read_bytes, sha256_hex
+from .progress import progress as show_progress
 
 PATCH = 128
 """Side of an analysis window and of every training patch, in pixels."""
@@ -236,11 +237,7 @@ def build_task(
     if todo:
         args = [(str(p.path), manip, strengths, n, region, seed + int(p.sha256[:8], 16) % 100_000) for p, n in todo]
         with ProcessPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
-            results = pool.map(_photo_patches, args)
-            if progress:
-                from tqdm import tqdm
-
-                results = tqdm(results, total=len(args), desc=f"patches {manip}", unit="photo", leave=False)
+            results = show_progress(pool.map(_photo_patches, args), len(args), f"patches {manip}", "photos", progress)
             for (p, n), result in zip(todo, results):
                 tmp = key(p, n).with_suffix(".tmp.npz")
                 np.savez(tmp, **result)
@@ -287,3 +284,153 @@ def build_task(
     }
     return TaskData(assemble(train_photos, patches_per_image, True), assemble(test_photos, test_patches_per_image, False), manifest)
 
+
+
+# ----------------------------------------------------------------------------- make-disjoint bank data
+
+MAKE_ALIASES = {"eastman": "kodak", "jk": "kodak", "asahi": "pentax", "minolta": "konica-minolta",
+                "konica": "konica-minolta", "seiko": "epson", "hewlett-packard": "hp"}
+"""Brand names that one maker sells under, so a make is never on both sides of a split."""
+
+
+def camera_make(camera: str) -> str:
+    """The maker of a camera (lower case, brand aliases merged: EASTMAN KODAK and JK Imaging are
+    ``kodak``). Film scans (the lossless Kodak and McMaster sets) are ``film:kodak`` and
+    ``film:mcmaster``, apart from any camera make."""
+    name = camera.replace("\x00", " ").strip().lower()
+    first = name.split()[0] if name.split() else "unknown"
+    if "film scan" in name:
+        return f"film:{first}"
+    return MAKE_ALIASES.get(first, first)
+
+
+def split_by_make(photos: list[Photo], seed: int = 0, fractions: tuple[float, float] = (0.2, 0.15)) -> dict[str, list[Photo]]:
+    """Make-disjoint split of the camera photos into ``train``, ``validation`` and ``test``
+    (about ``fractions`` = (test, validation) of the camera photos), plus ``lossless`` (the film
+    scans, never trained on). Makes are shuffled under ``seed`` and dealt to test, then
+    validation, until each holds its share; no make is on two sides."""
+    cameras = [p for p in photos if not camera_make(p.camera).startswith("film:")]
+    makes = sorted({camera_make(p.camera) for p in cameras})
+    count = {m: sum(camera_make(p.camera) == m for p in cameras) for m in makes}
+    order = [makes[i] for i in np.random.default_rng(seed).permutation(len(makes))]
+    side: dict[str, str] = {}
+    targets = [("test", fractions[0] * len(cameras)), ("validation", fractions[1] * len(cameras))]
+    for name, target in targets:
+        held = 0
+        for make in order:
+            if make in side or held >= target or held + count[make] > 1.5 * target:
+                continue
+            side[make] = name
+            held += count[make]
+    split = {"train": [], "validation": [], "test": [], "lossless": []}
+    for p in photos:
+        make = camera_make(p.camera)
+        split["lossless" if make.startswith("film:") else side.get(make, "train")].append(p)
+    return split
+
+
+BANK_POSITIONS = 136
+"""Patch positions per photo for bank data: about 80 training photos x 136 = the paper's 10800 per class."""
+
+BANK_GRID = 64
+"""Step of the position grid for bank data (windows overlap by half, as dense scanning's do)."""
+
+
+def all_tasks() -> list[tuple[str, float]]:
+    """The 15 (manipulation, strength) tasks of Table I, strongest first within each."""
+    return [(m.name, float(s)) for m in manipulations.MANIPULATIONS.values() for s in m.strengths]
+
+
+def task_key(manip: str, strength: float) -> str:
+    """Name of a task, e.g. ``blur:0.5``."""
+    return f"{manip}:{strength:g}"
+
+
+def _photo_bank(args: tuple) -> dict:
+    """Worker: descriptors of the pristine and of every processed version (15 tasks) of up
+    to ``n`` patches of one photo, at the same positions (resize: at round(s * position))."""
+    from .srm import bank_features
+
+    path, submodels, n, region, seed = args
+    rgb = load_rgb(path)
+    rng = np.random.default_rng(seed)
+    h, w = rgb.shape[:2]
+    rh, rw = min(region, h) // 16 * 16, min(region, w) // 16 * 16
+    top = int(rng.integers(0, (h - rh) // 16 + 1)) * 16
+    left = int(rng.integers(0, (w - rw) // 16 + 1)) * 16
+    crop = rgb[top : top + rh, left : left + rw]
+    grid = np.array([(r, c) for r in range(MARGIN, rh - MARGIN - PATCH + 1, BANK_GRID)
+                     for c in range(MARGIN, rw - MARGIN - PATCH + 1, BANK_GRID)], dtype=np.int64).reshape(-1, 2)
+    scales = manipulations.get("resize").strengths
+    fits = [all(round(s * r) + PATCH <= round(s * rh) and round(s * c) + PATCH <= round(s * rw) for s in scales) for r, c in grid]
+    positions = grid[np.array(fits, dtype=bool)] if len(grid) else grid
+    if len(positions) > n:
+        positions = positions[np.sort(rng.choice(len(positions), n, replace=False))]
+    green = crop[..., 1]
+    out = {"positions": positions, "pristine": bank_features(_cut(green, positions), submodels).astype(np.float32)}
+    for k, (name, strength) in enumerate(all_tasks()):
+        manip = manipulations.get(name)
+        processed = manip.apply(green if manip.per_channel else crop, strength, seed + 1000 * (k + 1))
+        processed = processed[..., 1] if processed.ndim == 3 else processed
+        where = np.round(strength * positions).astype(np.int64) if name == "resize" else positions
+        out[task_key(name, strength)] = bank_features(_cut(processed, where), submodels).astype(np.float32)
+    return out
+
+
+@dataclass
+class BankData:
+    """Descriptors of pristine patches and of their 15 processed versions, per photo.
+
+    ``features[key]`` float32 (N, F) for key ``pristine`` or a task key; row i of every key
+    comes from the same position of the same photo. ``photo``, ``camera``, ``make`` (N,)."""
+
+    features: dict[str, np.ndarray]
+    photo: np.ndarray
+    camera: np.ndarray
+    make: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.photo)
+
+    def subset(self, mask: np.ndarray) -> "BankData":
+        return BankData({k: v[mask] for k, v in self.features.items()}, self.photo[mask], self.camera[mask], self.make[mask])
+
+    def of_makes(self, makes: set[str] | list[str]) -> "BankData":
+        return self.subset(np.isin(self.make, list(makes)))
+
+
+def build_bank(root: str | Path, submodels, photos: list[Photo] | None = None, positions: int = BANK_POSITIONS,
+               region: int = 1536, seed: int = 0, cache_dir: str | Path | None = None, workers: int | None = None,
+               progress: bool = False) -> BankData:
+    """Bank descriptors of every photo under ``root`` (or of ``photos``), cached per photo."""
+    root = Path(root)
+    photos = photos if photos is not None else list_photos(root)
+    cache = (Path(cache_dir) if cache_dir else default_cache_dir()) / "bank"
+    cache.mkdir(parents=True, exist_ok=True)
+
+    def key(photo: Photo) -> Path:
+        spec = json.dumps([PATCH_PROTOCOL, photo.sha256, [(s.order, s.threshold) for s in submodels], positions, region, seed])
+        return cache / f"{hashlib.sha256(spec.encode()).hexdigest()[:24]}.npz"
+
+    todo = [p for p in photos if not key(p).exists()]
+    if todo:
+        args = [(str(p.path), tuple(submodels), positions, region, seed + int(p.sha256[:8], 16) % 100_000) for p in todo]
+        with ProcessPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
+            results = show_progress(pool.map(_photo_bank, args), len(args), "bank descriptors", "photos", progress)
+            for p, result in zip(todo, results):
+                tmp = key(p).with_suffix(".tmp.npz")
+                np.savez(tmp, **result)
+                tmp.replace(key(p))
+    parts: dict[str, list[np.ndarray]] = {}
+    photo_idx, cams, makes = [], [], []
+    for i, p in enumerate(photos):
+        with np.load(key(p)) as z:
+            n = len(z["positions"])
+            for k in z.files:
+                if k != "positions":
+                    parts.setdefault(k, []).append(z[k])
+        photo_idx.append(np.full(n, i))
+        cams.append(np.full(n, p.camera, dtype=object))
+        makes.append(np.full(n, camera_make(p.camera), dtype=object))
+    return BankData({k: np.concatenate(v) for k, v in parts.items()}, np.concatenate(photo_idx), np.concatenate(cams),
+                    np.concatenate(makes))

@@ -68,7 +68,7 @@ def build_evidence(folder: Path) -> list[Exhibit]:
     return exhibits
 
 
-def run_demo(folder: Path, device, overwrite: bool, console) -> int:
+def run_demo(folder: Path, device, overwrite: bool, console, threads: int = 1) -> int:
     """Build the evidence, scan it with heat maps, print the table and where to look.
     Returns the process exit code (0 once the demo has run)."""
     from .detectors import load_shipped
@@ -83,9 +83,9 @@ def run_demo(folder: Path, device, overwrite: bool, console) -> int:
     console.print(f"building the demo evidence in {folder}/evidence from scikit-learn's sample photos")
     exhibits = build_evidence(folder)
     detectors = load_shipped(device=device)
-    options = ScanOptions(stride=16, device=device, heatmaps=folder / "heatmaps")
-    report = Report(detectors, json_mode=None, console=console)
-    report.run([folder / "evidence"], options, True, False, None, total=len(exhibits))
+    options = ScanOptions(stride=16, device=device, heatmaps=folder / "heatmaps", thumbnails=True, threads=threads)
+    report = Report(detectors, None, console, options, html=folder / "report")
+    report.run([folder / "evidence"], True, False, None, total=len(exhibits))
     by_path = {Path(r.path).resolve(): r for r in report.records}
     from rich.console import Console
 
@@ -93,14 +93,14 @@ def run_demo(folder: Path, device, overwrite: bool, console) -> int:
     out.print("\n[bold]What was done, and what the scan says[/]")
     for ex in exhibits:
         record = by_path[ex.path.resolve()]
-        flagged = [n for n, d in record.detections.items() if d["flagged"]]
-        verdict = f"evidence of {', '.join(flagged)}" if flagged else "no evidence found"
-        line = f"- {ex.path.relative_to(folder)}: {ex.description} -> {verdict}"
-        if ex.mask is not None and ex.expected in record.detections:
+        line = f"- {ex.path.relative_to(folder)}: {ex.description} -> {record.verdict}"
+        if ex.mask is not None:
             ys, xs = np.nonzero(ex.mask)
-            box = record.detections[ex.expected]["top_region"]["bbox"]
-            line += (f"; truth x{xs.min()}-{xs.max() + 1} y{ys.min()}-{ys.max() + 1}, "
-                     f"{ex.expected} region found at x{box[0]}-{box[2]} y{box[1]}-{box[3]}")
+            line += f"; truth x{xs.min()}-{xs.max() + 1} y{ys.min()}-{ys.max() + 1}"
+            found = [r for r in record.regions if r.detector == ex.expected]
+            if found:
+                x0, y0, x1, y1 = found[0].bbox
+                line += f", {ex.expected} region found at x{x0}-{x1} y{y0}-{y1}"
         out.print(line, highlight=False)
     out.print("\nReading this: each detector answers 'pristine or processed by X?', and the traces overlap (a blur\n"
               "also looks like median filtering or resizing to them), so several may fire on one image; the region\n"

@@ -1,7 +1,14 @@
-"""Trained detectors on disk: a state dict (loaded with ``weights_only=True``) beside a JSON
-model card that names the architecture, the task, the threshold and the weights' sha256.
+"""Trained detectors on disk: safetensors beside a JSON model card that names the
+architecture, the task(s), the thresholds and the weights' sha256.
 
-Loading verifies the sha256 before anything is deserialised; nothing is ever unpickled.
+Loading verifies the sha256 before anything is read; nothing is ever unpickled.
+
+Two families load here, both as a *detector set* that the scanner asks for window scores
+(``dense``), thresholds and its image rule, without knowing which family it holds:
+
+- the shipped :class:`scanner.bank.SRMBank` (``bank.json``): one descriptor bank, a head per
+  manipulation and an operation head;
+- :class:`NetSet`: one trained network per manipulation (``scanner train --arch recast|bayar``).
 """
 
 from __future__ import annotations
@@ -49,6 +56,41 @@ class Detector:
         return self.card["weights_sha256"]
 
 
+@dataclass
+class NetSet:
+    """Single-network detectors (one per manipulation) as a detector set. Without an
+    operation head, a region's operation is its own detector's manipulation."""
+
+    detectors: dict[str, Detector]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.detectors)
+
+    def image_rule(self, name: str):
+        """The card's window threshold, also as the image threshold, and the default core area."""
+        from .scan import MIN_AREA, ImageRule
+
+        return ImageRule(self.detectors[name].threshold, self.detectors[name].threshold, MIN_AREA)
+
+    def dense(self, green, stride: int = 32, device: torch.device | str = "cpu", threads: int = 1):
+        """:class:`scanner.bank.WindowScores` of every network on green (H, W) uint8 (torch's own
+        thread setting applies; ``threads`` is accepted for the common interface)."""
+        import numpy as np
+
+        from .bank import WindowScores
+        from .model import grid
+
+        tops, lefts = grid(*green.shape, stride)
+        logits = {name: d.net.grid_logits(green, stride, device) for name, d in self.detectors.items()}
+        return WindowScores(tops, lefts, logits, np.zeros((0, len(tops), len(lefts))), [])
+
+    def describe(self) -> dict:
+        """What the JSON output records of the models used."""
+        return {name: {"file": str(d.path), "sha256": d.sha256, "architecture": d.card["architecture"]["type"],
+                       **vars(self.image_rule(name))} for name, d in self.detectors.items()}
+
+
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -58,12 +100,14 @@ def file_sha256(path: Path) -> str:
 
 
 def save_detector(net: nn.Module, card: dict, directory: str | Path, name: str) -> Path:
-    """Write ``name.pt`` (state dict) and ``name.json`` (card with the weights' sha256) into
+    """Write ``name.safetensors`` (state dict) and ``name.json`` (card with the weights' sha256) into
     ``directory``. Returns the card's path."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    weights = directory / f"{name}.pt"
-    torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, weights)
+    from safetensors.torch import save_file
+
+    weights = directory / f"{name}.safetensors"
+    save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(weights))
     card = dict(card, schema=CARD_SCHEMA, name=name, weights_file=weights.name, weights_sha256=file_sha256(weights))
     card_path = directory / f"{name}.json"
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
@@ -80,9 +124,10 @@ def _network_for(card: dict) -> nn.Module:
     raise WeightsError(f"model card names an unknown architecture {kind!r}")
 
 
-def load_detector(card_path: str | Path, device: torch.device | str = "cpu") -> Detector:
-    """Load a detector from its card. Raises :class:`WeightsError` when the card or the
-    weights are missing or unreadable, or the weights' sha256 differs from the card's."""
+def read_card(card_path: str | Path) -> tuple[dict, Path]:
+    """A model card and the path of its verified weights. Raises :class:`WeightsError` when
+    the card or the weights are missing or unreadable, or the weights' sha256 differs from
+    the card's."""
     card_path = Path(card_path)
     try:
         card = json.loads(card_path.read_text(encoding="utf-8"))
@@ -90,7 +135,7 @@ def load_detector(card_path: str | Path, device: torch.device | str = "cpu") -> 
         raise WeightsError(f"model card not found: {card_path}") from None
     except (OSError, ValueError) as exc:
         raise WeightsError(f"model card {card_path} is unreadable: {exc}") from None
-    for key in ("weights_file", "weights_sha256", "architecture", "task", "threshold"):
+    for key in ("weights_file", "weights_sha256", "architecture"):
         if key not in card:
             raise WeightsError(f"model card {card_path} lacks the field {key!r}")
     weights = card_path.parent / card["weights_file"]
@@ -100,14 +145,24 @@ def load_detector(card_path: str | Path, device: torch.device | str = "cpu") -> 
     if digest != card["weights_sha256"]:
         raise WeightsError(f"weights file {weights} has sha256 {digest[:16]}..., the card says "
                            f"{card['weights_sha256'][:16]}...: corrupt or tampered, refusing to load")
+    return card, weights
+
+
+def load_detector(card_path: str | Path, device: torch.device | str = "cpu") -> Detector:
+    """Load a single-network detector from its card (see :func:`read_card` for the checks)."""
+    from safetensors.torch import load_file
+
+    card, weights = read_card(card_path)
+    for key in ("task", "threshold"):
+        if key not in card:
+            raise WeightsError(f"model card {card_path} lacks the field {key!r}")
     net = _network_for(card)
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        net.load_state_dict(state)
+        net.load_state_dict(load_file(str(weights)))
     except Exception as exc:
         raise WeightsError(f"weights file {weights} cannot be loaded as a state dict: {exc}") from None
     net.to(device).eval()
-    return Detector(card.get("name", card_path.stem), net, card, card_path)
+    return Detector(card.get("name", Path(card_path).stem), net, card, Path(card_path))
 
 
 def shipped_dir() -> Path:
@@ -122,9 +177,28 @@ def shipped_dir() -> Path:
         return Path(__file__).resolve().parent.parent / "weights"
 
 
-def load_shipped(manips: list[str] | None = None, device: torch.device | str = "cpu",
-                 directory: str | Path | None = None) -> dict[str, Detector]:
-    """The shipped detector of each manipulation (default all five), keyed by name.
-    Raises :class:`WeightsError` if one is missing or fails verification."""
+BANK_CARD = "bank.json"
+"""Card of a descriptor bank in a weights folder; without one, a folder holds one card per manipulation."""
+
+
+def load_shipped(manips: list[str] | None = None, device: torch.device | str = "cpu", directory: str | Path | None = None):
+    """The detector set of a weights folder (default: the shipped one), restricted to
+    ``manips`` (default all five): the bank when the folder has ``bank.json``, else a
+    :class:`NetSet` of ``MANIP.json`` cards. Raises :class:`WeightsError` if anything is
+    missing or fails verification."""
+    from .bank import load_bank
+
     folder = Path(directory) if directory else shipped_dir()
-    return {m: load_detector(folder / f"{m}.json", device) for m in (manips or list(MANIPULATIONS))}
+    names = manips or list(MANIPULATIONS)
+    if (folder / BANK_CARD).is_file():
+        card, weights = read_card(folder / BANK_CARD)
+        missing = [k for k in ("thresholds", "image_rule") if k not in card]
+        if missing:
+            raise WeightsError(f"model card {folder / BANK_CARD} lacks the field {missing[0]!r}")
+        try:
+            bank = load_bank(card, weights)
+        except Exception as exc:
+            raise WeightsError(f"weights file {weights} cannot be loaded: {exc}") from None
+        bank.path = folder / BANK_CARD
+        return bank.select(names)
+    return NetSet({m: load_detector(folder / f"{m}.json", device) for m in names})

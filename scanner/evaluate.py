@@ -1,8 +1,9 @@
-"""Localisation evaluation: forgeries from held-out cameras, CNN against SRM+SVM heat maps.
+"""Evaluations on held-out makes: detectors per task and per image, and forgery localisation
+(the shipped detectors against SRM+SVM heat maps).
 
-Both maps are computed densely (:func:`scanner.scan.score_map`): the SRM+SVM detector is the
-hard-max recast network with the SVM folded into its head, so the two are compared on equal
-terms (same windows, same stride, same pixel mapping).
+Both heat maps come from the same dense code: the SRM+SVM baseline is a one-submodel
+:class:`scanner.bank.SRMBank` (the paper's descriptor) with the SVM as its head, so the two
+are compared on equal terms (same windows, same stride, same pixel mapping, same image rule).
 """
 
 from __future__ import annotations
@@ -12,32 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import PATCH, list_photos, split_by_camera
-from .detectors import Detector
+from .data import PATCH, list_photos, split_by_make
 from .forgery import Forgery, copy_move, splice
+from .heatmaps import pixel_map
 from .images import load_rgb
-from .model import RecastNet
-from .scan import IMAGE_QUANTILE, score_map
-from .train import LinearSVM, init_head_from_svm
 
 CROP = 768
 """Forgeries are made on central crops of CROP x CROP pixels of the held-out photos."""
-
-
-def svm_network(svm: LinearSVM) -> RecastNet:
-    """The SRM + SVM detector as an exact (hard-max) recast network."""
-    net = RecastNet.from_srm(exact=True)
-    init_head_from_svm(net, svm)
-    return net.eval()
-
-
-def pixel_map(scores: np.ndarray, stride: int, shape: tuple[int, int]) -> np.ndarray:
-    """Window probabilities (rows, cols) -> per-pixel map (H, W): each pixel takes the score of
-    the window whose centre is nearest."""
-    height, width = shape
-    rows = np.clip(np.round((np.arange(height) + 0.5 - PATCH / 2) / stride), 0, scores.shape[0] - 1).astype(int)
-    cols = np.clip(np.round((np.arange(width) + 0.5 - PATCH / 2) / stride), 0, scores.shape[1] - 1).astype(int)
-    return scores[rows][:, cols]
 
 
 def f1_mcc(prediction: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
@@ -83,10 +65,39 @@ class Case:
         return copy_move(target, self.strength, seed)
 
 
+def svm_bank(root: Path, manip: str, seed: int = 0):
+    """The SRM + linear SVM baseline of one manipulation (its three strengths mixed, as the
+    shipped detector sees them) as a one-submodel bank, fitted on the training makes of split
+    ``seed``; its window threshold passes 0.5% of the training makes' pristine windows, and
+    the same threshold with the default core area is its image rule."""
+    from .bank import LinearHeads, SRMBank
+    from .data import all_tasks, build_bank, camera_make, task_key
+    from .scan import MIN_AREA
+    from .train import BANK_SUBMODELS, WINDOW_FPR, fit_svm
+
+    photos = list_photos(root)
+    split = split_by_make(photos, seed)
+    train = build_bank(root, BANK_SUBMODELS, photos).of_makes({camera_make(p.camera) for p in split["train"] + split["validation"]})
+    srm = [i for i, sub in enumerate(BANK_SUBMODELS) if sub.name == "o3t2"][0]
+    columns = slice(162 * srm, 162 * srm + 162)
+    keys = [task_key(m, st) for m, st in all_tasks() if m == manip]
+    x = np.concatenate([train.features["pristine"][:, columns]] + [train.features[k][:, columns][k_ :: len(keys)] for k_, k in enumerate(keys)])
+    n = len(train)
+    y = np.r_[np.zeros(n), np.ones(len(x) - n)]
+    svm = fit_svm(x.astype(np.float64), y, np.concatenate([train.camera] * 2)[: len(x)], seed)
+    v, beta = svm.folded()
+    threshold = float(np.quantile(x[:n].astype(np.float64) @ v + beta, 1 - WINDOW_FPR))
+    card_probability = lambda logit: float(1 / (1 + np.exp(-logit)))
+    card = {"thresholds": {manip: {"logit": threshold, "probability": card_probability(threshold)}},
+            "image_rule": {manip: {"threshold": card_probability(threshold), "min_area": MIN_AREA}}}
+    empty = LinearHeads([], np.zeros((0, 162)), np.zeros(0))
+    return SRMBank((BANK_SUBMODELS[srm],), "identity", LinearHeads([f"{manip}:all"], v[None], np.array([beta])), empty, card)
+
+
 def held_out_crops(root: Path, seed: int = 0, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
-    """Central CROP x CROP crops of the photos on the test side of the camera split (the same
-    split the detectors were trained with), skipping photos smaller than the crop."""
-    _, test = split_by_camera(list_photos(root), seed=seed)
+    """Central CROP x CROP crops of the photos of the held-out makes of split ``seed`` (the
+    split the shipped detectors were trained with), skipping photos smaller than the crop."""
+    test = split_by_make(list_photos(root), seed)["test"]
     crops = []
     for photo in test:
         rgb = load_rgb(photo.path)
@@ -100,26 +111,30 @@ def held_out_crops(root: Path, seed: int = 0, limit: int | None = None) -> list[
     return crops
 
 
-def evaluate_case(case: Case, crops: list[tuple[str, np.ndarray]], cnn: Detector, svm_net: RecastNet, svm_threshold: float,
-                  stride: int = 16, device: str = "cpu", seed: int = 0) -> tuple[dict, dict]:
+def evaluate_case(case: Case, crops: list[tuple[str, np.ndarray]], shipped, baseline, stride: int = 16,
+                  device: str = "cpu", seed: int = 0) -> tuple[dict, dict]:
     """Metrics for one case over forgeries made from ``crops`` (each crop the target once, the
-    next crop the donor). Returns (metrics by method, an example for the figure)."""
+    next crop the donor), for the ``shipped`` detector set and the SRM+SVM ``baseline``
+    (:func:`svm_bank`). Returns (metrics by method, an example for the figure)."""
     from sklearn.metrics import roc_auc_score
 
-    methods = {"cnn": (cnn.net, cnn.threshold), "svm": (svm_net, svm_threshold)}
+    from .scan import ScanOptions, analyze
+
+    methods = {"cnn": shipped.select([case.manip]), "svm": baseline}
+    options = ScanOptions(stride=stride, device=device)
     rows: dict[str, list[dict]] = {m: [] for m in methods}
     image_scores: dict[str, tuple[list, list]] = {m: ([], []) for m in methods}
     example = None
     for i, (_, target) in enumerate(crops):
         forged = case.make(target, crops[(i + 1) % len(crops)][1], seed + i)
         maps = {}
-        for name, (net, threshold) in methods.items():
-            forged_map = score_map(net, forged.image[..., 1], stride, device)
-            pristine_map = score_map(net, target[..., 1], stride, device)
-            prob = pixel_map(forged_map, stride, forged.mask.shape)
-            rows[name].append(localisation_scores(prob, forged.mask, threshold))
-            image_scores[name][0].append(float(np.quantile(forged_map, IMAGE_QUANTILE)))
-            image_scores[name][1].append(float(np.quantile(pristine_map, IMAGE_QUANTILE)))
+        for name, detectors in methods.items():
+            forged_result = analyze(forged.image[..., 1], detectors, options)
+            pristine_result = analyze(target[..., 1], detectors, options)
+            prob = pixel_map(forged_result.probabilities[case.manip], stride, forged.mask.shape)
+            rows[name].append(localisation_scores(prob, forged.mask, forged_result.detections[case.manip].threshold))
+            image_scores[name][0].append(forged_result.detections[case.manip].score)
+            image_scores[name][1].append(pristine_result.detections[case.manip].score)
             maps[name] = prob
         if example is None or forged.mask.mean() > example["mask"].mean():
             example = {"original": target, "forged": forged.image, "mask": forged.mask, **maps}
@@ -136,7 +151,7 @@ def figure(example: dict, path: Path, title: str) -> None:
     """Original | forgery | mask | SRM+SVM map | CNN map, side by side, as a PNG."""
     from PIL import Image, ImageDraw
 
-    from .scan import colormap
+    from .heatmaps import colormap
 
     tile = 256
     panels = [("original", example["original"]), ("forgery", example["forged"]),
@@ -163,7 +178,7 @@ def all_cases() -> list[Case]:
     return cases + [Case("copy-move", "resize", s) for s in MANIPULATIONS["resize"].strengths]
 
 
-def run_localisation(root: Path, detectors: dict[str, Detector], out: Path, n_images: int = 8, stride: int = 16,
+def run_localisation(root: Path, detectors, out: Path, n_images: int = 8, stride: int = 16,
                      device: str = "cpu", seed: int = 0, command: str = "", progress=None) -> dict:
     """Evaluate every case on ``n_images`` held-out crops; write ``out`` (Markdown) and its
     figures beside it in ``figures/``. Returns {case label: {method: metrics}}."""
@@ -172,14 +187,15 @@ def run_localisation(root: Path, detectors: dict[str, Detector], out: Path, n_im
     crops = held_out_crops(root, seed, n_images)
     results, lines = {}, []
     started = time.perf_counter()
+    from .manipulations import MANIPULATIONS
+
+    baselines = {}
     for case in all_cases():
-        det = detectors[case.manip]
-        svm_path = det.path.parent / det.card["baseline"]["file"]
-        svm_net = svm_network(LinearSVM.load(svm_path))
-        svm_threshold = float(det.card["baseline"]["threshold"]["probability"])
-        metrics, example = evaluate_case(case, crops, det, svm_net, svm_threshold, stride, device, seed)
+        if case.manip not in baselines:
+            baselines[case.manip] = svm_bank(root, case.manip, seed)
+        metrics, example = evaluate_case(case, crops, detectors, baselines[case.manip], stride, device, seed)
         results[case.label] = metrics
-        if case.label in FIGURE_CASES or (case.kind == "splice" and case.strength == det.card["task"]["strengths"][0]):
+        if case.label in FIGURE_CASES or (case.kind == "splice" and case.strength == MANIPULATIONS[case.manip].strengths[0]):
             name = case.label.replace(" ", "_") + ".png"
             figure(example, out.parent / "figures" / name, f"{case.label}: original, forgery, mask, SRM+SVM, recast CNN")
             lines.append(f"\n### {case.label}\n\n![{case.label}](figures/{name})\n")
@@ -194,7 +210,7 @@ def run_localisation(root: Path, detectors: dict[str, Detector], out: Path, n_im
                  c["best_mcc"], s["best_mcc"], c["image_auc"], s["image_auc"]]
         table.append(f"| {label} | " + " | ".join(f"{v:.3f}" for v in cells) + " |")
     cameras = sorted({camera.strip(' \x00') for camera, _ in crops})  # EXIF names carry NUL padding
-    weights_dir = next(iter(detectors.values())).path.parent
+    weights_dir = detectors.path.parent
     if weights_dir.resolve().is_relative_to(Path.cwd().resolve()):
         weights_dir = weights_dir.resolve().relative_to(Path.cwd().resolve())
     text = f"""# Localisation results
@@ -212,15 +228,16 @@ photo and case (the next photo is the splice donor); heat maps at stride {stride
 - Splice: a random blob (12-25% of the crop) of the donor, processed as a whole image first, pasted into the target.
 - Copy-move: a blob (8-16%) of the same crop, resized (bicubic) and pasted elsewhere, not overlapping its source.
 - Pixel maps: each pixel takes the probability of the 128x128 window centred nearest to it.
-- AUC: pixel-level ROC AUC, averaged over forgeries. F1 and MCC **@thr** at each detector's 1%-false-positive
-  window threshold (CNN: model card; SVM: the baseline's, chosen the same way); **best**: the best of 40
-  quantile thresholds per image (an oracle, as usual in the literature), averaged.
-- Image AUC: the image score (0.95 quantile of window probabilities) of the forgeries against the same crops unforged.
-- SRM+SVM maps are computed with the same dense code as the CNN's (the hard-max recast network with the SVM as
-  its head), so both see the same windows.
+- AUC: pixel-level ROC AUC, averaged over forgeries. F1 and MCC **@thr** at each detector's window threshold
+  (shipped: model card; SVM: 0.5% of its training pristine windows); **best**: the best of 40 quantile
+  thresholds per image (an oracle, as usual in the literature), averaged.
+- Image AUC: the image score (see the README: the highest window probability whose windows form a region as
+  large as the image rule asks) of the forgeries against the same crops unforged.
+- SRM+SVM maps are computed with the same dense code as the shipped detectors' (a one-submodel bank with the SVM
+  as its head), so both see the same windows.
 
-CNN = the shipped recast detector of the case's manipulation; SVM = the SRM + linear SVM baseline trained on the
-same task and data (shipped beside it as `NAME.svm.npz`).
+"CNN" columns = the shipped detector of the case's manipulation (the SRM bank); SVM = the SRM + linear SVM baseline
+(the paper's 162-bin descriptor, three strengths mixed) fitted on the same training makes.
 
 {chr(10).join(table)}
 
@@ -359,3 +376,101 @@ cameras never seen in training; the camera split is the detectors' (seed {seed})
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     return done
+
+
+# ----------------------------------------------------------------------------- detectors on held-out makes
+
+@dataclass
+class TaskResult:
+    """One task of Table I on held-out patches: AUC of the shipped detector (its manipulation's
+    score), of the task's own head, and of the task's own SRM+SVM baseline fitted on the same
+    training makes; TNR, TPR and balanced accuracy (%) of the detector at its shipped threshold."""
+
+    task: str
+    auc: float
+    auc_head: float
+    auc_svm: float
+    tnr: float
+    tpr: float
+
+    @property
+    def balanced_accuracy(self) -> float:
+        return (self.tnr + self.tpr) / 2
+
+
+@dataclass
+class ImageResult:
+    """Whole photos of held-out makes: how many pristine photos any detector flags (and which
+    detectors), and for each manipulation applied to a whole photo at its strongest strength, how
+    many are flagged by the right detector and how many get the right named operation."""
+
+    pristine: int
+    pristine_flagged: int
+    flagged_by: dict[str, int]
+    processed: dict[str, tuple[int, int, int]]
+
+
+def evaluate_patches(bank, data, train_makes: list[str], test_makes: list[str]) -> list[TaskResult]:
+    """Patch-level results per task on ``test_makes`` (``data``: :class:`scanner.data.BankData`)."""
+    from sklearn.metrics import roc_auc_score
+
+    from .bank import transform
+    from .data import all_tasks, task_key
+    from .train import fit_svm
+
+    train, test = data.of_makes(train_makes), data.of_makes(test_makes)
+    srm = [i for i, s in enumerate(bank.submodels) if s.name == "o3t2"][0]
+    columns = slice(324 * srm // 2, 324 * srm // 2 + 162)
+    pristine = bank.patch_logits_from_features(test.features["pristine"])
+    results = []
+    for manip, strength in all_tasks():
+        key = task_key(manip, strength)
+        processed = bank.patch_logits_from_features(test.features[key])
+        p, q = pristine[manip], processed[manip]
+        labels = np.r_[np.zeros(len(p)), np.ones(len(q))]
+        head = bank.tasks.names.index(key)
+        h = lambda x: transform(x.astype(np.float64), bank.feature_transform) @ bank.tasks.weight[head] + bank.tasks.bias[head]
+        x = np.concatenate([train.features["pristine"][:, columns], train.features[key][:, columns]]).astype(np.float64)
+        svm = fit_svm(x, np.r_[np.zeros(len(train)), np.ones(len(train))], np.r_[train.camera, train.camera])
+        svm_scores = svm.decision(np.concatenate([test.features["pristine"][:, columns], test.features[key][:, columns]]).astype(np.float64))
+        t = bank.card["thresholds"][manip]["logit"]
+        results.append(TaskResult(key, float(roc_auc_score(labels, np.r_[p, q])),
+                                  float(roc_auc_score(labels, np.r_[h(test.features["pristine"]), h(test.features[key])])),
+                                  float(roc_auc_score(labels, svm_scores)), 100 * float(np.mean(p <= t)), 100 * float(np.mean(q > t))))
+    return results
+
+
+IMAGE_CROP = 1536
+"""Photos processed as a whole for the image-level check are central crops of at most this side."""
+
+
+def evaluate_images(bank, pristine_photos: list, processed_photos: list, stride: int = 32) -> ImageResult:
+    """Image-level results: pristine photos scanned whole as stored; ``processed_photos`` cropped
+    centrally to :data:`IMAGE_CROP` and processed as a whole at each manipulation's strongest strength."""
+    from . import manipulations
+    from .images import load_green, load_rgb
+    from .scan import ScanOptions, analyze
+
+    options = ScanOptions(stride=stride)
+    flagged_by = {n: 0 for n in bank.names}
+    flagged = 0
+    for photo in pristine_photos:
+        analysis = analyze(load_green(photo.path)[0], bank, options)
+        flagged += analysis.flagged
+        for n, d in analysis.detections.items():
+            flagged_by[n] += d.flagged
+    processed = {}
+    for name in bank.names:
+        manip = manipulations.get(name)
+        right = named = 0
+        for k, photo in enumerate(processed_photos):
+            rgb = load_rgb(photo.path)
+            h, w = rgb.shape[:2]
+            top, left = max(0, (h - IMAGE_CROP) // 2) // 16 * 16, max(0, (w - IMAGE_CROP) // 2) // 16 * 16
+            crop = rgb[top : top + IMAGE_CROP, left : left + IMAGE_CROP]
+            out = manip.apply(crop[..., 1] if manip.per_channel else crop, manip.strengths[0], k)
+            analysis = analyze(out[..., 1] if out.ndim == 3 else out, bank, options)
+            right += analysis.detections[name].flagged
+            named += analysis.operation == name
+        processed[name] = (len(processed_photos), right, named)
+    return ImageResult(len(pristine_photos), flagged, flagged_by, processed)

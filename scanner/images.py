@@ -82,10 +82,35 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-_SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
+_SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N"}
 
 
-def _green_from_decoded(im: Image.Image, info: ImageInfo) -> np.ndarray:
+def _wide_to_uint8(values: np.ndarray, kind: str, info: ImageInfo) -> np.ndarray:
+    """8-bit pixels from 32-bit integer or float samples, the rule recorded in ``info``:
+    integral values in 0..255 are used as they are; integers in 0..65535 are scaled as 16-bit;
+    floats in 0..1 are scaled by 255; anything else is stretched linearly from its minimum
+    and maximum to 0..255. Non-finite samples cannot be analysed."""
+    values = values.astype(np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ImageError("unsupported", f"{kind} samples include NaN or infinity")
+    low, high = float(values.min(initial=0)), float(values.max(initial=0))
+    if low >= 0 and high <= 255 and np.all(values == np.round(values)):
+        info.conversions.append(f"{kind} samples are integers in 0..255: used as they are")
+        return values.astype(np.uint8)
+    if kind.startswith("32-bit integer") and low >= 0 and high <= 65535:
+        info.conversions.append(f"{kind} samples in 0..65535: scaled as 16-bit (x 255/65535, rounded)")
+        return np.round(values * (255.0 / 65535)).astype(np.uint8)
+    if kind.startswith("32-bit float") and low >= 0 and high <= 1:
+        info.conversions.append(f"{kind} samples in 0..1: scaled by 255 and rounded")
+        return np.round(values * 255.0).astype(np.uint8)
+    span = high - low if high > low else 1.0
+    info.conversions.append(f"{kind} samples in {low:g}..{high:g}: stretched linearly to 0..255 and rounded")
+    return np.round((values - low) * (255.0 / span)).astype(np.uint8)
+
+
+def green_channel(im: Image.Image, info: ImageInfo) -> np.ndarray:
+    """The green channel (H, W) uint8 of a decoded image (:func:`open_image`), in its stored
+    grid; every conversion on the way is appended to ``info.conversions``."""
     mode = im.mode
     if mode == "L":
         return np.asarray(im, dtype=np.uint8)
@@ -97,12 +122,12 @@ def _green_from_decoded(im: Image.Image, info: ImageInfo) -> np.ndarray:
         return np.asarray(im.convert("L"), dtype=np.uint8)
     if mode in _SIXTEEN_BIT_MODES:
         values = np.asarray(im).astype(np.int64)
-        top = 65535 if mode.startswith("I;16") or values.max(initial=0) <= 65535 else 2**32 - 1
-        if values.min(initial=0) < 0:
-            raise ImageError("unsupported", f"signed {mode} samples cannot be analysed")
-        info.bit_depth = 16 if top == 65535 else 32
-        info.conversions.append(f"{info.bit_depth}-bit scaled to 8-bit (x 255/{top}, rounded)")
-        return np.round(values * (255.0 / top)).astype(np.uint8)
+        info.conversions.append("16-bit scaled to 8-bit (x 255/65535, rounded)")
+        return np.round(values * (255.0 / 65535)).astype(np.uint8)
+    if mode == "I":
+        return _wide_to_uint8(np.asarray(im), "32-bit integer", info)
+    if mode == "F":
+        return _wide_to_uint8(np.asarray(im), "32-bit float", info)
     if mode == "RGB":
         return np.asarray(im.getchannel("G"), dtype=np.uint8)
     if mode in ("RGBA", "RGBX", "RGBa"):
@@ -172,7 +197,15 @@ def decode_green(data: bytes, name: str = "<bytes>", max_pixels: int = DEFAULT_M
     Raises :class:`ImageError` for anything that cannot be analysed.
     """
     im, info = open_image(data, name, max_pixels)
-    return _green_from_decoded(im, info), info
+    return green_channel(im, info), info
+
+
+def display_rgb(im: Image.Image, green: np.ndarray) -> np.ndarray:
+    """Colours of a decoded image for figures (display only): RGB uint8 (H, W, 3), or the
+    analysed green channel repeated for samples wider than 8 bits."""
+    if im.mode in ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV"):
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    return np.repeat(green[..., None], 3, axis=2)
 
 
 def load_green(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo]:

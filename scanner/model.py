@@ -18,8 +18,10 @@ PIXEL_SCALE = 256.0
 SOFTMAX_ALPHA = 2.0**16
 """Soft-max sharpness; 2**16 = 256**2 makes it a unit-temperature soft-max in pixel units."""
 
-BRANCH_KERNELS = {"across": (ORDER, ORDER), "along": (1, 2 * ORDER - 1)}
-"""conv1 support per branch: across is 4x4, along is 1x7 (the paper's 5x5 cannot hold it)."""
+def branch_kernels(taps: int = len(RESIDUAL_FILTER)) -> dict[str, tuple[int, int]]:
+    """conv1 support per branch for a residual filter of ``taps`` taps: across is 4 x taps,
+    along is 1 x (taps + 3); for the paper's filter 4x4 and 1x7 (its 5x5 cannot hold the latter)."""
+    return {"across": (ORDER, taps), "along": (1, taps + ORDER - 1)}
 
 
 def to_input(patches: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -50,6 +52,9 @@ def soft_assign(scaled: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     e = clamped_exp(scaled, inplace)
     return e.div_(e.sum(dim=-1, keepdim=True)) if inplace else e / e.sum(dim=-1, keepdim=True)
 
+
+STRIP_ROWS = 256
+"""Pixel rows per strip in dense evaluation (plus a 6-row overlap)."""
 
 DENSE_CHUNK = 16384
 """Positions per chunk when assignments are reduced on the fly: a chunk's 81 scores
@@ -167,28 +172,32 @@ class RecastNet(nn.Module):
     :meth:`from_srm`); ``mode='soft'`` uses soft-max with sharpness ``alpha``.
     """
 
-    def __init__(self, mode: str = "soft", alpha: float = SOFTMAX_ALPHA) -> None:
+    def __init__(self, mode: str = "soft", alpha: float = SOFTMAX_ALPHA, taps: int = len(RESIDUAL_FILTER)) -> None:
         super().__init__()
         if mode not in ("hard", "soft"):
             raise ValueError(f"mode must be 'hard' or 'soft', not {mode!r}")
         self.mode = mode
         self.alpha = alpha
-        self.across = CooccurrenceBranch(BRANCH_KERNELS["across"])
-        self.along = CooccurrenceBranch(BRANCH_KERNELS["along"])
+        kernels = branch_kernels(taps)
+        self.across = CooccurrenceBranch(kernels["across"])
+        self.along = CooccurrenceBranch(kernels["along"])
         self.head = nn.Linear(N_FEATURES, 2)
 
     @classmethod
-    def from_srm(cls, exact: bool = True, alpha: float = SOFTMAX_ALPHA) -> "RecastNet":
-        """Network hard-wired to the SRM descriptor (hard-max if ``exact``, else soft-max
-        with ``alpha``); the head is zero until trained or set from an SVM."""
-        net = cls(mode="hard" if exact else "soft", alpha=alpha)
-        delta = QUANT_STEP / PIXEL_SCALE
+    def from_srm(cls, exact: bool = True, alpha: float = SOFTMAX_ALPHA, kernel: np.ndarray = RESIDUAL_FILTER,
+                 step: float = QUANT_STEP) -> "RecastNet":
+        """Network hard-wired to an SRM submodel (default the paper's: third-order residual,
+        step 4.5; any 1-D residual ``kernel`` and quantisation ``step`` in pixel units), in
+        hard-max if ``exact``, else soft-max with ``alpha``; the head is zero until trained or
+        set from an SVM."""
+        net = cls(mode="hard" if exact else "soft", alpha=alpha, taps=len(kernel))
+        delta = step / PIXEL_SCALE
         digits = torch.as_tensor(codebook(), dtype=torch.float32)
         with torch.no_grad():
             for name, branch in net.branches():
                 w = torch.zeros_like(branch.residual.weight)
                 for n in range(ORDER):
-                    taps = torch.as_tensor(RESIDUAL_FILTER, dtype=torch.float32)
+                    taps = torch.as_tensor(kernel, dtype=torch.float32)
                     if name == "across":
                         w[n, 0, n, : len(taps)] = taps
                     else:
@@ -218,6 +227,10 @@ class RecastNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits (N, 2): index 1 = manipulated."""
         return self.head(self.features(x).to(self.head.weight.dtype))
+
+    def grid_logits(self, green: np.ndarray, stride: int = 32, device: torch.device | str = "cpu") -> np.ndarray:
+        """Logit difference of every 128x128 window on the grid, densely (:func:`dense_logits`)."""
+        return dense_logits(self, green, stride, device)
 
 
 class BayarNet(nn.Module):
@@ -256,3 +269,81 @@ class BayarNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, 1, 128, 128) pixels / 256 -> logits (N, 2). The input is scaled to 0..255."""
         return self.classifier(self.features(self.constrained(x * PIXEL_SCALE)))
+
+    def grid_logits(self, green: np.ndarray, stride: int = 32, device: torch.device | str = "cpu") -> np.ndarray:
+        """Logit difference of every 128x128 window on the grid, window by window."""
+        return window_logits(self, green, stride, device)
+
+
+# ----------------------------------------------------------------------------- dense scoring
+# A recast network's head is linear on the pooled histograms, so the logit difference of a
+# window equals the window mean of a per-pixel map z_s = <p_s, u> (p_s the codeword
+# assignments at pixel s, u the head's weight difference). The image is convolved once, in
+# row strips, into three z maps (across: H + V, along H, along V); window sums then come
+# from integral images (box filters) at any stride. The 81-channel assignments are never
+# held for more than one chunk of pixels.
+
+def _box_sums(z: torch.Tensor, box: tuple[int, int], tops: torch.Tensor, lefts: torch.Tensor, col_chunk: int = 1024) -> torch.Tensor:
+    """Sums of z (h, w) over boxes of ``box`` = (rows, cols) at every (top, left): (len(tops), len(lefts)) float64."""
+    bh, bw = box
+    rows = torch.empty(len(tops), z.shape[1], dtype=torch.float64, device=z.device)
+    for c in range(0, z.shape[1], col_chunk):
+        part = z[:, c : c + col_chunk].to(torch.float64)
+        cum = torch.nn.functional.pad(part.cumsum(0), (0, 0, 1, 0))
+        rows[:, c : c + col_chunk] = cum[tops + bh] - cum[tops]
+    cum = torch.nn.functional.pad(rows.cumsum(1), (1, 0))
+    return cum[:, lefts + bw] - cum[:, lefts]
+
+
+def grid(height: int, width: int, stride: int, window: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """Window tops and lefts (pixels) of the analysis grid: every ``stride`` pixels from 0."""
+    return np.arange(0, height - window + 1, stride), np.arange(0, width - window + 1, stride)
+
+
+@torch.no_grad()
+def dense_logits(net: RecastNet, green: np.ndarray, stride: int = 32, device: torch.device | str = "cpu",
+                 window: int = 128) -> np.ndarray:
+    """Logit difference (processed - pristine) of every window on the grid, densely.
+
+    green: uint8 (H, W). Returns float64 (len(tops), len(lefts)) as :func:`grid`.
+    Equals scoring each window on its own (:func:`window_logits`) up to float rounding.
+    """
+    height, width = green.shape
+    tops, lefts = (torch.as_tensor(a, device=device) for a in grid(height, width, stride, window))
+    d = (net.head.weight[1] - net.head.weight[0]).to(device)
+    u = {"across": d[:81].float(), "along": d[81:].float()}
+    z_across = torch.empty(height - 3, width - 3, device=device)
+    z_along_h = torch.empty(height, width - 6, device=device)
+    z_along_v = torch.empty(height - 6, width, device=device)
+    mode, alpha = net.mode, net.alpha
+    for a in range(0, height, STRIP_ROWS):
+        x = to_input(green[a : a + STRIP_ROWS + 6], device)
+        xt = x.transpose(-1, -2)
+        n = min(STRIP_ROWS, height - 3 - a)
+        if n > 0:
+            z_across[a : a + n] = (net.across.project(x, u["across"], mode, alpha)[:n]
+                                   + net.across.project(xt, u["across"], mode, alpha).T[:n])
+        z_along_h[a : a + STRIP_ROWS] = net.along.project(x, u["along"], mode, alpha)[: min(STRIP_ROWS, height - a)]
+        n = min(STRIP_ROWS, height - 6 - a)
+        if n > 0:
+            z_along_v[a : a + n] = net.along.project(xt, u["along"], mode, alpha).T[:n]
+    across = _box_sums(z_across, (window - 3, window - 3), tops, lefts) / (window - 3) ** 2
+    along = (_box_sums(z_along_h, (window, window - 6), tops, lefts)
+             + _box_sums(z_along_v, (window - 6, window), tops, lefts)) / (window * (window - 6))
+    bias = float(net.head.bias[1] - net.head.bias[0])
+    return ((across + along) / 2 + bias).cpu().numpy()
+
+
+@torch.no_grad()
+def window_logits(net: torch.nn.Module, green: np.ndarray, stride: int = 32, device: torch.device | str = "cpu",
+                  window: int = 128, batch_size: int = 64) -> np.ndarray:
+    """Logit difference of every window on the grid, each window cut out and scored on its own
+    (the reference for :func:`dense_logits`; the only path for non-recast networks)."""
+    tops, lefts = grid(*green.shape, stride, window)
+    corners = [(t, l) for t in tops for l in lefts]
+    out = np.empty(len(corners))
+    for start in range(0, len(corners), batch_size):
+        batch = np.stack([green[t : t + window, l : l + window] for t, l in corners[start : start + batch_size]])
+        logits = net(to_input(batch, device))
+        out[start : start + len(batch)] = (logits[:, 1] - logits[:, 0]).double().cpu().numpy()
+    return out.reshape(len(tops), len(lefts))

@@ -5,97 +5,177 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from . import __version__
-from .detectors import Detector
 from .exitcodes import ExitCode
+from .data import PATCH
 from .scan import ImageRecord, ScanOptions, scan
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version of the JSON output (``scanner/report.schema.json``); 2 added the scan's options and
+times, per-image ``flagged``, ``operation`` and ``verdict``, and the summary's ``outcome_code``."""
+
+PROGRESS_EVERY = 5.0
+"""Seconds between plain progress lines when stderr is not a terminal."""
+
+
+def now() -> str:
+    """The current time, ISO 8601 with the UTC offset."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
 class Report:
     """Runs a scan and writes its results in one of three forms: ``json_mode`` None (a Rich
     table), ``'json'`` (one document at the end) or ``'jsonl'`` (a line per image as it
-    completes, then a summary line)."""
+    completes, then a summary line). A run interrupted by Ctrl-C still writes its summary,
+    marked ``interrupted``, then re-raises."""
 
-    def __init__(self, detectors: dict[str, Detector], json_mode: str | None, console) -> None:
+    def __init__(self, detectors, json_mode: str | None, console, options: ScanOptions, exit_zero: bool = False,
+                 html: Path | None = None) -> None:
+        self.html = html
         self.detectors = detectors
         self.json_mode = json_mode
         self.console = console
+        self.options = options
+        self.exit_zero = exit_zero
         self.records: list[ImageRecord] = []
+        self.started = now()
+        self.finished: str | None = None
+        self.interrupted = False
 
     def models(self) -> dict:
-        return {name: {"file": str(d.path), "sha256": d.sha256, "threshold": round(d.threshold, 4),
-                       "architecture": d.card["architecture"]["type"]} for name, d in self.detectors.items()}
+        return self.detectors.describe()
+
+    def settings(self) -> dict:
+        """What the scan was asked to do: enough to repeat it and to map a window back to pixels."""
+        o = self.options
+        rules = {n: vars(self.detectors.image_rule(n)) for n in self.detectors.names}
+        return {"stride": o.stride, "window": PATCH, "device": str(o.device), "threads": o.threads,
+                "image_rules": rules, "threshold_override": o.threshold, "max_pixels": o.max_pixels,
+                "heatmaps": str(o.heatmaps) if o.heatmaps else None, "raw_maps": o.raw_maps, "overwrite": o.overwrite,
+                "report": str(self.html) if self.html else None}
+
+    def header(self) -> dict:
+        return {"schema_version": SCHEMA_VERSION, "tool": {"name": "scanner", "version": __version__},
+                "started": self.started, "finished": self.finished, "interrupted": self.interrupted,
+                "options": self.settings(), "models": self.models()}
 
     def summary(self) -> dict:
         statuses = [r.status for r in self.records]
-        flagged_by = {name: sum(bool(r.detections.get(name, {}).get("flagged")) for r in self.records) for name in self.detectors}
+        flagged_by = {name: sum(r.detections[name].flagged for r in self.records if name in r.detections)
+                      for name in self.detectors.names}
+        named: dict[str, int] = {}
+        for r in self.records:
+            if r.operation:
+                named[r.operation] = named.get(r.operation, 0) + 1
+        outcome = int(self.outcome_code())
         return {"files": len(self.records), "ok": statuses.count("ok"), "error": statuses.count("error"),
-                "skipped": statuses.count("skipped"),
-                "flagged_images": sum(any(d["flagged"] for d in r.detections.values()) for r in self.records),
-                "flagged_by_detector": flagged_by, "exit_code": int(self.exit_code())}
+                "skipped": statuses.count("skipped"), "flagged_images": sum(r.flagged for r in self.records),
+                "flagged_by_detector": flagged_by, "named_operations": named,
+                "maps_not_written": sum(any("not written" in w for w in r.warnings) for r in self.records),
+                "outcome_code": outcome, "exit_code": int(self.exit_code()), "exit_zero": self.exit_zero,
+                "interrupted": self.interrupted}
 
-    def exit_code(self) -> int:
-        if any(any(d["flagged"] for d in r.detections.values()) for r in self.records):
+    def outcome_code(self) -> int:
+        """What the scan found, as an exit code: 1 flagged, 3 nothing flagged but some inputs
+        not analysed, 0 otherwise (130 when interrupted)."""
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
+        if any(r.flagged for r in self.records):
             return ExitCode.FLAGGED
         if any(r.status != "ok" for r in self.records):
             return ExitCode.INCOMPLETE
         return ExitCode.CLEAN
 
-    def run(self, paths: list, options: ScanOptions, recursive: bool, hidden: bool, pattern: str | None, total: int) -> None:
+    def exit_code(self) -> int:
+        """The process's exit code: the outcome, or 0 under ``--exit-zero`` once the scan completed."""
+        return ExitCode.CLEAN if self.exit_zero and not self.interrupted else self.outcome_code()
+
+    def _progress_line(self, done: int, total: int, started: float) -> None:
+        flagged = sum(r.flagged for r in self.records)
+        self.console.print(f"scanned {done}/{total} files, {flagged} flagged, {time.monotonic() - started:.0f} s", highlight=False)
+
+    def run(self, paths: list, recursive: bool, hidden: bool, pattern: str | None, total: int) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        show = self.console.is_terminal and not self.console.quiet
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=self.console, disable=not show, transient=True) as progress:
-            task = progress.add_task("scanning", total=total)
-            for record in scan(paths, self.detectors, options, recursive, hidden, pattern):
-                self.records.append(record)
-                progress.update(task, advance=1, description=f"scanning {Path(record.path).name[:40]}")
-                if record.status != "ok" and self.json_mode is None:
-                    self.console.print(f"[yellow]{record.status}:[/] {record.error['message']}", highlight=False)
-                if self.json_mode == "jsonl":
-                    sys.stdout.write(json.dumps(record.to_dict()) + "\n")
-                    sys.stdout.flush()
+        bar = self.console.is_terminal and not self.console.quiet
+        plain = not self.console.is_terminal and not self.console.quiet
+        started = last = time.monotonic()
+        try:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=self.console, disable=not bar, transient=True) as progress:
+                task = progress.add_task("scanning", total=total)
+                if plain:
+                    self.console.print(f"scanning {total} files", highlight=False)
+                for record in scan(paths, self.detectors, self.options, recursive, hidden, pattern):
+                    self.records.append(record)
+                    progress.update(task, advance=1, description=f"scanning {Path(record.path).name[:40]}")
+                    if self.json_mode is None:
+                        if record.status != "ok":
+                            self.console.print(f"[yellow]{record.status}:[/] {record.error['message']}", highlight=False)
+                        for warning in record.warnings:
+                            self.console.print(f"[yellow]warning:[/] {record.path}: {warning}", highlight=False)
+                    if self.json_mode == "jsonl":
+                        sys.stdout.write(json.dumps(record.to_dict()) + "\n")
+                        sys.stdout.flush()
+                    if plain and time.monotonic() - last >= PROGRESS_EVERY:
+                        last = time.monotonic()
+                        self._progress_line(len(self.records), total, started)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            raise
+        finally:
+            self.finished = now()
+            if plain and not self.interrupted:
+                self._progress_line(len(self.records), total, started)
+            self.write()
+
+    def write(self) -> None:
+        """Write the final output of the chosen form (also after an interruption)."""
         if self.json_mode == "json":
-            document = {"schema_version": SCHEMA_VERSION, "tool": {"name": "scanner", "version": __version__},
-                        "models": self.models(), "images": [r.to_dict() for r in self.records], "summary": self.summary()}
+            document = {**self.header(), "images": [r.to_dict() for r in self.records], "summary": self.summary()}
             sys.stdout.write(json.dumps(document, indent=2) + "\n")
         elif self.json_mode == "jsonl":
-            sys.stdout.write(json.dumps({"summary": self.summary(), "schema_version": SCHEMA_VERSION,
-                                         "tool": {"name": "scanner", "version": __version__}, "models": self.models()}) + "\n")
-        else:
+            sys.stdout.write(json.dumps({"summary": self.summary(), **self.header()}) + "\n")
+        elif not self.interrupted:
             self.print_table()
+        sys.stdout.flush()
+        if self.html is not None:
+            from .htmlreport import write_report
+
+            page = write_report(self.html, self.header(), self.records, self.summary(), self.detectors.names)
+            self.console.print(f"report: {page}", highlight=False)
 
     def print_table(self) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        out = Console()
+        # piped to a file, the table is as wide as it needs: paths are never cut
+        out = Console() if sys.stdout.isatty() else Console(width=100_000, soft_wrap=True)
         table = Table(title="scanner: evidence of processing per image", title_justify="left")
-        table.add_column("file", overflow="fold")
+        table.add_column("file", no_wrap=True)
         table.add_column("status")
-        for name in self.detectors:
+        for name in self.detectors.names:
             table.add_column(name, justify="right")
         table.add_column("where to look", overflow="fold")
         for r in self.records:
             if r.status != "ok":
-                table.add_row(r.path, r.status, *["-"] * len(self.detectors), r.error["code"] if r.error else "")
+                table.add_row(r.path, r.status, *["-"] * len(self.detectors.names), r.error["code"] if r.error else "")
                 continue
-            cells = []
-            for name in self.detectors:
-                d = r.detections[name]
-                cells.append(f"[bold red]{d['score']:.2f} !" if d["flagged"] else f"{d['score']:.2f}")
-            flagged = [n for n, d in r.detections.items() if d["flagged"]]
-            where = "; ".join(f"evidence of {n} at x{d['top_region']['bbox'][0]}-{d['top_region']['bbox'][2]} "
-                              f"y{d['top_region']['bbox'][1]}-{d['top_region']['bbox'][3]} ({d['flagged_fraction']:.0%} of windows)"
-                              for n, d in r.detections.items() if n in flagged)
-            table.add_row(r.path, "ok", *cells, where or "no evidence found")
+            cells = [f"[bold red]{d.score:.2f} !" if d.flagged else f"{d.score:.2f}" for d in r.detections.values()]
+            where = r.verdict
+            if r.flagged:
+                top = max(r.regions, key=lambda g: (g.detector == r.operation, g.area))
+                x0, y0, x1, y1 = top.bbox
+                where += f"; largest region x{x0}-{x1} y{y0}-{y1}"
+            table.add_row(r.path, "ok", *cells, where)
         out.print(table)
         s = self.summary()
         out.print(f"{s['files']} files: {s['ok']} analysed, {s['flagged_images']} with evidence of processing, "
-                  f"{s['error']} errors, {s['skipped']} skipped. Scores are the 0.95 quantile of window probabilities; "
-                  "'!' marks scores over the detector's threshold. No evidence is not proof of authenticity.")
+                  f"{s['error']} errors, {s['skipped']} skipped. A score is the highest window probability q such that the "
+                  "windows at q or above form a region as large as the detector's image rule asks; '!' marks scores over "
+                  "the detector's threshold. No evidence is not proof of authenticity.")

@@ -1,11 +1,9 @@
-"""Scanning: dense window scores, per-image verdicts, regions and heat maps.
+"""Scanning: window scores from a detector set, per-image verdicts, regions and heat maps.
 
-Dense evaluation of a recast network. Its head is linear on the pooled histograms, so
-the logit difference of a window equals the window mean of a per-pixel map
-z_s = <p_s, u> (p_s the codeword assignments at pixel s, u the head's weight difference).
-The image is convolved once, in row strips, into three z maps (across: H + V, along H,
-along V); window sums then come from integral images (box filters) at any stride. The
-81-channel assignments are never held for more than one chunk of pixels.
+A detector set (:func:`scanner.detectors.load_shipped`) scores every 128x128 window on a
+grid (``dense``). Here those scores become per-detector results: an image is flagged when
+the windows over a detector's threshold form a connected region covering at least the
+detector's ``min_area`` pixels (its image rule), and such regions are what the record lists.
 """
 
 from __future__ import annotations
@@ -18,148 +16,148 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-import torch
 
 from .data import PATCH
-from .detectors import Detector
-from .images import DEFAULT_MAX_PIXELS, ImageError, decode_green, read_bytes, sha256_hex
-from .model import RecastNet, to_input
+from .images import DEFAULT_MAX_PIXELS, ImageError, display_rgb, green_channel, open_image, read_bytes, sha256_hex
 
-STRIP_ROWS = 256
-"""Pixel rows per strip in dense evaluation (plus a 6-row overlap)."""
-
-IMAGE_QUANTILE = 0.95
-"""An image's score for a detector is this quantile of its window probabilities."""
-
-
-def _box_sums(z: torch.Tensor, box: tuple[int, int], tops: torch.Tensor, lefts: torch.Tensor, col_chunk: int = 1024) -> torch.Tensor:
-    """Sums of z (h, w) over boxes of ``box`` = (rows, cols) at every (top, left): (len(tops), len(lefts)) float64."""
-    bh, bw = box
-    rows = torch.empty(len(tops), z.shape[1], dtype=torch.float64, device=z.device)
-    for c in range(0, z.shape[1], col_chunk):
-        part = z[:, c : c + col_chunk].to(torch.float64)
-        cum = torch.nn.functional.pad(part.cumsum(0), (0, 0, 1, 0))
-        rows[:, c : c + col_chunk] = cum[tops + bh] - cum[tops]
-    cum = torch.nn.functional.pad(rows.cumsum(1), (1, 0))
-    return cum[:, lefts + bw] - cum[:, lefts]
-
-
-def grid(height: int, width: int, stride: int, window: int = PATCH) -> tuple[np.ndarray, np.ndarray]:
-    """Window tops and lefts (pixels) of the analysis grid: every ``stride`` pixels from 0."""
-    return np.arange(0, height - window + 1, stride), np.arange(0, width - window + 1, stride)
-
-
-@torch.no_grad()
-def dense_logits(net: RecastNet, green: np.ndarray, stride: int = 32, device: torch.device | str = "cpu",
-                 window: int = PATCH) -> np.ndarray:
-    """Logit difference (processed - pristine) of every window on the grid, densely.
-
-    green: uint8 (H, W). Returns float64 (len(tops), len(lefts)) as :func:`grid`.
-    Equals scoring each window on its own (:func:`window_logits`) up to float rounding.
-    """
-    height, width = green.shape
-    tops, lefts = (torch.as_tensor(a, device=device) for a in grid(height, width, stride, window))
-    d = (net.head.weight[1] - net.head.weight[0]).to(device)
-    u = {"across": d[:81].float(), "along": d[81:].float()}
-    z_across = torch.empty(height - 3, width - 3, device=device)
-    z_along_h = torch.empty(height, width - 6, device=device)
-    z_along_v = torch.empty(height - 6, width, device=device)
-    mode, alpha = net.mode, net.alpha
-    for a in range(0, height, STRIP_ROWS):
-        x = to_input(green[a : a + STRIP_ROWS + 6], device)
-        xt = x.transpose(-1, -2)
-        n = min(STRIP_ROWS, height - 3 - a)
-        if n > 0:
-            z_across[a : a + n] = (net.across.project(x, u["across"], mode, alpha)[:n]
-                                   + net.across.project(xt, u["across"], mode, alpha).T[:n])
-        z_along_h[a : a + STRIP_ROWS] = net.along.project(x, u["along"], mode, alpha)[: min(STRIP_ROWS, height - a)]
-        n = min(STRIP_ROWS, height - 6 - a)
-        if n > 0:
-            z_along_v[a : a + n] = net.along.project(xt, u["along"], mode, alpha).T[:n]
-    across = _box_sums(z_across, (window - 3, window - 3), tops, lefts) / (window - 3) ** 2
-    along = (_box_sums(z_along_h, (window, window - 6), tops, lefts)
-             + _box_sums(z_along_v, (window - 6, window), tops, lefts)) / (window * (window - 6))
-    bias = float(net.head.bias[1] - net.head.bias[0])
-    return ((across + along) / 2 + bias).cpu().numpy()
-
-
-@torch.no_grad()
-def window_logits(net: torch.nn.Module, green: np.ndarray, stride: int = 32, device: torch.device | str = "cpu",
-                  window: int = PATCH, batch_size: int = 64) -> np.ndarray:
-    """Logit difference of every window on the grid, each window cut out and scored on its own
-    (the reference for :func:`dense_logits`; the only path for non-recast networks)."""
-    tops, lefts = grid(*green.shape, stride, window)
-    corners = [(t, l) for t in tops for l in lefts]
-    out = np.empty(len(corners))
-    for start in range(0, len(corners), batch_size):
-        batch = np.stack([green[t : t + window, l : l + window] for t, l in corners[start : start + batch_size]])
-        logits = net(to_input(batch, device))
-        out[start : start + len(batch)] = (logits[:, 1] - logits[:, 0]).double().cpu().numpy()
-    return out.reshape(len(tops), len(lefts))
-
-
-def score_map(net: torch.nn.Module, green: np.ndarray, stride: int = 32, device: torch.device | str = "cpu") -> np.ndarray:
-    """Window probabilities of being processed, (len(tops), len(lefts)) in [0, 1]."""
-    logits = dense_logits(net, green, stride, device) if isinstance(net, RecastNet) else window_logits(net, green, stride, device)
-    return 1 / (1 + np.exp(-logits))
+MIN_AREA = 192 * 192
+"""Pixels the core of a region must cover to flag an image: a 192-pixel square, about 3 x 3
+windows at stride 32 (the image rule; see :func:`image_score`)."""
 
 
 @dataclass
 class Region:
-    """A connected group of windows over the threshold: bounding box in pixels
-    [x0, y0, x1, y1) (x1, y1 exclusive), area in pixels covered by its windows, mean and
-    max window probability."""
+    """A connected group of windows over a detector's threshold (windows that overlap are
+    connected): bounding box in pixels [x0, y0, x1, y1) (x1, y1 exclusive), area in pixels
+    covered by its windows, mean and max window probability, the number of windows, and the
+    operation the operation head finds most likely there (None without one)."""
 
+    detector: str
     bbox: list[int]
     area: int
     mean_score: float
     max_score: float
     windows: int
-    detector: str
+    operation: str | None = None
 
     def to_dict(self) -> dict:
-        return {"detector": self.detector, "bbox": self.bbox, "area": self.area,
-                "mean_score": round(self.mean_score, 4), "max_score": round(self.max_score, 4), "windows": self.windows}
+        return {"detector": self.detector, "bbox": self.bbox, "area": self.area, "mean_score": round(self.mean_score, 4),
+                "max_score": round(self.max_score, 4), "windows": self.windows, "operation": self.operation}
 
 
-def regions(scores: np.ndarray, threshold: float, stride: int, detector: str, window: int = PATCH) -> list[Region]:
-    """Connected regions (8-connectivity on the window grid) of windows whose probability
-    exceeds ``threshold``, largest first. ``area`` counts the pixels covered by the union
-    of the region's windows (exact when ``stride`` divides the window size)."""
+def footprints(over: np.ndarray, stride: int, window: int = PATCH) -> tuple[np.ndarray, int]:
+    """Label the union of the windows marked in ``over`` (rows, cols) on a grid of
+    ``stride``-pixel cells: window (r, c) covers cells r..r+span-1, c..c+span-1 with
+    span = ceil(window / stride). Returns (labels (rows + span - 1, cols + span - 1), count)."""
     from scipy import ndimage
 
-    labels, _ = ndimage.label(scores > threshold, structure=np.ones((3, 3)))
     span = math.ceil(window / stride)
+    padded = np.pad(over.astype(np.int64), ((span, span - 1), (span, span - 1)))
+    c = padded.cumsum(0).cumsum(1)
+    cover = (c[span:, span:] - c[:-span, span:] - c[span:, :-span] + c[:-span, :-span]) > 0
+    return ndimage.label(cover)
+
+
+def largest_area(over: np.ndarray, stride: int, window: int = PATCH) -> int:
+    """Pixels covered by the largest connected group of windows in ``over``."""
+    labels, count = footprints(over, stride, window)
+    return int(np.bincount(labels.ravel())[1:].max(initial=0)) * stride * stride
+
+
+def image_score(prob: np.ndarray, stride: int, min_area: int, window: int = PATCH) -> float:
+    """The largest q such that the windows with probability >= q include a connected group
+    covering at least ``min_area`` pixels (0 if none). An image is flagged exactly when this
+    score exceeds the window threshold, and then every flagged region qualifies."""
+    values = np.unique(prob)[::-1]
+    lo, hi = 0, len(values) - 1
+    if largest_area(prob >= values[hi], stride, window) < min_area:
+        return 0.0
+    while lo < hi:  # smallest index (largest value) that qualifies
+        mid = (lo + hi) // 2
+        if largest_area(prob >= values[mid], stride, window) >= min_area:
+            hi = mid
+        else:
+            lo = mid + 1
+    return float(values[lo])
+
+
+def regions(prob: np.ndarray, threshold: float, stride: int, detector: str, core_threshold: float | None = None,
+            min_area: int = 0, operations: np.ndarray | None = None, operation_names: list[str] | None = None,
+            shape: tuple[int, int] | None = None, window: int = PATCH) -> list[Region]:
+    """Connected groups of windows whose probability exceeds ``threshold``, largest first.
+    With ``core_threshold``, only the groups holding a core (connected windows over
+    ``core_threshold``) that covers at least ``min_area`` pixels (hysteresis: the core says
+    *whether*, the window threshold says *where*). ``operations`` (C, rows, cols) are operation
+    probabilities whose mean over a region's windows names its most likely operation
+    (``operation_names[0]``, pristine, is never named). ``shape`` (H, W) clips boxes."""
+    over = prob > threshold
+    labels, count = footprints(over, stride, window)
+    keep = set(range(1, count + 1))
+    if core_threshold is not None:
+        cores, n_cores = footprints(prob > core_threshold, stride, window)
+        sizes = np.bincount(cores.ravel(), minlength=n_cores + 1) * stride * stride
+        qualifying = [k for k in np.nonzero(sizes >= min_area)[0] if k > 0]
+        keep = {int(k) for k in np.unique(labels[np.isin(cores, qualifying)])} - {0}
     found = []
-    for k, box in enumerate(ndimage.find_objects(labels), start=1):
-        mine = labels[box] == k
-        rows, cols = np.nonzero(mine)
-        r0, c0 = box[0].start, box[1].start
-        # union of the windows, counted in stride x stride cells (exact when stride divides the window)
-        cells = np.zeros((mine.shape[0] + span, mine.shape[1] + span), dtype=bool)
-        for r, c in zip(rows, cols):
-            cells[r : r + span, c : c + span] = True
-        values = scores[box][mine]
-        bbox = [int(c0 * stride), int(r0 * stride), int((c0 + cols.max()) * stride + window), int((r0 + rows.max()) * stride + window)]
-        found.append(Region(bbox, int(cells.sum()) * stride * stride, float(values.mean()), float(values.max()), len(rows), detector))
+    for k in sorted(keep):
+        cells = labels == k
+        mine = over & cells[: over.shape[0], : over.shape[1]]
+        rows, cols = np.nonzero(cells)
+        x1, y1 = int((cols.max() + 1) * stride), int((rows.max() + 1) * stride)
+        if shape is not None:
+            y1, x1 = min(y1, shape[0]), min(x1, shape[1])
+        named = None
+        if operations is not None and operations.shape[0] > 1:
+            mean = operations[:, mine].mean(axis=1)
+            named = operation_names[1 + int(np.argmax(mean[1:]))]
+        values = prob[mine]
+        found.append(Region(detector, [int(cols.min() * stride), int(rows.min() * stride), x1, y1],
+                            int(cells.sum()) * stride * stride, float(values.mean()), float(values.max()), int(mine.sum()), named))
     return sorted(found, key=lambda r: (-r.area, -r.max_score))
 
 
-def verdict(scores: np.ndarray, threshold: float, stride: int, detector: str) -> dict:
-    """Per-image result of one detector: ``score`` (the 0.95 quantile of the window
-    probabilities), ``flagged`` (score > threshold), ``flagged_fraction`` (windows over the
-    threshold), ``top_region`` (the largest region, else the best window) and ``regions``."""
-    found = regions(scores, threshold, stride, detector)
-    score = float(np.quantile(scores, IMAGE_QUANTILE))
-    if found:
-        top = found[0].to_dict()
-    else:
-        r, c = np.unravel_index(int(np.argmax(scores)), scores.shape)
-        top = {"detector": detector, "bbox": [int(c * stride), int(r * stride), int(c * stride + PATCH), int(r * stride + PATCH)],
-               "area": PATCH * PATCH, "mean_score": round(float(scores[r, c]), 4), "max_score": round(float(scores[r, c]), 4), "windows": 1}
-    return {"score": round(score, 4), "flagged": bool(score > threshold), "threshold": round(threshold, 4),
-            "flagged_fraction": round(float(np.mean(scores > threshold)), 4), "top_region": top,
-            "regions": [r.to_dict() for r in found]}
+@dataclass
+class Detection:
+    """One detector's result on one image. ``score`` (:func:`image_score`) is compared with the
+    image ``threshold``: ``flagged`` = score > threshold, exactly when ``regions`` is not
+    empty. ``window_threshold`` marks the windows a region outlines, ``min_area`` the pixels
+    a region's core must cover; ``flagged_fraction`` is the share of windows over the window
+    threshold."""
+
+    detector: str
+    score: float
+    flagged: bool
+    threshold: float
+    window_threshold: float
+    min_area: int
+    flagged_fraction: float
+    regions: list[Region]
+
+    def to_dict(self) -> dict:
+        return {"score": round(self.score, 4), "flagged": self.flagged, "threshold": round(self.threshold, 4),
+                "window_threshold": round(self.window_threshold, 4), "min_area": self.min_area,
+                "flagged_fraction": round(self.flagged_fraction, 4), "regions": [r.to_dict() for r in self.regions]}
+
+
+@dataclass(frozen=True)
+class ImageRule:
+    """When a detector flags an image: some connected windows over ``threshold`` (an image
+    probability threshold, at least the window threshold) covering ``min_area`` pixels."""
+
+    window_threshold: float
+    threshold: float
+    min_area: int
+
+
+def detect(prob: np.ndarray, rule: ImageRule, stride: int, detector: str, operations: np.ndarray | None = None,
+           operation_names: list[str] | None = None, shape: tuple[int, int] | None = None) -> Detection:
+    """The per-image result of one detector from its window probabilities (rows, cols)."""
+    score = image_score(prob, stride, rule.min_area)
+    flagged = score > rule.threshold
+    found = regions(prob, rule.window_threshold, stride, detector, rule.threshold, rule.min_area, operations,
+                    operation_names, shape) if flagged else []
+    return Detection(detector, score, flagged, rule.threshold, rule.window_threshold, rule.min_area,
+                     float(np.mean(prob > rule.window_threshold)), found)
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -214,44 +212,6 @@ def output_stem(files: list[InputFile]) -> dict[Path, Path]:
     return {f.path: a.relative_to(common) for f, a in zip(files, absolute)}
 
 
-# ----------------------------------------------------------------------------- heat maps
-
-def colormap(values: np.ndarray) -> np.ndarray:
-    """Map [0, 1] to RGB uint8 along black - purple - red - yellow - white (an inferno-like ramp)."""
-    stops = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float64)
-    pos = np.clip(values, 0, 1) * (len(stops) - 1)
-    lo = np.floor(pos).astype(int).clip(0, len(stops) - 2)
-    frac = (pos - lo)[..., None]
-    return (stops[lo] * (1 - frac) + stops[lo + 1] * frac).round().astype(np.uint8)
-
-
-OVERLAY_MAX_SIDE = 2048
-"""Overlays are drawn at most this many pixels wide or high (display only; analysis is at full resolution)."""
-
-
-def render_overlay(green: np.ndarray, scores: np.ndarray, stride: int, threshold: float) -> "Image.Image":
-    """Heat-map overlay: the image in gray blended with the window probabilities (each
-    pixel coloured by the window centred nearest to it); outlines mark windows over the
-    threshold. Downscaled to at most :data:`OVERLAY_MAX_SIDE` for display."""
-    from PIL import Image
-
-    height, width = green.shape
-    factor = min(1.0, OVERLAY_MAX_SIDE / max(height, width))
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    base = np.asarray(Image.fromarray(green).resize(size, Image.Resampling.BILINEAR), dtype=np.float64)
-    ys = (np.arange(size[1]) + 0.5) / factor
-    xs = (np.arange(size[0]) + 0.5) / factor
-    rows = np.clip(np.round((ys - PATCH / 2) / stride), 0, scores.shape[0] - 1).astype(int)
-    cols = np.clip(np.round((xs - PATCH / 2) / stride), 0, scores.shape[1] - 1).astype(int)
-    per_pixel = scores[rows][:, cols]
-    colour = colormap(per_pixel).astype(np.float64)
-    mixed = 0.45 * base[..., None] + 0.55 * colour
-    over = per_pixel > threshold
-    edge = over ^ np.pad(over, 1, mode="edge")[1:-1, 2:] | over ^ np.pad(over, 1, mode="edge")[2:, 1:-1]
-    mixed[edge] = (0, 255, 255)
-    return Image.fromarray(mixed.round().clip(0, 255).astype(np.uint8))
-
-
 # ----------------------------------------------------------------------------- scanning
 
 @dataclass
@@ -262,28 +222,106 @@ class ScanOptions:
     device: str = "cpu"
     threshold: float | None = None
     heatmaps: Path | None = None
+    raw_maps: bool = False
+    thumbnails: bool = False
     overwrite: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
+    threads: int = 1
+
+
+@dataclass
+class Analysis:
+    """Everything a scan learns from one image: per-detector results and window
+    probabilities (rows, cols), the operation probabilities (C, rows, cols) with their names
+    (empty without an operation head), and the named operation (None if nothing is flagged)."""
+
+    detections: dict[str, Detection]
+    probabilities: dict[str, np.ndarray]
+    operations: np.ndarray
+    operation_names: list[str]
+    operation: str | None
+
+    @property
+    def flagged(self) -> bool:
+        return any(d.flagged for d in self.detections.values())
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1 + np.tanh(0.5 * x))
+
+
+def _softmax(logits: np.ndarray, axis: int = 0) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def analyze(green: np.ndarray, detectors, options: ScanOptions) -> Analysis:
+    """Run a detector set (:func:`scanner.detectors.load_shipped`) on one green channel (H, W).
+
+    The named operation is, among the detectors that flag the image, the one the operation head
+    finds most likely over the windows of their regions (without an operation head: the
+    flagged detector of highest score)."""
+    scores = detectors.dense(green, options.stride, options.device, threads=options.threads)
+    operations = _softmax(scores.operations) if len(scores.operation_names) else scores.operations
+    detections, probabilities = {}, {}
+    for name, logits in scores.detectors.items():
+        prob = _sigmoid(logits)
+        rule = detectors.image_rule(name)
+        if options.threshold is not None:
+            rule = ImageRule(options.threshold, options.threshold, rule.min_area)
+        detections[name] = detect(prob, rule, options.stride, name, operations if len(scores.operation_names) else None,
+                                  scores.operation_names, green.shape)
+        probabilities[name] = prob
+    flagged = [d for d in detections.values() if d.flagged]
+    operation = None
+    if flagged and len(scores.operation_names):
+        inside = np.zeros(operations.shape[1:], dtype=bool)
+        for d in flagged:
+            inside |= probabilities[d.detector] > d.window_threshold
+        mean = operations[:, inside].mean(axis=1)
+        operation = max(flagged, key=lambda d: mean[scores.operation_names.index(d.detector)]).detector
+    elif flagged:
+        operation = max(flagged, key=lambda d: d.score).detector
+    return Analysis(detections, probabilities, operations, scores.operation_names, operation)
 
 
 @dataclass
 class ImageRecord:
-    """The result for one input file (the ``images`` entries of the JSON output)."""
+    """The result for one input file (the ``images`` entries of the JSON output).
+
+    ``flagged`` is true exactly when some detector found a qualifying region; ``operation``
+    names the most likely manipulation then; ``verdict`` says the same in words."""
 
     path: str
     sha256: str | None = None
     status: str = "ok"
     error: dict | None = None
     input: dict | None = None
-    detections: dict = field(default_factory=dict)
-    regions: list = field(default_factory=list)
+    flagged: bool = False
+    operation: str | None = None
+    detections: dict[str, Detection] = field(default_factory=dict)
     heatmaps: dict | None = None
-    warnings: list = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def regions(self) -> list[Region]:
+        """Every detector's qualifying regions."""
+        return [r for d in self.detections.values() for r in d.regions]
+
+    @property
+    def verdict(self) -> str:
+        if self.status != "ok":
+            return f"not analysed ({self.error['code']})" if self.error else "not analysed"
+        if not self.flagged:
+            return "no evidence found"
+        others = [n for n, d in self.detections.items() if d.flagged and n != self.operation]
+        return f"evidence of {self.operation}" + (f" (also flagged: {', '.join(others)})" if others else "")
 
     def to_dict(self) -> dict:
         return {"path": self.path, "sha256": self.sha256, "status": self.status, "error": self.error,
-                "input": self.input, "detections": self.detections, "regions": self.regions,
-                "heatmaps": self.heatmaps, "warnings": self.warnings}
+                "input": self.input, "flagged": self.flagged, "operation": self.operation, "verdict": self.verdict,
+                "detections": {n: d.to_dict() for n, d in self.detections.items()},
+                "regions": [r.to_dict() for r in self.regions], "heatmaps": self.heatmaps, "warnings": self.warnings}
 
 
 def _write_new(path: Path, overwrite: bool, write) -> None:
@@ -293,24 +331,56 @@ def _write_new(path: Path, overwrite: bool, write) -> None:
     write(path)
 
 
-def analyze(green: np.ndarray, detectors: dict[str, Detector], options: ScanOptions) -> tuple[dict, dict[str, np.ndarray]]:
-    """Run every detector on one green channel (H, W). Returns (detections, score maps)."""
-    detections, maps = {}, {}
-    for name, det in detectors.items():
-        scores = score_map(det.net, green, options.stride, options.device)
-        threshold = det.threshold if options.threshold is None else options.threshold
-        detections[name] = verdict(scores, threshold, options.stride, name)
-        maps[name] = scores
-    return detections, maps
+THUMBNAIL = 160
+"""Longest side of report thumbnails, in pixels."""
 
 
-def scan_file(item: InputFile, stem: Path, detectors: dict[str, Detector], options: ScanOptions) -> ImageRecord:
+def write_heatmaps(record: ImageRecord, analysis: Analysis, display: np.ndarray, stem: Path, options: ScanOptions) -> None:
+    """Write the image's figure (its raw window probabilities with ``options.raw_maps``, its
+    thumbnail with ``options.thumbnails``) under ``options.heatmaps``, mirroring the input tree; record the paths, or a warning for
+    each file that already exists (never overwritten without ``options.overwrite``)."""
+    from .heatmaps import figure
+
+    folder = options.heatmaps / stem.parent
+    record.heatmaps = {"figure": None, "raw": None, "stride": options.stride, "window": PATCH}
+    path = folder / f"{stem.name}.figure.jpg"
+    try:
+        image = figure(display, analysis, options.stride, f"{record.path}: {record.verdict}")
+        _write_new(path, options.overwrite, lambda p: image.save(p, format="JPEG", quality=85))
+        record.heatmaps["figure"] = str(path)
+    except FileExistsError:
+        record.warnings.append(f"figure not written: {path} exists (use --overwrite)")
+    if options.thumbnails:
+        from PIL import Image
+
+        path = folder / f"{stem.name}.thumb.jpg"
+        thumbnail = Image.fromarray(display)
+        thumbnail.thumbnail((THUMBNAIL, THUMBNAIL))
+        try:
+            _write_new(path, options.overwrite, lambda p: thumbnail.save(p, format="JPEG", quality=80))
+            record.heatmaps["thumbnail"] = str(path)
+        except FileExistsError:
+            record.warnings.append(f"thumbnail not written: {path} exists (use --overwrite)")
+    if options.raw_maps:
+        record.heatmaps["raw"] = {}
+        for name, prob in analysis.probabilities.items():
+            path = folder / f"{stem.name}.{name}.npy"
+            try:
+                _write_new(path, options.overwrite, lambda p: np.save(p, prob.astype(np.float32)))
+                record.heatmaps["raw"][name] = str(path)
+            except FileExistsError:
+                record.warnings.append(f"raw map not written: {path} exists (use --overwrite)")
+                record.heatmaps["raw"][name] = None
+
+
+def scan_file(item: InputFile, stem: Path, detectors, options: ScanOptions) -> ImageRecord:
     """Analyse one file; every failure becomes a record with ``status`` error or skipped."""
     record = ImageRecord(path=str(item.path))
     try:
         data = read_bytes(item.path)
         record.sha256 = sha256_hex(data)
-        green, info = decode_green(data, str(item.path), options.max_pixels)
+        image, info = open_image(data, str(item.path), options.max_pixels)
+        green = green_channel(image, info)
     except ImageError as exc:
         record.status, record.error = "error", {"code": exc.code, "message": exc.message}
         return record
@@ -320,30 +390,17 @@ def scan_file(item: InputFile, stem: Path, detectors: dict[str, Detector], optio
         record.error = {"code": "too_small", "message": f"{item.path}: {green.shape[1]}x{green.shape[0]} is smaller than one "
                                                         f"{PATCH}x{PATCH} analysis window"}
         return record
-    detections, maps = analyze(green, detectors, options)
-    for name, det in detections.items():
-        record.regions.extend(det.pop("regions"))
-    record.detections = detections
+    analysis = analyze(green, detectors, options)
+    record.detections, record.flagged, record.operation = analysis.detections, analysis.flagged, analysis.operation
     if options.heatmaps is not None:
-        record.heatmaps = {}
-        for name, scores in maps.items():
-            base = options.heatmaps / stem.parent / f"{stem.name}.{name}"
-            png, npy = base.with_name(base.name + ".png"), base.with_name(base.name + ".npy")
-            try:
-                _write_new(npy, options.overwrite, lambda p: np.save(p, scores.astype(np.float32)))
-                overlay = render_overlay(green, scores, options.stride, detections[name]["threshold"])
-                _write_new(png, options.overwrite, lambda p: overlay.save(p, format="PNG"))
-                record.heatmaps[name] = {"overlay": str(png), "scores": str(npy)}
-            except FileExistsError as exc:
-                record.warnings.append(f"heat map not written: {exc} exists (use --overwrite)")
-                record.heatmaps[name] = None
+        write_heatmaps(record, analysis, display_rgb(image, green), stem, options)
     return record
 
 
-def scan(paths: list[str | Path], detectors: dict[str, Detector], options: ScanOptions | None = None,
+def scan(paths: list[str | Path], detectors, options: ScanOptions | None = None,
          recursive: bool = True, include_hidden: bool = False, pattern: str | None = None) -> Iterator[ImageRecord]:
-    """Scan files and folders, yielding one :class:`ImageRecord` per file in sorted order.
-    Paths that do not exist yield error records (code ``not_found``)."""
+    """Scan files and folders with a detector set, yielding one :class:`ImageRecord` per
+    file in sorted order. Paths that do not exist yield error records (code ``not_found``)."""
     options = options or ScanOptions()
     files, missing = collect_inputs(paths, recursive, include_hidden, pattern)
     for path in missing:

@@ -11,6 +11,8 @@ batch axes; the last two axes are (rows, columns).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 RESIDUAL_FILTER = np.array([1, -3, 3, -1], dtype=np.int32)
@@ -41,18 +43,21 @@ def _window(a: np.ndarray, axis: int, start: int, length: int) -> np.ndarray:
     return a[tuple(index)]
 
 
-def residual(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Third-order residual along ``axis`` (-1: rows, the horizontal residual; -2: columns,
-    the residual of the transpose in image coordinates).
+def residual(x: np.ndarray, axis: int = -1, kernel: np.ndarray = RESIDUAL_FILTER) -> np.ndarray:
+    """Residual along ``axis`` (-1: rows, the horizontal residual; -2: columns, the residual
+    of the transpose in image coordinates) of the 1-D filter ``kernel`` (default the
+    third-order w).
 
-    ``r[..., i, j] = sum_t w[t] * x[..., i, j + t]`` for t = 0..3 (valid crop) when axis = -1.
-    x: integer array (..., H, W) in pixel units. Returns int16, the axis shortened by 3.
+    ``r[..., i, j] = sum_t w[t] * x[..., i, j + t]`` (valid crop) when axis = -1.
+    x: integer array (..., H, W) in pixel units. Returns int16, the axis shortened by
+    ``len(kernel) - 1``.
     """
     x = np.asarray(x, dtype=np.int16)
-    n_out = x.shape[axis] - (len(RESIDUAL_FILTER) - 1)
+    n_out = x.shape[axis] - (len(kernel) - 1)
     r = np.zeros(x.shape[:axis % x.ndim] + (n_out,) + x.shape[axis % x.ndim + 1 :], dtype=np.int16)
-    for t, w in enumerate(RESIDUAL_FILTER):
-        r += np.int16(w) * _window(x, axis, t, n_out)
+    for t, w in enumerate(kernel):
+        if w:
+            r += np.int16(w) * _window(x, axis, t, n_out)
     return r
 
 
@@ -103,20 +108,21 @@ def code_histogram(codes: np.ndarray) -> np.ndarray:
     return counts / flat.shape[1]
 
 
-def srm_features(patches: np.ndarray, step: float = QUANT_STEP) -> np.ndarray:
+def srm_features(patches: np.ndarray, step: float = QUANT_STEP, kernel: np.ndarray = RESIDUAL_FILTER) -> np.ndarray:
     """The 162-bin SRM descriptor of each patch.
 
     patches: uint8 array (N, H, W) with H, W >= 8 (green channel, pixel units), or a
     single (H, W) patch. Returns float64 (N, 162): bins 0..80 the across co-occurrence,
     bins 81..161 the along co-occurrence, each half the mean of the histograms of the
     image (horizontal residual) and of its transpose (vertical residual), summing to 1.
+    ``kernel`` and ``step`` select another submodel (default: the paper's).
     """
     x = np.asarray(patches)
     if x.ndim == 2:
         x = x[None]
     if x.ndim != 3 or min(x.shape[-2:]) < 2 * ORDER:
         raise ValueError(f"patches must be (N, H, W) with H, W >= {2 * ORDER}, got shape {x.shape}")
-    quantized = {axis: quantize(residual(x, axis), step) for axis in (-1, -2)}
+    quantized = {axis: quantize(residual(x, axis, kernel), step) for axis in (-1, -2)}
     halves = [(code_histogram(cooccurrence_codes(quantized[-1], d, -1)) + code_histogram(cooccurrence_codes(quantized[-2], d, -2))) / 2
               for d in DIRECTIONS]
     return np.concatenate(halves, axis=1)
@@ -127,3 +133,104 @@ def codebook() -> np.ndarray:
     with ``k = sum_n 3**n * (d_k[n] + 1)``."""
     k = np.arange(N_CODES)
     return np.stack([(k // LEVELS**n) % LEVELS - 1 for n in range(ORDER)], axis=1).astype(np.int8)
+
+
+# ----------------------------------------------------------------------------- the submodel bank
+
+@dataclass(frozen=True)
+class Submodel:
+    """One SRM submodel: the binomial difference of ``order`` (1: [1, -1], 2: [1, -2, 1],
+    3: [1, -3, 3, -1]) quantised to three levels with a zero band ``|r| <= threshold``
+    (step ``2 * threshold + 1`` in pixel units), then across/along co-occurrences of four.
+
+    The paper's descriptor is ``Submodel(3, 2)`` (step 5 equals step 4.5 on integer pixels).
+    """
+
+    order: int
+    threshold: int
+
+    def __post_init__(self) -> None:
+        if self.order not in (1, 2, 3) or self.threshold < 0:
+            raise ValueError(f"submodel needs order 1..3 and threshold >= 0, got {self}")
+
+    @property
+    def kernel(self) -> np.ndarray:
+        """Filter taps ``(-1)**k * binom(order, k)``, int32 (order + 1,)."""
+        from math import comb
+
+        return np.array([(-1) ** k * comb(self.order, k) for k in range(self.order + 1)], dtype=np.int32)
+
+    @property
+    def step(self) -> float:
+        """Quantisation step in pixel units: q = 0 exactly when |r| <= threshold."""
+        return 2.0 * self.threshold + 1.0
+
+    @property
+    def name(self) -> str:
+        return f"o{self.order}t{self.threshold}"
+
+
+ANCHOR_MARGIN = 8
+"""A window of P pixels pools the codes anchored in its top-left (P - 8) x (P - 8) pixels.
+Every code's support (at most 7 pixels along, 4 across, for order 3) then lies inside the
+window, and the anchor square is a whole number of 8-pixel cells for P = 128 (15 cells),
+which is what lets dense scanning add up cell histograms exactly."""
+
+MAX_EXTENT = 6
+"""Largest reach of a code beyond its anchor (the along code of order 3: 4 + 3 - 1)."""
+
+
+def code_maps(x: np.ndarray, submodel: Submodel) -> dict[tuple[str, str], np.ndarray]:
+    """The four co-occurrence code maps of ``submodel`` on image(s) x (..., H, W) uint8,
+    keyed (direction, orientation) with orientation ``H`` (filter along rows) or ``V``
+    (along columns). Every map is anchored at its top-left support pixel and cropped to
+    the common (H - 6, W - 6), so maps of every submodel line up pixel for pixel.
+    Returns int16 maps in 0..80."""
+    height, width = x.shape[-2] - MAX_EXTENT, x.shape[-1] - MAX_EXTENT
+    maps = {}
+    for orientation, axis in (("H", -1), ("V", -2)):
+        q = quantize(residual(x, axis, submodel.kernel), submodel.step)
+        for direction in DIRECTIONS:
+            maps[direction, orientation] = cooccurrence_codes(q, direction, axis)[..., :height, :width]
+    return maps
+
+
+def bank_features(patches: np.ndarray, submodels: tuple[Submodel, ...] | list[Submodel]) -> np.ndarray:
+    """Descriptor of each patch under a bank of submodels: for each submodel, the across
+    and along histograms (each the mean of the H and V histograms) of the codes anchored in
+    the top-left (P - 8) x (P - 8) pixels (:data:`ANCHOR_MARGIN`).
+
+    patches: uint8 (N, P, P) or (P, P), P >= 16. Returns float64 (N, 162 * len(submodels)),
+    submodel after submodel, across (81) then along (81) in each.
+    """
+    x = np.asarray(patches)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or min(x.shape[-2:]) < 2 * ANCHOR_MARGIN:
+        raise ValueError(f"patches must be (N, P, P) with P >= {2 * ANCHOR_MARGIN}, got shape {x.shape}")
+    rows, cols = x.shape[-2] - ANCHOR_MARGIN, x.shape[-1] - ANCHOR_MARGIN
+    out = []
+    for submodel in submodels:
+        maps = code_maps(x, submodel)
+        for direction in DIRECTIONS:
+            out.append((code_histogram(maps[direction, "H"][:, :rows, :cols])
+                        + code_histogram(maps[direction, "V"][:, :rows, :cols])) / 2)
+    return np.concatenate(out, axis=1)
+
+
+def cell_index(height: int, width: int, cell: int) -> np.ndarray:
+    """Index of the ``cell`` x ``cell`` block of every pixel of a (height, width) map, times
+    81 (the offset of its histogram in a flat (cells, 81) array): int64 (rows * cell, cols * cell)
+    with rows, cols = height // cell, width // cell."""
+    rows, cols = height // cell, width // cell
+    return ((np.arange(rows * cell) // cell)[:, None] * cols + (np.arange(cols * cell) // cell)[None, :]) * N_CODES
+
+
+def cell_histograms(codes: np.ndarray, cell: int, index: np.ndarray | None = None) -> np.ndarray:
+    """Code counts in each ``cell`` x ``cell`` block of a code map (h, w): int32
+    (h // cell, w // cell, 81); the incomplete last row and column of cells are dropped.
+    ``index``: :func:`cell_index` of the map, when several maps share it."""
+    rows, cols = codes.shape[0] // cell, codes.shape[1] // cell
+    index = cell_index(*codes.shape, cell) if index is None else index
+    counts = np.bincount((index + codes[: rows * cell, : cols * cell]).ravel(), minlength=rows * cols * N_CODES)
+    return counts.reshape(rows, cols, N_CODES).astype(np.int32)

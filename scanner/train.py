@@ -3,6 +3,7 @@ or of Bayar2016 (spec 3), with checkpoints, resume and held-out evaluation."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -13,9 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import PatchSet, TaskData
+from .bank import HeadChoice, SRMBank
+from .data import BANK_POSITIONS, PATCH, PatchSet, Photo, TaskData, build_bank, camera_make, list_photos, split_by_make
 from .model import BayarNet, RecastNet, to_input
-from .srm import srm_features
+from .scan import MIN_AREA
+from .srm import Submodel, srm_features
 
 SVM_C_GRID = tuple(10.0**k for k in range(-3, 4))
 """Regularisation values tried by cross-validation (spec 1.6)."""
@@ -253,14 +256,13 @@ def fine_tune(net: nn.Module, data: PatchSet, cfg: TrainConfig, device: torch.de
     steps = math.ceil(len(data) / cfg.batch_size)
     if cfg.max_steps_per_epoch:
         steps = min(steps, cfg.max_steps_per_epoch)
-    from tqdm import tqdm
+    from .progress import progress as show_progress
 
     for epoch in range(result.epochs_done, cfg.epochs):
         net.train()
         order = torch.randperm(len(data), generator=generator)
         total = 0.0
-        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="step", disable=not progress, leave=False)
-        for step in bar:
+        for step in show_progress(range(steps), steps, f"epoch {epoch + 1}/{cfg.epochs}", "steps", progress):
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             x = to_input(data.x[idx.numpy()], device)
             loss = nn.functional.cross_entropy(net(x), labels[idx].to(device))
@@ -270,7 +272,6 @@ def fine_tune(net: nn.Module, data: PatchSet, cfg: TrainConfig, device: torch.de
             if isinstance(net, BayarNet):
                 net.project_constraint()
             total += loss.item()
-            bar.set_postfix(loss=f"{total / (step + 1):.4f}")
             if validation is not None and ((epoch * steps + step + 1) % cfg.eval_every == 0 or step == steps - 1):
                 check(epoch * steps + step + 1)
                 net.train()
@@ -337,7 +338,7 @@ def train_detector(data: TaskData, cfg: TrainConfig, device: torch.device, out_d
                    fpr: float = 0.01) -> dict:
     """Baseline, initialisation, fine-tuning, held-out evaluation and model card for one task.
 
-    Writes ``name.pt``, ``name.json`` and the baseline ``name.svm.npz`` into ``out_dir``;
+    Writes ``name.safetensors``, ``name.json`` and the baseline ``name.svm.npz`` into ``out_dir``;
     returns the card.
     """
     from .detectors import save_detector
@@ -399,3 +400,160 @@ def train_detector(data: TaskData, cfg: TrainConfig, device: torch.device, out_d
     }
     card_path = save_detector(net, card, out_dir, name)
     return json.loads(card_path.read_text(encoding="utf-8"))
+
+
+# ----------------------------------------------------------------------------- the shipped bank
+
+BANK_SUBMODELS = tuple(Submodel(o, t) for o, t in [(1, 0), (1, 1), (2, 0), (2, 1), (2, 2), (3, 1), (3, 2), (3, 4)])
+"""Submodels of the shipped bank: (order, zero band) pairs chosen in docs/training-log.md."""
+
+WINDOW_FPR = 0.005
+"""Share of pristine windows of out-of-fold cameras allowed over a detector's window threshold."""
+
+IMAGE_FPR = 0.01
+"""Share of pristine out-of-fold photos a detector may flag (five detectors: at most 5% any)."""
+
+
+def make_folds(photos: list[Photo], k: int, seed: int = 0) -> list[set[str]]:
+    """Deal the makes of ``photos`` into ``k`` folds of about equal photo counts (largest first)."""
+    count: dict[str, int] = {}
+    for p in photos:
+        count[camera_make(p.camera)] = count.get(camera_make(p.camera), 0) + 1
+    rng = np.random.default_rng(seed)
+    makes = sorted(count, key=lambda m: (-count[m], rng.random()))
+    folds: list[set[str]] = [set() for _ in range(k)]
+    sizes = [0] * k
+    for make in makes:
+        i = int(np.argmin(sizes))
+        folds[i].add(make)
+        sizes[i] += count[make]
+    return folds
+
+
+def _photo_detector_logits(args: tuple) -> dict[str, np.ndarray]:
+    from .images import load_green
+
+    bank, path, stride = args
+    return bank.dense(load_green(path)[0], stride).detectors
+
+
+def photo_logits(bank: SRMBank, photos: list[Photo], stride: int, workers: int = 2) -> list[dict[str, np.ndarray]]:
+    """Detector logit maps of whole photos as stored (green channel), ``workers`` photos at a time."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_photo_detector_logits, [(bank, p.path, stride) for p in photos]))
+
+
+@dataclass
+class Calibration:
+    """Window thresholds (logits) and image rules per detector, with what they were chosen on."""
+
+    thresholds: dict[str, float]
+    image_threshold: dict[str, float]
+    evidence: dict = field(default_factory=dict)
+
+
+def calibrate(pristine_logits: dict[str, np.ndarray], photo_maps: list[dict[str, np.ndarray]], stride: int,
+              window_fpr: float = WINDOW_FPR, image_fpr: float = IMAGE_FPR, min_area: int = MIN_AREA) -> Calibration:
+    """Each detector's window threshold passes ``window_fpr`` of the pristine windows; its image
+    threshold (a probability, at least the window threshold) is the smallest that flags at
+    most ``image_fpr`` of the pristine photos under the core-area rule (:func:`scanner.scan.image_score`)."""
+    from .scan import image_score
+
+    thresholds, image_threshold, scores = {}, {}, {}
+    allowed = int(np.floor(image_fpr * len(photo_maps)))
+    for name, logits in pristine_logits.items():
+        t = float(np.quantile(logits, 1 - window_fpr, method="higher"))
+        window_p = float(1 / (1 + math.exp(-t)))
+        s = np.sort([image_score(1 / (1 + np.exp(-m[name])), stride, min_area) for m in photo_maps])[::-1]
+        worst = float(s[allowed]) if allowed < len(s) else 0.0
+        thresholds[name] = t
+        image_threshold[name] = max(window_p, worst)
+        scores[name] = [round(float(v), 4) for v in s[:10]]
+    return Calibration(thresholds, image_threshold, {"window_fpr": window_fpr, "image_fpr": image_fpr, "photos": len(photo_maps),
+                                                     "photos_allowed_over": allowed, "min_area": min_area,
+                                                     "highest_pristine_image_scores": scores})
+
+
+def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feature_transform: str = "sqrt",
+               cache: Path | None = None, progress=None) -> SRMBank:
+    """Train the shipped bank on the training makes of split ``seed`` (the held-out test makes
+    are never used).
+
+    1. Task heads for every :data:`HEAD_CHOICES` candidate are cross-fitted over ``folds`` make
+       folds; each task keeps the candidate of highest out-of-fold AUC.
+    2. Each task head is shifted so that logit 0 passes :data:`WINDOW_FPR` of its out-of-fold
+       pristine windows; a detector takes the largest shifted logit of its strengths.
+    3. Thresholds and the image rule come from out-of-fold windows and whole photos (:func:`calibrate`).
+    4. The final heads are fitted on every training make.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from .bank import HEAD_CHOICES, LinearHeads, OPERATIONS, detector_of, fit_operation_head, fit_task_head, transform
+    from .data import all_tasks, task_key
+
+    say = progress or (lambda message: None)
+    start = time.perf_counter()
+    photos = list_photos(root)
+    split = split_by_make(photos, seed)
+    training = split["train"] + split["validation"]
+    makes = {side: sorted({camera_make(p.camera) for p in ps}) for side, ps in split.items()}
+    data = build_bank(root, BANK_SUBMODELS, photos, cache_dir=cache, progress=progress is not None)
+    train = data.of_makes(makes["train"] + makes["validation"])
+    f = {k: transform(v.astype(np.float64), feature_transform) for k, v in train.features.items()}
+    keys = [task_key(m, s) for m, s in all_tasks()]
+    fold_makes = make_folds(training, folds, seed)
+    fold = np.array([next(i for i, fm in enumerate(fold_makes) if m in fm) for m in train.make])
+    heads: dict[tuple[int, HeadChoice, str], tuple[np.ndarray, float]] = {}
+    oof = {(c, k): (np.zeros(len(train)), np.zeros(len(train))) for c in HEAD_CHOICES for k in keys}
+    for i in range(folds):
+        fit_rows, held = fold != i, fold == i
+        say(f"fold {i + 1}/{folds}: task heads without {', '.join(sorted(fold_makes[i]))}")
+        for key in keys:
+            for choice in HEAD_CHOICES:
+                w, b = fit_task_head(f["pristine"][fit_rows], f[key][fit_rows], choice, BANK_SUBMODELS, seed)
+                heads[i, choice, key] = (w, b)
+                oof[choice, key][0][held] = f["pristine"][held] @ w + b
+                oof[choice, key][1][held] = f[key][held] @ w + b
+    labels = np.r_[np.zeros(len(train)), np.ones(len(train))]
+    auc = {k: {c.label: float(roc_auc_score(labels, np.r_[oof[c, k][0], oof[c, k][1]])) for c in HEAD_CHOICES} for k in keys}
+    chosen = {k: max(HEAD_CHOICES, key=lambda c: auc[k][c.label]) for k in keys}
+    offset = {k: float(np.quantile(oof[chosen[k], k][0], 1 - WINDOW_FPR)) for k in keys}
+    detectors = list(OPERATIONS[1:])
+    pristine_oof = {d: np.max([oof[chosen[k], k][0] - offset[k] for k in keys if detector_of(k) == d], axis=0) for d in detectors}
+    no_operations = LinearHeads([], np.zeros((0, f["pristine"].shape[1])), np.zeros(0))
+    maps: list[dict[str, np.ndarray]] = []
+    for i in range(folds):
+        say(f"fold {i + 1}/{folds}: scanning its photos")
+        tasks = LinearHeads(keys, np.stack([heads[i, chosen[k], k][0] for k in keys]),
+                            np.array([heads[i, chosen[k], k][1] - offset[k] for k in keys]))
+        fold_bank = SRMBank(BANK_SUBMODELS, feature_transform, tasks, no_operations)
+        maps += photo_logits(fold_bank, [p for p in training if camera_make(p.camera) in fold_makes[i]], stride)
+    calibration = calibrate(pristine_oof, maps, stride)
+    say("final heads on every training make")
+    final = [fit_task_head(f["pristine"], f[k], chosen[k], BANK_SUBMODELS, seed) for k in keys]
+    tasks = LinearHeads(keys, np.stack([w for w, _ in final]), np.array([b - offset[k] for (_, b), k in zip(final, keys)]))
+    every_third = np.arange(len(train)) % 3 == 0
+    operations = fit_operation_head({k: v[every_third] for k, v in f.items()}, seed=seed)
+    bank = SRMBank(BANK_SUBMODELS, feature_transform, tasks, operations)
+    bank.card = {
+        "task": {"manipulations": detectors, "tasks": keys},
+        "thresholds": {n: {"logit": t, "probability": float(1 / (1 + math.exp(-t)))} for n, t in calibration.thresholds.items()},
+        "image_rule": {n: {"threshold": q, "min_area": MIN_AREA, "stride_calibrated": stride}
+                       for n, q in calibration.image_threshold.items()},
+        "heads": {k: {"choice": chosen[k].label, "out_of_fold_auc": auc[k], "offset": offset[k]} for k in keys},
+        "calibration": {"method": f"heads cross-fitted over {folds} make folds of the training makes; each task head shifted to "
+                                  f"logit 0 at {WINDOW_FPR:.1%} of its out-of-fold pristine windows; detector = largest shifted "
+                                  f"logit of its strengths; window threshold at {WINDOW_FPR:.1%} of out-of-fold pristine windows; "
+                                  f"image threshold flagging at most {IMAGE_FPR:.0%} of out-of-fold pristine photos (core of {MIN_AREA} px) at stride {stride}",
+                        "folds": [sorted(m) for m in fold_makes], **calibration.evidence},
+        "data": {"root": str(root), "split_seed": seed, "train_makes": makes["train"] + makes["validation"],
+                 "test_makes": makes["test"], "lossless_sets": makes["lossless"], "n_train_positions": len(train),
+                 "positions_per_photo": BANK_POSITIONS, "patch": PATCH,
+                 "manifest_sha256": hashlib.sha256("".join(sorted(p.sha256 for p in training)).encode()).hexdigest()},
+        "training": {"transform": feature_transform, "solver": "logistic regression (lbfgs) on standardised descriptors, folded",
+                     "operation_head": "multinomial, C=0.01, every third training position", "seconds": round(time.perf_counter() - start, 1)},
+        "versions": library_versions(),
+    }
+    return bank

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from scanner.scan import collect_inputs, output_stem, regions, verdict
+from scanner.scan import ImageRule, collect_inputs, detect, image_score, largest_area, output_stem, regions
 
 import numpy as np
 
@@ -44,14 +44,39 @@ def test_output_stems_never_collide(tmp_path):
     assert {s.as_posix() for s in stems.values()} >= {"a/x.png", "b/x.png"}
 
 
-def test_regions_and_verdict_from_a_score_map():
-    scores = np.zeros((6, 8))
+def test_regions_image_score_and_flag_agree():
+    scores = np.zeros((7, 10))
     scores[1:3, 1:4] = 0.9  # one 2x3 block of windows over threshold
-    scores[5, 7] = 0.8  # and a lone window
+    scores[6, 9] = 0.8  # and a lone window whose footprint does not touch the block's
     found = regions(scores, 0.5, 32, "blur")
     assert [r.windows for r in found] == [6, 1]
     assert found[0].bbox == [32, 32, 3 * 32 + 128, 2 * 32 + 128]
     assert found[0].area == (3 * 32 + 128 - 32) * (2 * 32 + 128 - 32)  # union of the windows
-    v = verdict(scores, 0.5, 32, "blur")
-    assert v["flagged_fraction"] == round(7 / 48, 4) and v["top_region"]["windows"] == 6
-    assert v["score"] == round(float(np.quantile(scores, 0.95)), 4) and v["flagged"] == (v["score"] > 0.5)
+    assert found[1].area == 128 * 128
+    # the image rule: only regions whose core covers min_area count, and the score agrees
+    d = detect(scores, ImageRule(0.5, 0.5, 128 * 128 + 1), 32, "blur")
+    assert d.flagged and [r.windows for r in d.regions] == [6] and d.score == 0.9
+    d = detect(scores, ImageRule(0.5, 0.5, found[0].area + 1), 32, "blur")
+    assert not d.flagged and d.regions == [] and d.score < 0.5
+    d = detect(scores, ImageRule(0.85, 0.85, 128 * 128), 32, "blur")
+    assert d.flagged and d.score == 0.9 and d.flagged_fraction == 6 / 70
+    # hysteresis: a strong core flags the image, the window threshold outlines the region around it
+    scores[3, 1:4] = 0.6
+    d = detect(scores, ImageRule(0.5, 0.85, 128 * 128), 32, "blur")
+    assert d.flagged and d.threshold == 0.85 and d.window_threshold == 0.5
+    assert [r.windows for r in d.regions] == [9] and d.regions[0].bbox[3] == 3 * 32 + 128
+    assert not detect(scores, ImageRule(0.5, 0.95, 128 * 128), 32, "blur").flagged
+    # a flagged image always lists its region, whatever the share of the grid the cores cover
+    full = np.full((4, 5), 0.99)
+    d = detect(full, ImageRule(0.5, 0.9, 128 * 128), 32, "blur")
+    assert d.flagged and len(d.regions) == 1 and d.regions[0].windows == 20
+
+
+def test_image_score_is_the_largest_qualifying_level(rng):
+    prob = rng.random((12, 15))
+    for min_area in (128 * 128, 5 * 128 * 128, 40 * 128 * 128):
+        score = image_score(prob, 32, min_area)
+        assert largest_area(prob >= score, 32) >= min_area or score == 0
+        above = prob[prob > score]
+        if above.size:
+            assert largest_area(prob >= above.min(), 32) < min_area

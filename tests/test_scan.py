@@ -21,7 +21,7 @@ from PIL import Image
 
 from scanner import manipulations
 from scanner.detectors import load_shipped
-from scanner.scan import dense_logits, score_map, window_logits
+from scanner.scan import ScanOptions, analyze
 from tests.conftest import textured_image
 
 SCANNER = [sys.executable, "-m", "scanner"] if shutil.which("scanner") is None else ["scanner"]
@@ -79,7 +79,7 @@ def test_every_bad_input_gets_its_record(evidence, tmp_path):
     result = run_scanner([str(evidence), "--json", "--heatmaps", str(tmp_path / "maps")], tmp_path)
     assert "Traceback" not in result.stderr
     doc = json.loads(result.stdout)  # stdout is one JSON document and nothing else
-    assert doc["schema_version"] == 1 and doc["tool"]["name"] == "scanner"
+    assert doc["schema_version"] == 2 and doc["tool"]["name"] == "scanner"
     assert set(doc["models"]) == {"median", "blur", "noise", "resize", "jpeg"}
     records = {Path(r["path"]).relative_to(evidence).as_posix(): r for r in doc["images"]}
     assert set(records) == set(EXPECTED)
@@ -88,8 +88,10 @@ def test_every_bad_input_gets_its_record(evidence, tmp_path):
         assert r["status"] == status, (name, r)
         if status == "ok":
             assert r["error"] is None and r["sha256"] and set(r["detections"]) == set(doc["models"])
-            for d in r["detections"].values():
-                assert 0 <= d["score"] <= 1 and 0 <= d["flagged_fraction"] <= 1 and len(d["top_region"]["bbox"]) == 4
+            for name, d in r["detections"].items():
+                assert 0 <= d["score"] <= 1 and 0 <= d["flagged_fraction"] <= 1
+                assert d["flagged"] == bool(d["regions"]) == (d["score"] > d["threshold"])
+            assert r["flagged"] == any(d["flagged"] for d in r["detections"].values()) == (r["operation"] is not None)
         else:
             assert r["error"]["message"] and (code is None or r["error"]["code"] == code), (name, r)
     assert records["sixteen.png"]["input"]["bit_depth"] == 16
@@ -98,15 +100,9 @@ def test_every_bad_input_gets_its_record(evidence, tmp_path):
     flagged = any(d["flagged"] for r in doc["images"] for d in r["detections"].values())
     assert result.returncode == (1 if flagged else 3)
     assert doc["summary"]["exit_code"] == result.returncode
-    maps = {records[n]["heatmaps"]["blur"]["overlay"] for n in ("a/a.png", "b/a.png")}
-    assert len(maps) == 2 and all(Path(p).is_file() for p in maps)
-    assert np.load(records["a/a.png"]["heatmaps"]["blur"]["scores"]).ndim == 2
-    # a second run does not overwrite the heat maps without --overwrite
-    before = Path(records["a/a.png"]["heatmaps"]["blur"]["overlay"]).stat().st_mtime_ns
-    twins = [str(evidence / "a" / "a.png"), str(evidence / "b" / "a.png")]  # same common folder, same outputs
-    again = json.loads(run_scanner(twins + ["--json", "--heatmaps", str(tmp_path / "maps"), "-m", "blur"], tmp_path).stdout)
-    assert all("exists" in r["warnings"][0] and r["heatmaps"]["blur"] is None for r in again["images"])
-    assert Path(records["a/a.png"]["heatmaps"]["blur"]["overlay"]).stat().st_mtime_ns == before
+    figures = {records[n]["heatmaps"]["figure"] for n in ("a/a.png", "b/a.png")}
+    assert len(figures) == 2 and all(Path(p).is_file() for p in figures)  # same name, different folders
+    assert all(records[n]["heatmaps"] is None for n in EXPECTED if EXPECTED[n][0] != "ok")
 
 
 def test_jsonl_streams_records_then_summary(evidence, tmp_path):
@@ -130,23 +126,48 @@ def test_human_table_and_exit_codes(evidence, tmp_path):
     assert run_scanner([str(evidence / "small.png")], tmp_path).returncode == 3
 
 
-@pytest.mark.parametrize("stride", [32, 24])
-def test_dense_scores_equal_window_by_window(stride):
-    rng = np.random.default_rng(stride)
+def test_shipped_dense_scores_equal_window_by_window():
+    rng = np.random.default_rng(3)
     green = textured_image(rng, 300, 340, channels=1)[..., 0]
-    for name, det in load_shipped().items():
-        dense = 1 / (1 + np.exp(-dense_logits(det.net, green, stride)))
-        single = 1 / (1 + np.exp(-window_logits(det.net, green, stride)))
-        assert dense.shape == single.shape == ((300 - 128) // stride + 1, (340 - 128) // stride + 1)
-        assert np.abs(dense - single).max() < 1e-5, name
+    bank = load_shipped()
+    scores = bank.dense(green, 32)
+    windows = np.stack([green[t : t + 128, l : l + 128] for t in scores.tops for l in scores.lefts])
+    single, _ = bank.patch_logits(windows)
+    for name in bank.names:
+        assert scores.detectors[name].shape == ((300 - 128) // 32 + 1, (340 - 128) // 32 + 1)
+        np.testing.assert_allclose(scores.detectors[name].ravel(), single[name], atol=1e-9)
 
 
 def test_blurred_copy_scores_higher_on_blur():
     from sklearn.datasets import load_sample_image
 
-    blur = load_shipped(["blur"])["blur"]
+    bank = load_shipped(["blur"])
     for name in ("china.jpg", "flower.jpg"):
         rgb = load_sample_image(name)
-        original = score_map(blur.net, rgb[..., 1])
-        blurred = score_map(blur.net, manipulations.gaussian_blur(rgb, 0.75)[..., 1])
-        assert np.median(blurred) > np.median(original) + 0.2, name
+        original = bank.dense(rgb[..., 1], 32).detectors["blur"]
+        blurred = bank.dense(manipulations.gaussian_blur(rgb, 0.75)[..., 1], 32).detectors["blur"]
+        assert np.median(blurred) > np.median(original) + 2, name
+
+
+def test_flagged_regions_and_table_agree_on_a_local_edit(tmp_path):
+    """A photo with one median-filtered square: the record is flagged exactly when it lists
+    regions, the region covers the square, the named operation is median filtering, and the
+    table says the same."""
+    from sklearn.datasets import load_sample_image
+
+    rgb = load_sample_image("flower.jpg").copy()
+    rgb[96:352, 160:416] = manipulations.median(rgb, 5)[96:352, 160:416]
+    Image.fromarray(rgb).save(tmp_path / "edited.png")
+    analysis = analyze(rgb[..., 1], load_shipped(), ScanOptions(stride=16))
+    median = analysis.detections["median"]
+    assert median.flagged and median.regions and analysis.flagged and analysis.operation == "median"
+    for d in analysis.detections.values():
+        assert d.flagged == bool(d.regions) == (d.score > d.threshold)
+    x0, y0, x1, y1 = median.regions[0].bbox
+    assert x0 <= 200 and y0 <= 140 and x1 >= 376 and y1 >= 312  # the region holds most of the square
+    assert (x1 - x0) * (y1 - y0) < 0.6 * rgb.shape[0] * rgb.shape[1]
+    record = json.loads(run_scanner([str(tmp_path / "edited.png"), "--json"], tmp_path).stdout)["images"][0]
+    assert record["flagged"] and record["operation"] == "median" and record["verdict"].startswith("evidence of median")
+    assert record["regions"] and all(r["detector"] in record["detections"] for r in record["regions"])
+    table = run_scanner([str(tmp_path / "edited.png")], tmp_path)
+    assert table.returncode == 1 and "evidence of median" in table.stdout

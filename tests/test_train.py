@@ -120,7 +120,9 @@ def test_saved_detector_reloads_to_identical_outputs(tmp_path, rng):
     card_path = saved_detector(tmp_path)
     x = to_input(rng.integers(0, 256, (3, 40, 40), dtype=np.uint8))
     original = RecastNet.from_srm(exact=False)
-    original.load_state_dict(torch.load(tmp_path / "blur.pt", weights_only=True))
+    from safetensors.torch import load_file
+
+    original.load_state_dict(load_file(str(tmp_path / "blur.safetensors")))
     det = load_detector(card_path)
     with torch.no_grad():
         assert torch.equal(det.net(x), original(x))
@@ -129,7 +131,7 @@ def test_saved_detector_reloads_to_identical_outputs(tmp_path, rng):
 
 def test_tampered_weights_are_refused(tmp_path):
     card_path = saved_detector(tmp_path)
-    weights = tmp_path / "blur.pt"
+    weights = tmp_path / "blur.safetensors"
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0xFF
     weights.write_bytes(bytes(data))
@@ -145,8 +147,8 @@ class _Payload:
 def test_a_pickle_is_never_executed_even_with_a_matching_card(tmp_path):
     card_path = saved_detector(tmp_path)
     _Payload.target = str(tmp_path / "pwned")
-    weights = tmp_path / "blur.pt"
-    torch.save({"evil": _Payload()}, weights)
+    weights = tmp_path / "blur.safetensors"
+    torch.save({"evil": _Payload()}, weights)  # a pickle under the weights' name
     card = json.loads(card_path.read_text())
     from scanner.detectors import file_sha256
 
@@ -161,7 +163,7 @@ def test_missing_card_or_weights(tmp_path):
     with pytest.raises(WeightsError, match="not found"):
         load_detector(tmp_path / "median.json")
     card_path = saved_detector(tmp_path)
-    (tmp_path / "blur.pt").unlink()
+    (tmp_path / "blur.safetensors").unlink()
     with pytest.raises(WeightsError, match="not found"):
         load_detector(card_path)
 

@@ -1,0 +1,84 @@
+"""Training throughput: the shipped bank against the recast CNN that shipped before it.
+
+    python benchmarks/train_speed.py [--patches 2000] [--steps 5]
+
+- recast CNN (the previous shipped architecture): forward + backward of a batch of 36 patches
+  of 128x128 in soft-max mode with 2 torch threads, as `scanner train --arch recast` runs it;
+- SRM bank (what ships now): its eight branches do not train, so each patch goes through them
+  once (exact numpy descriptor, one process per core) and only the heads are fitted, on the
+  cached descriptors. Throughput = patches / (descriptor time on 2 cores + head fitting time)
+  for one Table II task at the paper's scale (10800 pristine + 10800 processed patches);
+  the fitting time is measured on this many descriptors, not extrapolated.
+
+Prints a Markdown report. Run it alone (two timed processes on two cores measure each other).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import torch
+
+
+def patches(n: int, seed: int = 0) -> np.ndarray:
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    base = ndimage.gaussian_filter(rng.normal(128, 50, (n, 128, 128)), (0, 1.0, 1.0)) + rng.normal(0, 3, (n, 128, 128))
+    return np.clip(np.round(base), 0, 255).astype(np.uint8)
+
+
+def _descriptors(x: np.ndarray) -> np.ndarray:
+    from scanner.srm import bank_features
+    from scanner.train import BANK_SUBMODELS
+
+    return bank_features(x, BANK_SUBMODELS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--patches", type=int, default=2000, help="patches for the descriptor timing")
+    parser.add_argument("--steps", type=int, default=5, help="recast CNN training steps timed")
+    args = parser.parse_args()
+    from scanner.bank import HeadChoice, fit_task_head, transform
+    from scanner.model import RecastNet, to_input
+    from scanner.train import BANK_SUBMODELS
+
+    torch.set_num_threads(2)
+    print("## Training throughput (2 CPU cores)\n")
+    net = RecastNet.from_srm(exact=False)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-6)
+    x = to_input(patches(36))
+    y = torch.randint(0, 2, (36,))
+    step = lambda: (opt.zero_grad(), torch.nn.functional.cross_entropy(net(x), y).backward(), opt.step())
+    step()  # warm-up
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    recast = 36 * args.steps / (time.perf_counter() - start)
+    print(f"- recast CNN, forward + backward, batch 36, 2 threads: **{recast:.1f} patches/s** "
+          f"({args.steps} steps); 15 epochs of 21600 patches: {15 * 21600 / recast / 3600:.1f} h per task")
+
+    data = patches(args.patches, 1)
+    start = time.perf_counter()
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(_descriptors, np.array_split(data, 8)))
+    extract = args.patches / (time.perf_counter() - start)
+    print(f"- SRM bank, descriptors of {len(BANK_SUBMODELS)} branches (numpy, 2 processes): **{extract:.0f} patches/s**")
+
+    rng = np.random.default_rng(2)
+    features = transform(np.abs(rng.normal(1 / 81, 0.01, (21600, 162 * len(BANK_SUBMODELS)))), "sqrt")
+    start = time.perf_counter()
+    fit_task_head(features[:10800], features[10800:] + 0.001, HeadChoice(None, 0.01), BANK_SUBMODELS)
+    fit = time.perf_counter() - start
+    total = 21600 / extract + fit
+    print(f"- SRM bank, one task head on 10800 + 10800 cached descriptors: {fit:.1f} s")
+    print(f"- SRM bank, one Table II task from patches to head: {total:.0f} s, **{21600 / total:.0f} training patches/s**, "
+          f"{21600 / total / recast:.0f}x the recast CNN's one epoch ({15 * 21600 / total / recast:.0f}x its 15 epochs)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""The shipped detector family: one bank of exact SRM submodels shared by every detector,
+with linear heads on top.
+
+Each submodel (:class:`scanner.srm.Submodel`) is a recast branch in hard-max mode, so its
+features equal the numpy descriptor exactly (tested against
+:class:`scanner.model.RecastNet` branches). The bank does not train; only the heads do:
+
+- ``tasks``: one binary head per task of Table I (a manipulation at one strength; logit > 0:
+  processed), on ``transform(h)`` of the window's pooled histograms h. A manipulation's
+  detector scores a window with the largest logit of its strengths' heads;
+- ``operations``: a multi-class head (pristine and the five manipulations) that names the
+  most likely operation when several detectors fire.
+
+Dense scanning counts codes in cells of ``gcd(stride, 120)`` pixels once per image and adds
+cells up into windows, so every window on the grid costs 81 additions per map instead of a
+full descriptor; window scores equal scoring each window on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .data import PATCH
+from .srm import ANCHOR_MARGIN, DIRECTIONS, MAX_EXTENT, N_CODES, Submodel, bank_features, cell_histograms, cell_index, code_maps
+
+TRANSFORMS = ("identity", "sqrt")
+"""Element-wise maps of the pooled histograms before the linear heads."""
+
+
+def transform(h: np.ndarray, name: str) -> np.ndarray:
+    """Apply the named feature transform to histograms h (..., F)."""
+    if name == "identity":
+        return h
+    if name == "sqrt":
+        return np.sqrt(h)
+    raise ValueError(f"unknown transform {name!r}; use one of {TRANSFORMS}")
+
+
+@dataclass
+class LinearHeads:
+    """Named linear heads: logits = features @ weight.T + bias. weight float64 (K, F)."""
+
+    names: list[str]
+    weight: np.ndarray
+    bias: np.ndarray
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        """Logits (N, K) of features (N, F)."""
+        return features @ self.weight.T + self.bias
+
+
+def detector_of(task: str) -> str:
+    """The manipulation of a task name (``blur:0.5`` -> ``blur``)."""
+    return task.split(":")[0]
+
+
+@dataclass
+class WindowScores:
+    """Dense results on the window grid: ``tops``/``lefts`` (pixels), detector logits
+    (rows, cols) keyed by detector name, operation logits (C, rows, cols)."""
+
+    tops: np.ndarray
+    lefts: np.ndarray
+    detectors: dict[str, np.ndarray]
+    operations: np.ndarray
+    operation_names: list[str]
+
+
+@dataclass
+class SRMBank:
+    """A bank of submodels with a detector head per manipulation and an operation head."""
+
+    submodels: tuple[Submodel, ...]
+    feature_transform: str
+    tasks: LinearHeads
+    operations: LinearHeads
+    card: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def n_features(self) -> int:
+        return 2 * N_CODES * len(self.submodels)
+
+    @property
+    def names(self) -> list[str]:
+        """The detectors, one per manipulation, in head order."""
+        return list(dict.fromkeys(detector_of(t) for t in self.tasks.names))
+
+    def detector_logits(self, task_logits: np.ndarray) -> dict[str, np.ndarray]:
+        """Each detector's logit, the largest of its tasks' logits (task axis first)."""
+        return {name: np.max([task_logits[i] for i, t in enumerate(self.tasks.names) if detector_of(t) == name], axis=0)
+                for name in self.names}
+
+    def image_rule(self, name: str):
+        """When detector ``name`` flags an image (:class:`scanner.scan.ImageRule`), from the card."""
+        from .scan import ImageRule
+
+        rule = self.card["image_rule"][name]
+        return ImageRule(float(self.card["thresholds"][name]["probability"]), float(rule["threshold"]), int(rule["min_area"]))
+
+    def select(self, names: list[str]) -> "SRMBank":
+        """The same bank with only the detectors in ``names`` (the operation head is kept)."""
+        rows = [i for i, t in enumerate(self.tasks.names) if detector_of(t) in names]
+        heads = LinearHeads([self.tasks.names[i] for i in rows], self.tasks.weight[rows], self.tasks.bias[rows])
+        return SRMBank(self.submodels, self.feature_transform, heads, self.operations, self.card, self.path)
+
+    def describe(self) -> dict:
+        """What the JSON output records of the models used."""
+        sha = self.card.get("weights_sha256")
+        return {name: {"file": str(self.path), "sha256": sha, "architecture": "srm-bank", **vars(self.image_rule(name))}
+                for name in self.names}
+
+    def features(self, patches: np.ndarray) -> np.ndarray:
+        """Transformed descriptors (N, F) of uint8 patches (N, P, P)."""
+        return transform(bank_features(patches, self.submodels), self.feature_transform)
+
+    def patch_logits_from_features(self, descriptors: np.ndarray) -> dict[str, np.ndarray]:
+        """Detector logits {name: (N,)} of untransformed descriptors (N, F) (:func:`bank_features`)."""
+        return self.detector_logits(self.tasks(transform(descriptors.astype(np.float64), self.feature_transform)).T)
+
+    def patch_logits(self, patches: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """(detector logits {name: (N,)}, operation logits (N, C)) of patches scored one by one."""
+        f = self.features(patches)
+        return self.detector_logits(self.tasks(f).T), self.operations(f)
+
+    def dense(self, green: np.ndarray, stride: int = 32, device=None, window: int = PATCH, threads: int = 1) -> WindowScores:
+        """Scores of every ``window`` x ``window`` window at ``stride`` on green (H, W) uint8.
+
+        Equals :meth:`patch_logits` on each window cut out (up to float rounding). Runs in
+        numpy (integer codes and counts), submodels on ``threads`` threads; ``device`` is
+        accepted for the common interface.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        height, width = green.shape
+        if min(height, width) < window:
+            raise ValueError(f"image {width}x{height} is smaller than one {window}x{window} window")
+        anchors = window - ANCHOR_MARGIN
+        cell = math.gcd(stride, anchors)
+        tops = np.arange(0, height - window + 1, stride)
+        lefts = np.arange(0, width - window + 1, stride)
+        heads = np.concatenate([self.tasks.weight, self.operations.weight])
+        index = cell_index(height - MAX_EXTENT, width - MAX_EXTENT, cell)
+
+        def submodel_logits(i: int) -> np.ndarray:
+            maps = code_maps(green, self.submodels[i])
+            out = np.zeros((len(tops) * len(lefts), len(heads)))
+            for j, direction in enumerate(DIRECTIONS):
+                counts = cell_histograms(maps[direction, "H"], cell, index) + cell_histograms(maps[direction, "V"], cell, index)
+                h = transform(window_sums(counts, tops // cell, lefts // cell, anchors // cell) / (2.0 * anchors * anchors),
+                              self.feature_transform)
+                column = (2 * i + j) * N_CODES
+                out += h @ heads[:, column : column + N_CODES].T
+            return out
+
+        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+            logits = sum(pool.map(submodel_logits, range(len(self.submodels))))
+        bias = np.concatenate([self.tasks.bias, self.operations.bias])
+        logits = (logits + bias).T.reshape(len(heads), len(tops), len(lefts))
+        n = len(self.tasks.names)
+        return WindowScores(tops, lefts, self.detector_logits(logits[:n]), logits[n:], list(self.operations.names))
+
+
+def window_sums(counts: np.ndarray, rows: np.ndarray, cols: np.ndarray, k: int) -> np.ndarray:
+    """Sums of cell histograms (R, C, 81) over k x k cells whose top-left cells are every
+    (rows[i], cols[j]): (len(rows) * len(cols), 81). Separable: k cells down at the needed rows
+    only, then k cells across."""
+    down = np.zeros((counts.shape[0] + 1,) + counts.shape[1:], dtype=np.int32)
+    np.cumsum(counts, axis=0, out=down[1:])
+    down = down[rows + k] - down[rows]
+    across = np.zeros((len(rows), down.shape[1] + 1, N_CODES), dtype=np.int32)
+    np.cumsum(down, axis=1, out=across[:, 1:])
+    return (across[:, cols + k] - across[:, cols]).reshape(-1, N_CODES)
+
+
+# ----------------------------------------------------------------------------- training
+
+def fit_logistic(features: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None, C: float,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised (multinomial when > 2 classes) logistic regression; the standardisation
+    is folded into the returned (weight (K, F), bias (K,)). Binary: K = 1, logit > 0 = class 1."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean = features.mean(0)
+    scale = features.std(0)
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    z = (features - mean) / scale
+    model = LogisticRegression(C=C, max_iter=500, random_state=seed)
+    model.fit(z, labels, sample_weight=sample_weight)
+    weight = model.coef_ / scale
+    bias = model.intercept_ - weight @ mean
+    return weight.astype(np.float64), bias.astype(np.float64)
+
+
+def save_bank(bank: SRMBank, directory: str | Path, name: str = "bank") -> Path:
+    """Write ``name.safetensors`` (the heads) and ``name.json`` (the card: submodels, head names,
+    thresholds, the weights' sha256). Returns the card's path."""
+    from safetensors.numpy import save_file
+
+    from .detectors import CARD_SCHEMA, file_sha256
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights = directory / f"{name}.safetensors"
+    save_file({"tasks.weight": bank.tasks.weight, "tasks.bias": bank.tasks.bias,
+               "operations.weight": bank.operations.weight, "operations.bias": bank.operations.bias}, str(weights))
+    card = dict(bank.card, schema=CARD_SCHEMA, name=name,
+                architecture={"type": "srm-bank", "submodels": [[s.order, s.threshold] for s in bank.submodels],
+                              "transform": bank.feature_transform, "window": PATCH, "anchors": PATCH - ANCHOR_MARGIN,
+                              "tasks": bank.tasks.names, "operations": bank.operations.names},
+                weights_file=weights.name, weights_sha256=file_sha256(weights))
+    path = directory / f"{name}.json"
+    path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def load_bank(card: dict, weights: Path) -> SRMBank:
+    """Build the bank a verified card describes, reading its heads from safetensors."""
+    from safetensors.numpy import load_file
+
+    arch = card["architecture"]
+    tensors = load_file(str(weights))
+    return SRMBank(tuple(Submodel(int(o), int(t)) for o, t in arch["submodels"]), arch["transform"],
+                   LinearHeads(list(arch["tasks"]), tensors["tasks.weight"], tensors["tasks.bias"]),
+                   LinearHeads(list(arch["operations"]), tensors["operations.weight"], tensors["operations.bias"]), card)
+
+
+OPERATIONS = ("pristine", "median", "blur", "noise", "resize", "jpeg")
+"""Classes of the operation head, pristine first."""
+
+
+@dataclass(frozen=True)
+class HeadChoice:
+    """How one task head is fitted: on the submodels named in ``submodels`` (None: all of the
+    bank's), with inverse regularisation ``C``."""
+
+    submodels: tuple[str, ...] | None
+    C: float
+
+    @property
+    def label(self) -> str:
+        return f"{'+'.join(self.submodels) if self.submodels else 'all'} C={self.C:g}"
+
+    def columns(self, bank_submodels: tuple[Submodel, ...]) -> np.ndarray:
+        """Feature columns (into the bank's descriptor) this head may use."""
+        names = self.submodels or tuple(s.name for s in bank_submodels)
+        return np.array([2 * N_CODES * i + j for i, s in enumerate(bank_submodels) if s.name in names
+                         for j in range(2 * N_CODES)])
+
+
+HEAD_CHOICES = (HeadChoice(None, 0.01), HeadChoice(("o3t2",), 0.1))
+"""Candidates for each task head, chosen per task by out-of-fold AUC on other makes: every
+submodel (strongly regularised), or the paper's single third-order submodel."""
+
+
+def fit_task_head(pristine: np.ndarray, processed: np.ndarray, choice: HeadChoice, submodels: tuple[Submodel, ...],
+                  seed: int = 0) -> tuple[np.ndarray, float]:
+    """A task head on transformed descriptors (N, F) of pristine and processed patches:
+    (weight (F,), zero outside the choice's columns, bias)."""
+    columns = choice.columns(submodels)
+    x = np.concatenate([pristine[:, columns], processed[:, columns]])
+    y = np.r_[np.zeros(len(pristine)), np.ones(len(processed))]
+    w, b = fit_logistic(x, y, None, choice.C, seed)
+    weight = np.zeros(pristine.shape[1])
+    weight[columns] = w[0]
+    return weight, float(b[0])
+
+
+def fit_operation_head(features: dict[str, np.ndarray], C: float = 0.01, seed: int = 0) -> LinearHeads:
+    """Multinomial head over :data:`OPERATIONS` on transformed descriptors: ``features`` maps
+    ``pristine`` and each task key to (N, F); pristine is weighted x3 so that every class
+    weighs the same as a manipulation's three strengths."""
+    from .data import all_tasks, task_key
+
+    keys = [task_key(m, s) for m, s in all_tasks()]
+    x = np.concatenate([features["pristine"]] + [features[k] for k in keys])
+    n = len(features["pristine"])
+    labels = np.concatenate([np.zeros(n, int)] + [np.full(n, OPERATIONS.index(detector_of(k))) for k in keys])
+    weight, bias = fit_logistic(x, labels, np.where(labels == 0, 3.0, 1.0), C, seed)
+    return LinearHeads(list(OPERATIONS), weight, bias)

@@ -1,0 +1,115 @@
+"""Heat maps for people: one compact figure per image, with the original beside each
+detector's map, its colour scale, name, score, threshold and region outlines.
+
+Figures are for display only (downscaled, JPEG-encoded); analysis always runs on the stored
+pixels, and the raw window probabilities are written as ``.npy`` when asked for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .data import PATCH
+
+PANEL = 400
+"""Longest side of each panel of a figure, in pixels."""
+
+STOPS = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float64)
+"""Colour ramp black - purple - red - yellow - white (inferno-like, readable in grey print)."""
+
+
+def colormap(values: np.ndarray) -> np.ndarray:
+    """Map values in [0, 1] (any shape) to RGB uint8 (..., 3) along :data:`STOPS`."""
+    pos = np.clip(values, 0, 1) * (len(STOPS) - 1)
+    lo = np.floor(pos).astype(int).clip(0, len(STOPS) - 2)
+    frac = (pos - lo)[..., None]
+    return (STOPS[lo] * (1 - frac) + STOPS[lo + 1] * frac).round().astype(np.uint8)
+
+
+def pixel_map(scores: np.ndarray, stride: int, shape: tuple[int, int], scale: float = 1.0) -> np.ndarray:
+    """Window probabilities (rows, cols) -> a map of ``shape`` (H, W) pixels drawn at ``scale``
+    of the image: each pixel takes the window whose centre is nearest."""
+    height, width = shape
+    ys = (np.arange(height) + 0.5) / scale
+    xs = (np.arange(width) + 0.5) / scale
+    rows = np.clip(np.round((ys - PATCH / 2) / stride), 0, scores.shape[0] - 1).astype(int)
+    cols = np.clip(np.round((xs - PATCH / 2) / stride), 0, scores.shape[1] - 1).astype(int)
+    return scores[rows][:, cols]
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def colour_bar(height: int, threshold: float, width: int = 14) -> Image.Image:
+    """A vertical colour scale from 1 (top) to 0 (bottom), ticks at 0, 0.5 and 1 and a white
+    marker at ``threshold``; RGB, ``width + 34`` pixels wide."""
+    ramp = colormap(np.linspace(1, 0, height))[:, None, :].repeat(width, axis=1)
+    bar = Image.new("RGB", (width + 34, height), "white")
+    bar.paste(Image.fromarray(ramp), (0, 0))
+    draw = ImageDraw.Draw(bar)
+    font = _font(11)
+    for value in (0.0, 0.5, 1.0):
+        y = round((1 - value) * (height - 1))
+        draw.line([(width, y), (width + 4, y)], fill="black")
+        draw.text((width + 6, min(max(y - 6, 0), height - 13)), f"{value:g}", fill="black", font=font)
+    y = round((1 - threshold) * (height - 1))
+    draw.line([(0, y), (width + 4, y)], fill="cyan", width=2)
+    return bar
+
+
+def detector_panel(gray: np.ndarray, prob: np.ndarray, stride: int, scale: float, title: str, subtitle: str,
+                   threshold: float, boxes: list[list[int]], flagged: bool) -> Image.Image:
+    """One detector's panel: the photo in grey under the probabilities (the photo stays visible
+    where probabilities are low, and through a 35% veil where they are high), cyan outlines of
+    windows over the threshold, yellow boxes of the regions that count, a colour bar and a title."""
+    h, w = gray.shape
+    per_pixel = pixel_map(prob, stride, (h, w), scale)
+    alpha = (0.25 + 0.5 * per_pixel)[..., None]
+    mixed = (1 - alpha) * gray[..., None] + alpha * colormap(per_pixel)
+    over = per_pixel > threshold
+    edge = (over ^ np.roll(over, 1, 0)) | (over ^ np.roll(over, 1, 1))
+    edge[0, :] = edge[:, 0] = False
+    mixed[edge] = (0, 255, 255)
+    panel = Image.fromarray(mixed.round().clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(panel)
+    for x0, y0, x1, y1 in boxes:
+        draw.rectangle([x0 * scale, y0 * scale, x1 * scale - 1, y1 * scale - 1], outline=(255, 230, 0), width=3)
+    bar = colour_bar(h, threshold)
+    framed = Image.new("RGB", (w + bar.width + 6, h + 40), "white")
+    framed.paste(panel, (0, 40))
+    framed.paste(bar, (w + 6, 40))
+    draw = ImageDraw.Draw(framed)
+    draw.text((2, 2), title, fill=(200, 0, 0) if flagged else "black", font=_font(15))
+    draw.text((2, 21), subtitle, fill="black", font=_font(12))
+    return framed
+
+
+def figure(rgb: np.ndarray, analysis, stride: int, title: str) -> Image.Image:
+    """The figure of one image: the original in colour, then each detector's panel
+    (:func:`detector_panel`), in a grid of at most three columns under a title line."""
+    height, width = rgb.shape[:2]
+    scale = min(1.0, PANEL / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+    gray = small.mean(axis=2)
+    original = Image.new("RGB", (size[0] + 54, size[1] + 40), "white")
+    original.paste(Image.fromarray(small), (0, 40))
+    draw = ImageDraw.Draw(original)
+    draw.text((2, 2), "original", fill="black", font=_font(15))
+    draw.text((2, 21), f"{width}x{height} px, window {PATCH}, stride {stride}", fill="black", font=_font(12))
+    panels = [original]
+    for name, d in analysis.detections.items():
+        verdict = "FLAGGED" if d.flagged else "not flagged"
+        panels.append(detector_panel(gray, analysis.probabilities[name], stride, scale, f"{name}: {verdict}",
+                                     f"score {d.score:.3f}, threshold {d.threshold:.3f}, {len(d.regions)} region(s)",
+                                     d.threshold, [r.bbox for r in d.regions], d.flagged))
+    columns = min(3, len(panels))
+    cell_w, cell_h = max(p.width for p in panels), max(p.height for p in panels)
+    rows = -(-len(panels) // columns)
+    canvas = Image.new("RGB", (columns * cell_w, rows * cell_h + 30), "white")
+    for k, panel in enumerate(panels):
+        canvas.paste(panel, ((k % columns) * cell_w, 30 + (k // columns) * cell_h))
+    ImageDraw.Draw(canvas).text((4, 6), title, fill="black", font=_font(16))
+    return canvas

@@ -1,0 +1,97 @@
+"""The HTML report of a scan (``scanner scan --report DIR``): one self-contained page with a
+sortable table of the images (thumbnail, verdict, named operation, scores) linking to each
+image's figure. Works from the file system, without a server or network."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+
+SCRIPT = """
+const table = document.getElementById('images');
+function sortBy(column, descending) {
+  const rows = Array.from(table.tBodies[0].rows);
+  rows.sort((a, b) => {
+    const x = a.cells[column].dataset.value, y = b.cells[column].dataset.value;
+    const nx = parseFloat(x), ny = parseFloat(y);
+    const c = (isNaN(nx) || isNaN(ny)) ? x.localeCompare(y) : nx - ny;
+    return descending ? -c : c;
+  });
+  rows.forEach(r => table.tBodies[0].appendChild(r));
+  table.dataset.sorted = column + (descending ? ':desc' : ':asc');
+  Array.from(table.tHead.rows[0].cells).forEach((th, i) =>
+    th.setAttribute('aria-sort', i === column ? (descending ? 'descending' : 'ascending') : 'none'));
+}
+Array.from(table.tHead.rows[0].cells).forEach((th, i) => th.addEventListener('click', () => {
+  sortBy(i, th.getAttribute('aria-sort') !== 'descending');
+}));
+const wanted = new URLSearchParams(location.hash.slice(1)).get('sort');
+if (wanted) {
+  const th = document.querySelector(`th[data-key="${wanted}"]`);
+  if (th) sortBy(th.cellIndex, true);
+} else {
+  sortBy(document.querySelector('th[data-key="flagged"]').cellIndex, true);
+}
+"""
+
+STYLE = """
+body { font-family: sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; }
+th { cursor: pointer; background: #eee; position: sticky; top: 0; }
+th[aria-sort="ascending"]::after { content: " \\25B2"; } th[aria-sort="descending"]::after { content: " \\25BC"; }
+td, th { border: 1px solid #ccc; padding: 4px 8px; vertical-align: middle; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.flag { color: #b00; font-weight: bold; }
+tr.error td { color: #777; }
+img.thumb { max-width: 160px; max-height: 120px; display: block; }
+"""
+
+
+def _relative(path: str | None, folder: Path) -> str | None:
+    return None if path is None else Path(os.path.relpath(Path(path).absolute(), folder.absolute())).as_posix()
+
+
+def write_report(folder: Path, header: dict, records: list, summary: dict, names: list[str]) -> Path:
+    """Write ``folder/index.html`` for a finished (or interrupted) scan; returns its path."""
+    rows = []
+    for r in records:
+        figure = _relative((r.heatmaps or {}).get("figure"), folder)
+        thumb = _relative((r.heatmaps or {}).get("thumbnail"), folder)
+        image = f'<a href="{html.escape(figure)}"><img class="thumb" src="{html.escape(thumb)}" alt="figure"></a>' if thumb and figure else ""
+        cells = [f'<td data-value="">{image}</td>',
+                 f'<td data-value="{html.escape(r.path)}">{html.escape(r.path)}</td>',
+                 f'<td data-value="{int(r.flagged)}" class="{"flag" if r.flagged else ""}">{html.escape(r.verdict)}</td>',
+                 f'<td data-value="{html.escape(r.operation or "")}">{html.escape(r.operation or "-")}</td>']
+        for name in names:
+            d = r.detections.get(name)
+            if d is None:
+                cells.append('<td data-value="-1" class="num">-</td>')
+            else:
+                cells.append(f'<td data-value="{d.score:.4f}" class="num{" flag" if d.flagged else ""}">{d.score:.2f}</td>')
+        rows.append(f'<tr class="{"error" if r.status != "ok" else ""}">{"".join(cells)}</tr>')
+    columns = [("figure", "figure"), ("path", "file"), ("flagged", "verdict"), ("operation", "named operation")]
+    columns += [(f"score-{n}", f"{n} score") for n in names]
+    head = "".join(f'<th data-key="{k}" aria-sort="none">{html.escape(label)}</th>' for k, label in columns)
+    options = header["options"]
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>scanner report</title><style>{STYLE}</style></head>
+<body>
+<h1>scanner report</h1>
+<p>{summary['files']} files: {summary['ok']} analysed, <b>{summary['flagged_images']} with evidence of processing</b>,
+{summary['error']} errors, {summary['skipped']} skipped{' (interrupted)' if summary.get('interrupted') else ''}.
+Scanned {html.escape(str(header['started']))} to {html.escape(str(header['finished']))} by scanner {html.escape(header['tool']['version'])},
+windows of {options['window']} px every {options['stride']} px. Click a column to sort; click a thumbnail for its figure.
+No evidence is not proof of authenticity.</p>
+<table id="images"><thead><tr>{head}</tr></thead><tbody>
+{chr(10).join(rows)}
+</tbody></table>
+<script type="application/json" id="scan-data">{html.escape(json.dumps({"summary": summary, "options": options}))}</script>
+<script>{SCRIPT}</script>
+</body></html>
+"""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,0 +1,225 @@
+"""`scanner scan` for analysts and pipelines: output folders, figures, the HTML report, JSON for
+chain of custody, messages outside a terminal, exit codes and help. Every test runs the real
+command line in a subprocess (stdout and stderr are pipes, not terminals)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import textured_image
+
+SCANNER = [sys.executable, "-m", "scanner"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.setdefault("COLUMNS", "80")
+    env.pop("NO_COLOR", None)
+    return subprocess.run(SCANNER + args, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def scan(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return run(["scan", *args], cwd)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    """Three small photos, one with a long folder name, plus float and 32-bit integer TIFFs."""
+    rng = np.random.default_rng(11)
+    root = tmp_path_factory.mktemp("photos")
+    deep = root / ("a-folder-with-a-rather-long-name-" * 3).strip("-")
+    deep.mkdir()
+    Image.fromarray(textured_image(rng, 300, 360)).save(root / "one.png")
+    Image.fromarray(textured_image(rng, 260, 300)).save(deep / "two.png")
+    gray = textured_image(rng, 256, 256, channels=1)[..., 0]
+    Image.fromarray(gray.astype(np.float32), mode="F").save(root / "float-integral.tif")
+    Image.fromarray((gray / 255.0).astype(np.float32), mode="F").save(root / "float-unit.tif")
+    Image.fromarray(gray.astype(np.int32) * 1000 - 30000, mode="I").save(root / "int32.tif")
+    return root
+
+
+def test_float_and_32_bit_images_are_analysed(photos, tmp_path):
+    result = scan([str(photos), "--json", "-m", "blur", "--glob", "*.tif"], tmp_path)
+    assert "Traceback" not in result.stderr
+    records = {Path(r["path"]).name: r for r in json.loads(result.stdout)["images"]}
+    assert {r["status"] for r in records.values()} == {"ok"}
+    assert "used as they are" in records["float-integral.tif"]["input"]["conversions"][0]
+    assert "scaled by 255" in records["float-unit.tif"]["input"]["conversions"][0]
+    assert "stretched linearly" in records["int32.tif"]["input"]["conversions"][0]
+
+
+def test_unusable_output_folders_are_refused_before_scanning(photos, tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    cases = {"/proc/scanner-maps": "cannot be written", str(tmp_path / "a-file"): "is a file"}
+    if os.geteuid() != 0:  # root writes anywhere; a read-only folder only refuses others
+        (tmp_path / "locked").mkdir(mode=0o500)
+        cases[str(tmp_path / "locked" / "maps")] = "cannot be written"
+    for folder, message in cases.items():
+        result = scan([str(photos / "one.png"), "--heatmaps", folder], tmp_path)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, (folder, result.stderr)
+        result = scan([str(photos / "one.png"), "--report", folder], tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_figures_one_per_image_compact_and_never_silently_kept(photos, tmp_path):
+    maps = tmp_path / "maps"
+    first = scan([str(photos), "--glob", "*.png", "--heatmaps", str(maps), "--json"], tmp_path)
+    doc = json.loads(first.stdout)
+    files = sorted(p for p in maps.rglob("*") if p.is_file())
+    assert sorted(p.name for p in files) == ["one.png.figure.jpg", "two.png.figure.jpg"]
+    assert all(p.stat().st_size < 400_000 for p in files)
+    with Image.open(files[0]) as im:
+        assert im.width >= 800  # the original and the detectors side by side
+    for r in doc["images"]:
+        assert Path(r["heatmaps"]["figure"]).is_file() and r["heatmaps"]["raw"] is None
+        assert r["heatmaps"]["stride"] == 32 and r["heatmaps"]["window"] == 128
+    # the same folder again: refused up front, nothing replaced
+    before = files[0].stat().st_mtime_ns
+    again = scan([str(photos), "--glob", "*.png", "--heatmaps", str(maps)], tmp_path)
+    assert again.returncode == 2 and "--overwrite" in again.stderr and files[0].stat().st_mtime_ns == before
+    # --overwrite replaces them; raw maps only when asked, with their grid recorded
+    replaced = scan([str(photos / "one.png"), "--heatmaps", str(maps), "--overwrite", "--raw-maps", "--json"], tmp_path)
+    record = json.loads(replaced.stdout)["images"][0]
+    raw = np.load(record["heatmaps"]["raw"]["blur"])
+    assert raw.shape == ((300 - 128) // 32 + 1, (360 - 128) // 32 + 1)
+
+
+def test_a_map_that_is_not_written_shows_in_every_mode(photos, tmp_path):
+    from scanner.detectors import load_shipped
+    from scanner.scan import InputFile, ScanOptions, scan_file
+
+    maps = tmp_path / "maps"
+    (maps / "one.png.figure.jpg").parent.mkdir(parents=True)
+    (maps / "one.png.figure.jpg").write_bytes(b"old")
+    record = scan_file(InputFile(photos / "one.png", photos), Path("one.png"), load_shipped(["blur"]), ScanOptions(heatmaps=maps))
+    assert record.heatmaps["figure"] is None and "not written" in record.warnings[0]
+    assert (maps / "one.png.figure.jpg").read_bytes() == b"old"
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_html_report_renders_and_sorts_in_headless_chromium(photos, tmp_path):
+    report = tmp_path / "report"
+    result = scan([str(photos), "--report", str(report), "--exit-zero"], tmp_path)
+    assert result.returncode == 0 and (report / "index.html").is_file()
+    page = (report / "index.html").as_uri()
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
+    shot = tmp_path / "report.png"
+    subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1400,900", page],
+                   capture_output=True, timeout=120, check=True)
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.std() > 10  # not a blank page: table, text and thumbnails
+    dom = subprocess.run(["chromium", *flags, "--dump-dom", page + "#sort=score-blur"], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert 'data-sorted="' in dom  # the script ran
+    scores = [float(v) for v in __import__("re").findall(r'data-value="([0-9.]+)" class="num[^"]*"', dom)]
+    blur = scores[1::5]  # five score columns per row, blur second
+    assert blur == sorted(blur, reverse=True) and len(blur) == 5
+    thumbs = [p for p in (report / "figures").rglob("*.thumb.jpg")]
+    assert len(thumbs) == 5
+
+
+def test_json_records_what_chain_of_custody_needs_and_validates(photos, tmp_path):
+    import jsonschema
+
+    schema = json.loads((ROOT / "scanner" / "schema" / "scan-report.schema.json").read_text())
+    result = scan([str(photos), str(tmp_path / "missing.jpg"), "--json", "--threads", "1", "--exit-zero", "-m", "noise"], tmp_path)
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, schema)
+    assert doc["schema_version"] == 2 and doc["tool"]["version"]
+    assert doc["options"]["threads"] == 1 and doc["options"]["stride"] == 32 and doc["options"]["window"] == 128
+    assert set(doc["options"]["image_rules"]) == {"noise"}
+    from datetime import datetime
+
+    assert datetime.fromisoformat(doc["started"]) <= datetime.fromisoformat(doc["finished"])
+    for r in doc["images"]:
+        assert isinstance(r["flagged"], bool) and r["verdict"]
+    summary = doc["summary"]
+    assert result.returncode == 0 == summary["exit_code"] and summary["exit_zero"] is True
+    assert summary["outcome_code"] == (1 if summary["flagged_images"] else 3)
+    lines = scan([str(photos), "--jsonl", "-m", "noise"], tmp_path).stdout.splitlines()
+    last = json.loads(lines[-1])
+    for line in lines[:-1]:
+        jsonschema.validate(json.loads(line), schema["$defs"]["image"] | {"$defs": schema["$defs"]})
+    jsonschema.validate(last["summary"], schema["$defs"]["summary"])
+
+
+def test_interrupted_jsonl_ends_with_an_interrupted_summary(photos, tmp_path):
+    many = tmp_path / "many"
+    many.mkdir()
+    rng = np.random.default_rng(3)
+    for k in range(12):
+        Image.fromarray(textured_image(rng, 900, 1200)).save(many / f"{k:02d}.png")
+    proc = subprocess.Popen(SCANNER + ["scan", str(many), "--jsonl", "--threads", "1"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()
+    assert json.loads(first)["status"] == "ok"
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.communicate(timeout=120)
+    lines = [json.loads(line) for line in (first + rest).splitlines()]
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert lines[-1]["summary"]["interrupted"] is True and lines[-1]["interrupted"] is True
+    assert lines[-1]["summary"]["files"] == len(lines) - 1 < 12
+
+
+def test_messages_outside_a_terminal(photos, tmp_path):
+    long_dir = next(p for p in photos.iterdir() if p.is_dir())
+    result = scan([str(photos), "--glob", "*.png", "-m", "median"], tmp_path)
+    assert "scanning 2 files" in result.stderr and "scanned 2/2 files" in result.stderr
+    assert "\r" not in result.stderr and "\x1b[" not in result.stdout
+    assert str(long_dir / "two.png") in result.stdout  # the table keeps whole paths when piped
+    missing = tmp_path / ("a-very-long-missing-folder-name-" * 4) / "photo.jpg"
+    result = scan([str(photos / "one.png"), "--heatmaps", str(missing.parent.parent / "x" / "y"), "--weights", str(missing)], tmp_path)
+    error_lines = [line for line in result.stderr.splitlines() if "error" in line]
+    assert error_lines and str(missing) in error_lines[0]  # one line, not wrapped at 80 columns
+
+
+def test_plain_progress_lines_never_use_carriage_returns(capsys):
+    from scanner import progress as module
+
+    module.EVERY = 0.0
+    assert list(module.progress(range(3), 3, "epoch 1/1", "steps")) == [0, 1, 2]
+    err = capsys.readouterr().err
+    assert "\r" not in err and "epoch 1/1: 3/3 steps done" in err
+
+
+def test_usage_errors_name_what_went_wrong(photos, tmp_path):
+    result = scan([str(photos / "one.png"), "--device", "gpu"], tmp_path)
+    assert result.returncode == 2 and "gpu" in result.stderr and "cpu" in result.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = scan([str(photos), "--glob", "*.heic"], tmp_path)
+    assert result.returncode == 2 and str(photos) in result.stderr and "*.heic" in result.stderr
+    result = scan([str(empty)], tmp_path)
+    assert result.returncode == 2 and str(empty) in result.stderr
+
+
+def test_help_is_conventional_and_has_examples(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # one help line per option, for the text checks
+    scan = run(["scan", "--help"], tmp_path).stdout
+    assert "<bool>" not in scan and "{paths}" not in scan and "Usage: scanner scan [OPTIONS] PATH..." in " ".join(scan.split())
+    assert "Examples" in scan and "--threads" in scan
+    for command in ("train", "baseline"):
+        text = " ".join(run([command, "--help"], tmp_path).stdout.split())
+        assert "No progress or messages on stderr" in text and "<bool>" not in text
+    evaluate = " ".join(run(["evaluate", "--help"], tmp_path).stdout.split())
+    assert "scanner-evaluation" in evaluate and "Examples" in evaluate
+
+
+def test_torch_is_not_capped():
+    tomllib = pytest.importorskip("tomllib")
+    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    torch = next(p for p in pins if p.startswith("torch"))
+    lowest = tuple(int(v) for v in torch.split(">=")[1].split("."))
+    assert "<" not in torch and "==" not in torch and lowest <= (2, 13, 0)
