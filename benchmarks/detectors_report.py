@@ -3,6 +3,11 @@
     python benchmarks/detectors_report.py --bank 0=weights --bank 1=models/seed1 --bank 2=models/seed2 \
         [--images ../shared/data/pristine] [--out docs/detectors.md]
 
+or one split at a time, then together:
+
+    python benchmarks/detectors_report.py --bank 1=models/seed1 --save split1.json
+    python benchmarks/detectors_report.py --load split0.json --load split1.json --load split2.json
+
 Each ``SEED=FOLDER`` is a bank trained by ``scanner train --seed SEED --out FOLDER``; it is
 evaluated on the makes its split held out (never seen in training or calibration), and on the
 lossless Kodak and McMaster film scans as a second check:
@@ -39,8 +44,9 @@ def evaluate_seed(root: Path, seed: int, folder: Path) -> dict:
     train_makes = bank.card["data"]["train_makes"]
     test_makes = bank.card["data"]["test_makes"]
     started = time.perf_counter()
-    patches = evaluate_patches(bank, data, train_makes, test_makes)
-    lossless = evaluate_patches(bank, data, train_makes, sorted({camera_make(p.camera) for p in split["lossless"]}))
+    held = evaluate_patches(bank, data, train_makes, {"test": test_makes,
+                                                      "lossless": sorted({camera_make(p.camera) for p in split["lossless"]})})
+    patches, lossless = held["test"], held["lossless"]
     images = evaluate_images(bank, split["test"], split["test"])
     lossless_images = evaluate_images(bank, split["lossless"], [])
     return {"seed": seed, "folder": str(folder), "test_makes": test_makes, "n_test_photos": len(split["test"]),
@@ -90,21 +96,25 @@ def markdown(results: list[dict], command: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bank", action="append", required=True, help="SEED=FOLDER, repeat for each split")
+    parser.add_argument("--bank", action="append", default=[], help="SEED=FOLDER, repeat for each split")
+    parser.add_argument("--load", action="append", default=[], type=Path, help="results saved by --save, repeat")
+    parser.add_argument("--save", type=Path, default=None, help="write the raw results of the --bank splits here, no Markdown")
     parser.add_argument("--images", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("docs/detectors.md"))
-    parser.add_argument("--json", type=Path, default=None, help="also write the raw results here")
     args = parser.parse_args()
     root = args.images or default_pristine_dir()
-    results = []
+    results = [r for path in args.load for r in json.loads(path.read_text())]
     for spec in args.bank:
         seed, folder = spec.split("=", 1)
         results.append(evaluate_seed(root, int(seed), Path(folder)))
         print(f"split {seed}: {results[-1]['seconds']} s", flush=True)
-    command = "python benchmarks/detectors_report.py " + " ".join(f"--bank {b}" for b in args.bank)
-    args.out.write_text(markdown(results, command), encoding="utf-8")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    if args.save:
+        args.save.write_text(json.dumps(results, indent=1), encoding="utf-8")
+        return
+    results.sort(key=lambda r: r["seed"])
+    commands = [f"python benchmarks/detectors_report.py --bank {r['seed']}={r['folder']} --save split{r['seed']}.json" for r in results]
+    commands.append("python benchmarks/detectors_report.py " + " ".join(f"--load split{r['seed']}.json" for r in results))
+    args.out.write_text(markdown(results, "\n".join(commands)), encoding="utf-8")
     print(f"wrote {args.out}")
 
 

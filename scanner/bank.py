@@ -73,7 +73,8 @@ class WindowScores:
 
 @dataclass
 class SRMBank:
-    """A bank of submodels with a detector head per manipulation and an operation head."""
+    """A bank of exact submodels, a head per task (a detector per manipulation takes the largest
+    of its strengths'), an operation head, and the model card (thresholds, image rules)."""
 
     submodels: tuple[Submodel, ...]
     feature_transform: str
@@ -81,10 +82,6 @@ class SRMBank:
     operations: LinearHeads
     card: dict = field(default_factory=dict)
     path: Path | None = None
-
-    @property
-    def n_features(self) -> int:
-        return 2 * N_CODES * len(self.submodels)
 
     @property
     def names(self) -> list[str]:
@@ -132,14 +129,28 @@ class SRMBank:
         """Scores of every ``window`` x ``window`` window at ``stride`` on green (H, W) uint8.
 
         Equals :meth:`patch_logits` on each window cut out (up to float rounding). Runs in
-        numpy (integer codes and counts), submodels on ``threads`` threads; ``device`` is
-        accepted for the common interface.
+        numpy (integer codes and counts), submodels on ``threads`` threads, in bands of
+        :data:`BAND_ROWS` window rows so that memory stays bounded on large images; ``device``
+        is accepted for the common interface.
         """
-        from concurrent.futures import ThreadPoolExecutor
-
         height, width = green.shape
         if min(height, width) < window:
             raise ValueError(f"image {width}x{height} is smaller than one {window}x{window} window")
+        tops = np.arange(0, height - window + 1, stride)
+        lefts = np.arange(0, width - window + 1, stride)
+        per_band = max(1, BAND_ROWS // stride)
+        bands = [tops[i : i + per_band] for i in range(0, len(tops), per_band)]
+        logits = np.concatenate([self._band_logits(green[band[0] : band[-1] + window], stride, window, threads)
+                                 for band in bands], axis=1)
+        n = len(self.tasks.names)
+        return WindowScores(tops, lefts, self.detector_logits(logits[:n]), logits[n:], list(self.operations.names))
+
+    def _band_logits(self, green: np.ndarray, stride: int, window: int, threads: int) -> np.ndarray:
+        """Logits of every head (K + C, rows, cols) for the windows whose tops are every ``stride``
+        pixels of ``green`` (H, W), its top row included."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        height, width = green.shape
         anchors = window - ANCHOR_MARGIN
         cell = math.gcd(stride, anchors)
         tops = np.arange(0, height - window + 1, stride)
@@ -161,9 +172,12 @@ class SRMBank:
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             logits = sum(pool.map(submodel_logits, range(len(self.submodels))))
         bias = np.concatenate([self.tasks.bias, self.operations.bias])
-        logits = (logits + bias).T.reshape(len(heads), len(tops), len(lefts))
-        n = len(self.tasks.names)
-        return WindowScores(tops, lefts, self.detector_logits(logits[:n]), logits[n:], list(self.operations.names))
+        return (logits + bias).T.reshape(len(heads), len(tops), len(lefts))
+
+
+BAND_ROWS = 1024
+"""Window rows (in pixels of their tops) scored together by :meth:`SRMBank.dense`: a band reads
+BAND_ROWS + 128 rows of the image, so memory grows with the width, not the area."""
 
 
 def window_sums(counts: np.ndarray, rows: np.ndarray, cols: np.ndarray, k: int) -> np.ndarray:
@@ -207,8 +221,11 @@ def save_bank(bank: SRMBank, directory: str | Path, name: str = "bank") -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / f"{name}.safetensors"
-    save_file({"tasks.weight": bank.tasks.weight, "tasks.bias": bank.tasks.bias,
-               "operations.weight": bank.operations.weight, "operations.bias": bank.operations.bias}, str(weights))
+    tensors = {"tasks.weight": bank.tasks.weight, "tasks.bias": bank.tasks.bias,
+               "operations.weight": bank.operations.weight, "operations.bias": bank.operations.bias}
+    # safetensors writes the raw buffer: a Fortran-ordered array (scikit-learn's multinomial
+    # coef_) would come back scrambled, so every tensor is made C-contiguous first
+    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(weights))
     card = dict(bank.card, schema=CARD_SCHEMA, name=name,
                 architecture={"type": "srm-bank", "submodels": [[s.order, s.threshold] for s in bank.submodels],
                               "transform": bank.feature_transform, "window": PATCH, "anchors": PATCH - ANCHOR_MARGIN,

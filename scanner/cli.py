@@ -369,7 +369,7 @@ def evaluate(
     command = ("scanner evaluate --localization" + (f" --n-images {n_images}" if n_images != 8 else "")
                + (f" --stride {stride}" if stride != 16 else "") + f" --out {out}")
     run_localisation(Path(root), detectors, out, n_images, stride, str(dev), seed, command,
-                     progress=lambda label, m: console.print(f"{label}: CNN F1 {m['cnn']['best_f1']:.3f}, SVM F1 {m['svm']['best_f1']:.3f}"))
+                     progress=lambda label, m: console.print(f"{label}: shipped F1 {m['cnn']['best_f1']:.3f}, SVM F1 {m['svm']['best_f1']:.3f}"))
     console.print(f"wrote {out}")
 
 

@@ -132,17 +132,23 @@ def _cut(image: np.ndarray, positions: np.ndarray, size: int = PATCH) -> np.ndar
     return np.stack([image[r : r + size, c : c + size] for r, c in positions]) if len(positions) else np.zeros((0, size, size), np.uint8)
 
 
-def _photo_patches(args: tuple) -> dict:
-    """Worker: pristine and processed patches of one photo (see the module docstring)."""
-    path, manip_name, strengths, n_patches, region, seed = args
-    manip = manipulations.get(manip_name)
-    rgb = load_rgb(path)
-    rng = np.random.default_rng(seed)
+def _random_region(rgb: np.ndarray, region: int, rng: np.random.Generator) -> tuple[np.ndarray, int, int]:
+    """A crop of at most ``region`` x ``region`` pixels at a random offset, both aligned to the
+    16-pixel JPEG MCU grid: (crop, top, left)."""
     h, w = rgb.shape[:2]
     rh, rw = min(region, h) // 16 * 16, min(region, w) // 16 * 16
     top = int(rng.integers(0, (h - rh) // 16 + 1)) * 16
     left = int(rng.integers(0, (w - rw) // 16 + 1)) * 16
-    crop = rgb[top : top + rh, left : left + rw]
+    return rgb[top : top + rh, left : left + rw], top, left
+
+
+def _photo_patches(args: tuple) -> dict:
+    """Worker: pristine and processed patches of one photo (see the module docstring)."""
+    path, manip_name, strengths, n_patches, region, seed = args
+    manip = manipulations.get(manip_name)
+    rng = np.random.default_rng(seed)
+    crop, top, left = _random_region(load_rgb(path), region, rng)
+    rh, rw = crop.shape[:2]
     # positions valid for every strength (resize grids must fit inside the resized region)
     positions = patch_positions(rh, rw)
     if manip.name == "resize":
@@ -352,13 +358,9 @@ def _photo_bank(args: tuple) -> dict:
     from .srm import bank_features
 
     path, submodels, n, region, seed = args
-    rgb = load_rgb(path)
     rng = np.random.default_rng(seed)
-    h, w = rgb.shape[:2]
-    rh, rw = min(region, h) // 16 * 16, min(region, w) // 16 * 16
-    top = int(rng.integers(0, (h - rh) // 16 + 1)) * 16
-    left = int(rng.integers(0, (w - rw) // 16 + 1)) * 16
-    crop = rgb[top : top + rh, left : left + rw]
+    crop, _, _ = _random_region(load_rgb(path), region, rng)
+    rh, rw = crop.shape[:2]
     grid = np.array([(r, c) for r in range(MARGIN, rh - MARGIN - PATCH + 1, BANK_GRID)
                      for c in range(MARGIN, rw - MARGIN - PATCH + 1, BANK_GRID)], dtype=np.int64).reshape(-1, 2)
     scales = manipulations.get("resize").strengths

@@ -8,6 +8,7 @@ pixels, saved losslessly), globally processed copies, and forgeries with their m
 from __future__ import annotations
 
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def run_demo(folder: Path, device, overwrite: bool, console, threads: int = 1) -
     by_path = {Path(r.path).resolve(): r for r in report.records}
     from rich.console import Console
 
-    out = Console()
+    out = Console(soft_wrap=not sys.stdout.isatty())
     out.print("\n[bold]What was done, and what the scan says[/]")
     for ex in exhibits:
         record = by_path[ex.path.resolve()]
@@ -102,12 +103,17 @@ def run_demo(folder: Path, device, overwrite: bool, console, threads: int = 1) -
                 x0, y0, x1, y1 = found[0].bbox
                 line += f", {ex.expected} region found at x{x0}-{x1} y{y0}-{y1}"
         out.print(line, highlight=False)
-    out.print("\nReading this: each detector answers 'pristine or processed by X?', and the traces overlap (a blur\n"
-              "also looks like median filtering or resizing to them), so several may fire on one image; the region\n"
-              "to look at is where the expected detector's map is brightest. The 'pristine' copies are the sample\n"
-              "photos as scikit-learn ships them: already downscaled and JPEG-compressed web images, so a detection\n"
-              "on them can be a real trace of that history rather than a false alarm.", highlight=False)
-    out.print(f"\nHeat maps (PNG overlays and .npy score maps): {folder / 'heatmaps'}\n"
+    out.print("\nReading this: each detector answers 'pristine, or processed by X?'. Blurring, resizing and JPEG "
+              "compression all remove fine detail, so their detectors often fire together; the verdict then names the "
+              "operation that the scanner's operation head finds most likely among them. The 'pristine' copies are the "
+              "sample photos as scikit-learn ships them: web images that were already downscaled and JPEG-compressed "
+              "before they were saved here, so a detection on them can be a real trace of that history, not a false "
+              "alarm. A detector flags an image only when a whole region (at least 192x192 pixels) is over its image "
+              "threshold, which was set so that at most 1% of untouched camera photos are flagged by it; weaker traces, "
+              "like this JPEG re-compression of a small 640x427 image, can show in the heat map without flagging the image.",
+              highlight=False)
+    out.print(f"\nFigures (original and each detector's map): {folder / 'heatmaps'}\n"
+              f"HTML report (sortable, with thumbnails): {folder / 'report' / 'index.html'}\n"
               f"Ground-truth masks of the forgeries: {folder / 'truth'}\n"
               f"Scan it yourself: scanner scan {folder / 'evidence'} --heatmaps {folder / 'my-heatmaps'}", highlight=False)
     return 0

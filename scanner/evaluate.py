@@ -148,7 +148,7 @@ def evaluate_case(case: Case, crops: list[tuple[str, np.ndarray]], shipped, base
 
 
 def figure(example: dict, path: Path, title: str) -> None:
-    """Original | forgery | mask | SRM+SVM map | CNN map, side by side, as a PNG."""
+    """Original | forgery | mask | SRM+SVM map | shipped map, side by side, as a PNG."""
     from PIL import Image, ImageDraw
 
     from .heatmaps import colormap
@@ -156,7 +156,7 @@ def figure(example: dict, path: Path, title: str) -> None:
     tile = 256
     panels = [("original", example["original"]), ("forgery", example["forged"]),
               ("ground truth", np.repeat((example["mask"] * 255).astype(np.uint8)[..., None], 3, 2)),
-              ("SRM+SVM", colormap(example["svm"])), ("recast CNN", colormap(example["cnn"]))]
+              ("SRM+SVM", colormap(example["svm"])), ("shipped", colormap(example["cnn"]))]
     canvas = Image.new("RGB", (tile * len(panels), tile + 40), "white")
     draw = ImageDraw.Draw(canvas)
     for k, (label, image) in enumerate(panels):
@@ -197,12 +197,12 @@ def run_localisation(root: Path, detectors, out: Path, n_images: int = 8, stride
         results[case.label] = metrics
         if case.label in FIGURE_CASES or (case.kind == "splice" and case.strength == MANIPULATIONS[case.manip].strengths[0]):
             name = case.label.replace(" ", "_") + ".png"
-            figure(example, out.parent / "figures" / name, f"{case.label}: original, forgery, mask, SRM+SVM, recast CNN")
+            figure(example, out.parent / "figures" / name, f"{case.label}: original, forgery, mask, SRM+SVM, shipped")
             lines.append(f"\n### {case.label}\n\n![{case.label}](figures/{name})\n")
         if progress:
             progress(case.label, metrics)
-    header = ["case", "CNN AUC", "SVM AUC", "CNN F1@thr", "SVM F1@thr", "CNN MCC@thr", "SVM MCC@thr",
-              "CNN best F1", "SVM best F1", "CNN best MCC", "SVM best MCC", "CNN image AUC", "SVM image AUC"]
+    header = ["case", "shipped AUC", "SVM AUC", "shipped F1@thr", "SVM F1@thr", "shipped MCC@thr", "SVM MCC@thr",
+              "shipped best F1", "SVM best F1", "shipped best MCC", "SVM best MCC", "shipped image AUC", "SVM image AUC"]
     table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, m in results.items():
         c, s = m["cnn"], m["svm"]
@@ -236,14 +236,14 @@ photo and case (the next photo is the splice donor); heat maps at stride {stride
 - SRM+SVM maps are computed with the same dense code as the shipped detectors' (a one-submodel bank with the SVM
   as its head), so both see the same windows.
 
-"CNN" columns = the shipped detector of the case's manipulation (the SRM bank); SVM = the SRM + linear SVM baseline
+"shipped" = the shipped detector of the case's manipulation (the SRM bank); SVM = the SRM + linear SVM baseline
 (the paper's 162-bin descriptor, three strengths mixed) fitted on the same training makes.
 
 {chr(10).join(table)}
 
 ## Figures
 
-Original, forgery, ground-truth mask, SRM+SVM map, recast CNN map (probability, black = 0, white = 1).
+Original, forgery, ground-truth mask, SRM+SVM map, shipped detector's map (probability, black = 0, white = 1).
 {''.join(lines)}
 """
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -410,33 +410,36 @@ class ImageResult:
     processed: dict[str, tuple[int, int, int]]
 
 
-def evaluate_patches(bank, data, train_makes: list[str], test_makes: list[str]) -> list[TaskResult]:
-    """Patch-level results per task on ``test_makes`` (``data``: :class:`scanner.data.BankData`)."""
+def evaluate_patches(bank, data, train_makes: list[str], held_out: dict[str, list[str]]) -> dict[str, list[TaskResult]]:
+    """Patch-level results per task on each named set of held-out makes (``data``:
+    :class:`scanner.data.BankData`); each task's SRM+SVM is fitted once on ``train_makes``."""
     from sklearn.metrics import roc_auc_score
 
     from .bank import transform
     from .data import all_tasks, task_key
     from .train import fit_svm
 
-    train, test = data.of_makes(train_makes), data.of_makes(test_makes)
+    train = data.of_makes(train_makes)
     srm = [i for i, s in enumerate(bank.submodels) if s.name == "o3t2"][0]
-    columns = slice(324 * srm // 2, 324 * srm // 2 + 162)
-    pristine = bank.patch_logits_from_features(test.features["pristine"])
-    results = []
+    columns = slice(162 * srm, 162 * srm + 162)
+    sets = {name: data.of_makes(makes) for name, makes in held_out.items()}
+    pristine = {name: bank.patch_logits_from_features(test.features["pristine"]) for name, test in sets.items()}
+    results: dict[str, list[TaskResult]] = {name: [] for name in sets}
     for manip, strength in all_tasks():
         key = task_key(manip, strength)
-        processed = bank.patch_logits_from_features(test.features[key])
-        p, q = pristine[manip], processed[manip]
-        labels = np.r_[np.zeros(len(p)), np.ones(len(q))]
-        head = bank.tasks.names.index(key)
-        h = lambda x: transform(x.astype(np.float64), bank.feature_transform) @ bank.tasks.weight[head] + bank.tasks.bias[head]
         x = np.concatenate([train.features["pristine"][:, columns], train.features[key][:, columns]]).astype(np.float64)
         svm = fit_svm(x, np.r_[np.zeros(len(train)), np.ones(len(train))], np.r_[train.camera, train.camera])
-        svm_scores = svm.decision(np.concatenate([test.features["pristine"][:, columns], test.features[key][:, columns]]).astype(np.float64))
+        head = bank.tasks.names.index(key)
+        own = lambda f: transform(f.astype(np.float64), bank.feature_transform) @ bank.tasks.weight[head] + bank.tasks.bias[head]
         t = bank.card["thresholds"][manip]["logit"]
-        results.append(TaskResult(key, float(roc_auc_score(labels, np.r_[p, q])),
-                                  float(roc_auc_score(labels, np.r_[h(test.features["pristine"]), h(test.features[key])])),
-                                  float(roc_auc_score(labels, svm_scores)), 100 * float(np.mean(p <= t)), 100 * float(np.mean(q > t))))
+        for name, test in sets.items():
+            p, q = pristine[name][manip], bank.patch_logits_from_features(test.features[key])[manip]
+            labels = np.r_[np.zeros(len(p)), np.ones(len(q))]
+            svm_scores = svm.decision(np.concatenate([test.features["pristine"][:, columns], test.features[key][:, columns]]).astype(np.float64))
+            results[name].append(TaskResult(key, float(roc_auc_score(labels, np.r_[p, q])),
+                                            float(roc_auc_score(labels, np.r_[own(test.features["pristine"]), own(test.features[key])])),
+                                            float(roc_auc_score(labels, svm_scores)), 100 * float(np.mean(p <= t)),
+                                            100 * float(np.mean(q > t))))
     return results
 
 

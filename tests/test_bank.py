@@ -81,8 +81,11 @@ def random_bank(rng, submodels=BANK_SUBMODELS[:3], tf="sqrt") -> SRMBank:
                    card)
 
 
-@pytest.mark.parametrize("stride, threads", [(8, 1), (32, 2), (12, 1)])
-def test_dense_scores_equal_window_by_window(rng, stride, threads):
+@pytest.mark.parametrize("stride, threads, band", [(8, 1, 1024), (32, 2, 1024), (12, 1, 1024), (16, 2, 40)])
+def test_dense_scores_equal_window_by_window(rng, stride, threads, band, monkeypatch):
+    import scanner.bank
+
+    monkeypatch.setattr(scanner.bank, "BAND_ROWS", band)  # 40: several bands on this small image
     bank = random_bank(rng)
     green = textured_image(rng, 200, 290, 1)[..., 0]
     scores = bank.dense(green, stride, threads=threads)
@@ -149,10 +152,12 @@ def test_operation_head_names_each_manipulation(rng):
 
 def test_safetensors_round_trip_and_tamper_check(rng, tmp_path):
     bank = random_bank(rng)
+    bank.operations.weight = np.asfortranarray(bank.operations.weight)  # as scikit-learn's multinomial coef_
     card_path = save_bank(bank, tmp_path, "bank")
     card, weights = read_card(card_path)
     again = load_bank(card, weights)
     np.testing.assert_array_equal(again.tasks.weight, bank.tasks.weight)
+    np.testing.assert_array_equal(again.operations.weight, bank.operations.weight)
     assert again.submodels == bank.submodels and again.tasks.names == bank.tasks.names
     loaded = load_shipped(["blur", "jpeg"], directory=tmp_path)
     assert loaded.names == ["blur", "jpeg"] and loaded.image_rule("jpeg") == ImageRule(0.5, 0.7, 3 * 128 * 128)

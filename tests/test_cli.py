@@ -109,8 +109,18 @@ def test_a_map_that_is_not_written_shows_in_every_mode(photos, tmp_path):
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_html_report_renders_and_sorts_in_headless_chromium(photos, tmp_path):
+    from sklearn.datasets import load_sample_image
+
+    from scanner import manipulations
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    flower = load_sample_image("flower.jpg")
+    for k, sigma in enumerate((0.0, 1.1, 0.6, 0.8)):
+        Image.fromarray(manipulations.gaussian_blur(flower, sigma) if sigma else flower).save(folder / f"{k}.png")
+    shutil.copy(photos / "float-unit.tif", folder / "4.tif")
     report = tmp_path / "report"
-    result = scan([str(photos), "--report", str(report), "--exit-zero"], tmp_path)
+    result = scan([str(folder), "--report", str(report), "--exit-zero"], tmp_path)
     assert result.returncode == 0 and (report / "index.html").is_file()
     page = (report / "index.html").as_uri()
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -125,7 +135,7 @@ def test_html_report_renders_and_sorts_in_headless_chromium(photos, tmp_path):
     assert 'data-sorted="' in dom  # the script ran
     scores = [float(v) for v in __import__("re").findall(r'data-value="([0-9.]+)" class="num[^"]*"', dom)]
     blur = scores[1::5]  # five score columns per row, blur second
-    assert blur == sorted(blur, reverse=True) and len(blur) == 5
+    assert blur == sorted(blur, reverse=True) and len(blur) == 5 and blur[0] > blur[-1]
     thumbs = [p for p in (report / "figures").rglob("*.thumb.jpg")]
     assert len(thumbs) == 5
 

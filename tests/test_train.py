@@ -184,3 +184,25 @@ def test_early_stopping_keeps_the_state_of_lowest_validation_loss(rng):
     assert validation_loss(net, validation, "cpu") == pytest.approx(losses[result.best_step])
     if result.best_step == 0:
         assert all(torch.equal(initial[k], v) for k, v in net.state_dict().items())
+
+
+def test_make_split_holds_whole_makes_out():
+    from scanner.data import Photo, camera_make, split_by_make
+    from scanner.train import make_folds
+
+    cameras = ["Canon EOS 5D", "Canon PowerShot G9", "NIKON D70", "NIKON CORPORATION D3", "EASTMAN KODAK DC240",
+               "JK Imaging, Ltd. KODAK PIXPRO S-1", "Apple iPhone 4", "Apple iPhone 6", "SAMSUNG SM-G900", "samsung GT-I9000",
+               "Minolta DiMAGE 7", "MINOLTA DYNAX", "Kodak PhotoCD film scan", "McMaster dataset (film scan crops)"]
+    photos = [Photo(Path(f"{i}.jpg"), c, f"{i:064x}") for i, c in enumerate(cameras * 3)]
+    assert camera_make("EASTMAN KODAK DC240") == camera_make("JK Imaging, Ltd. KODAK PIXPRO S-1") == "kodak"
+    assert camera_make("Kodak PhotoCD film scan") == "film:kodak"
+    for seed in range(5):
+        split = split_by_make(photos, seed, fractions=(0.25, 0.15))
+        sides = {side: {camera_make(p.camera) for p in ps} for side, ps in split.items()}
+        assert sides["test"] and sides["train"]
+        for a in sides:
+            for b in sides:
+                assert a == b or not (sides[a] & sides[b]), (seed, a, b)
+        assert sides["lossless"] == {"film:kodak", "film:mcmaster"}
+        folds = make_folds(split["train"] + split["validation"], 3, seed)
+        assert set().union(*folds) == sides["train"] | sides["validation"] and sum(map(len, folds)) == len(set().union(*folds))
