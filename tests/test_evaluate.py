@@ -82,13 +82,17 @@ def test_demo_runs_under_a_minute_and_names_what_was_done(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert elapsed < 60
     lines = {line.split(":")[0].strip("- "): line for line in result.stdout.splitlines() if line.startswith("- ")}
-    # the operation named is the one applied, for every whole-image operation and both forgeries
+    # the operation named is the one applied, for every whole-image operation
     for name, operation in (("china_blurred", "blur"), ("flower_median", "median"), ("china_noisy", "noise"),
-                            ("flower_upscaled", "resize"), ("china_splice_blurred", "blur"),
-                            ("flower_copymove_upscaled", "resize")):
+                            ("flower_upscaled", "resize")):
         line = next(v for k, v in lines.items() if name in k)
         assert f"evidence of {operation}" in line.split("->")[1], line
-    assert "region found" in lines["evidence/forged/china_splice_blurred.png"]
+    # forgeries: the right detector flags them and outlines a region over the pasted blob
+    for name, detector in (("china_splice_blurred", "blur"), ("flower_copymove_upscaled", "resize")):
+        line = next(v for k, v in lines.items() if name in k)
+        verdict = line.split("->")[1]
+        assert f"evidence of {detector}" in verdict or (f"flagged: " in verdict and detector in verdict.split("flagged: ")[1]), line
+        assert f"{detector} region found" in line, line
     assert any((tmp_path / "demo" / "heatmaps").rglob("*.figure.jpg")) and (tmp_path / "demo" / "report" / "index.html").is_file()
     # the JPEG re-compression is too weak here to flag the small image (the demo says so), but
     # the JPEG detector scores it far above the untouched copy
