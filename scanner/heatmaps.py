@@ -43,7 +43,7 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 
 def colour_bar(height: int, threshold: float, width: int = 14) -> Image.Image:
-    """A vertical colour scale from 1 (top) to 0 (bottom), ticks at 0, 0.5 and 1 and a white
+    """A vertical colour scale from 1 (top) to 0 (bottom), ticks at 0, 0.5 and 1 and a cyan
     marker at ``threshold``; RGB, ``width + 34`` pixels wide."""
     ramp = colormap(np.linspace(1, 0, height))[:, None, :].repeat(width, axis=1)
     bar = Image.new("RGB", (width + 34, height), "white")
@@ -60,15 +60,16 @@ def colour_bar(height: int, threshold: float, width: int = 14) -> Image.Image:
 
 
 def detector_panel(gray: np.ndarray, prob: np.ndarray, stride: int, scale: float, title: str, subtitle: str,
-                   threshold: float, boxes: list[list[int]], flagged: bool) -> Image.Image:
+                   window_threshold: float, threshold: float, boxes: list[list[int]], flagged: bool) -> Image.Image:
     """One detector's panel: the photo in grey under the probabilities (the photo stays visible
-    where probabilities are low, and through a 35% veil where they are high), cyan outlines of
-    windows over the threshold, yellow boxes of the regions that count, a colour bar and a title."""
+    where probabilities are low, and through a 25% veil where they are high), cyan outlines of
+    windows over the window threshold, yellow boxes of the flagged regions, a colour bar marked at
+    the image threshold, and a title."""
     h, w = gray.shape
     per_pixel = pixel_map(prob, stride, (h, w), scale)
     alpha = (0.25 + 0.5 * per_pixel)[..., None]
     mixed = (1 - alpha) * gray[..., None] + alpha * colormap(per_pixel)
-    over = per_pixel > threshold
+    over = per_pixel > window_threshold
     edge = (over ^ np.roll(over, 1, 0)) | (over ^ np.roll(over, 1, 1))
     edge[0, :] = edge[:, 0] = False
     mixed[edge] = (0, 255, 255)
@@ -103,8 +104,9 @@ def figure(rgb: np.ndarray, analysis, stride: int, title: str) -> Image.Image:
     for name, d in analysis.detections.items():
         verdict = "FLAGGED" if d.flagged else "not flagged"
         panels.append(detector_panel(gray, analysis.probabilities[name], stride, scale, f"{name}: {verdict}",
-                                     f"score {d.score:.3f}, threshold {d.threshold:.3f}, {len(d.regions)} region(s)",
-                                     d.threshold, [r.bbox for r in d.regions], d.flagged))
+                                     f"score {d.score:.3f} / image threshold {d.threshold:.3f}; windows over "
+                                     f"{d.window_threshold:.2f} outlined; {len(d.regions)} region(s)",
+                                     d.window_threshold, d.threshold, [r.bbox for r in d.regions], d.flagged))
     columns = min(3, len(panels))
     cell_w, cell_h = max(p.width for p in panels), max(p.height for p in panels)
     rows = -(-len(panels) // columns)

@@ -206,3 +206,20 @@ def test_make_split_holds_whole_makes_out():
         assert sides["lossless"] == {"film:kodak", "film:mcmaster"}
         folds = make_folds(split["train"] + split["validation"], 3, seed)
         assert set().union(*folds) == sides["train"] | sides["validation"] and sum(map(len, folds)) == len(set().union(*folds))
+
+
+def test_networks_trained_with_arch_recast_scan_through_the_same_interface(tmp_path, rng):
+    """A folder of single-network cards (scanner train --arch recast) is a detector set: its dense
+    scores are the network's own, and a scan gives typed results with the card's threshold."""
+    from scanner.detectors import load_shipped
+    from scanner.scan import ScanOptions, analyze
+
+    saved_detector(tmp_path)
+    detectors = load_shipped(["blur"], directory=tmp_path)
+    green = rng.integers(0, 256, (200, 230), dtype=np.uint8)
+    scores = detectors.dense(green, 32)
+    np.testing.assert_allclose(scores.detectors["blur"], detectors.detectors["blur"].net.grid_logits(green, 32), atol=1e-9)
+    analysis = analyze(green, detectors, ScanOptions(stride=32))
+    d = analysis.detections["blur"]
+    assert d.threshold == d.window_threshold == 0.7 and d.flagged == bool(d.regions) == (d.score > 0.7)
+    assert analysis.operation == ("blur" if d.flagged else None)
