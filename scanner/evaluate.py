@@ -65,31 +65,40 @@ class Case:
         return copy_move(target, self.strength, seed)
 
 
-def svm_bank(root: Path, manip: str, seed: int = 0):
-    """The SRM + linear SVM baseline of one manipulation (its three strengths mixed, as the
-    shipped detector sees them) as a one-submodel bank, fitted on the training makes of split
-    ``seed``; its window threshold passes 0.5% of the training makes' pristine windows, and
-    the same threshold with the default core area is its image rule."""
-    from .bank import LinearHeads, SRMBank
-    from .data import all_tasks, build_bank, camera_make, task_key
-    from .scan import MIN_AREA
-    from .train import BANK_SUBMODELS, WINDOW_FPR, fit_svm
+def training_descriptors(root: Path, seed: int = 0):
+    """Bank descriptors (:class:`scanner.data.BankData`) of the training makes of split ``seed``."""
+    from .data import build_bank, camera_make
+    from .train import BANK_SUBMODELS
 
     photos = list_photos(root)
     split = split_by_make(photos, seed)
-    train = build_bank(root, BANK_SUBMODELS, photos).of_makes({camera_make(p.camera) for p in split["train"] + split["validation"]})
+    return build_bank(root, BANK_SUBMODELS, photos).of_makes({camera_make(p.camera) for p in split["train"] + split["validation"]})
+
+
+def svm_bank(train, manip: str, seed: int = 0):
+    """The SRM + linear SVM baseline of one manipulation (its three strengths mixed, as the
+    shipped detector sees them) as a one-submodel bank, fitted on ``train``
+    (:func:`training_descriptors`); its window threshold passes 0.5% of the training pristine
+    windows, and the same threshold with the default core area is its image rule."""
+    from .bank import LinearHeads, SRMBank
+    from .data import all_tasks, task_key
+    from .scan import MIN_AREA, sigmoid
+    from .train import BANK_SUBMODELS, WINDOW_FPR, fit_svm
+
     srm = [i for i, sub in enumerate(BANK_SUBMODELS) if sub.name == "o3t2"][0]
     columns = slice(162 * srm, 162 * srm + 162)
     keys = [task_key(m, st) for m, st in all_tasks() if m == manip]
-    x = np.concatenate([train.features["pristine"][:, columns]] + [train.features[k][:, columns][k_ :: len(keys)] for k_, k in enumerate(keys)])
+    # every position once pristine and once processed, its strength cycling through the three
+    x = np.concatenate([train.features["pristine"][:, columns]] + [train.features[k][:, columns][i :: len(keys)] for i, k in enumerate(keys)])
+    groups = np.concatenate([train.camera] + [train.camera[i :: len(keys)] for i in range(len(keys))])
     n = len(train)
     y = np.r_[np.zeros(n), np.ones(len(x) - n)]
-    svm = fit_svm(x.astype(np.float64), y, np.concatenate([train.camera] * 2)[: len(x)], seed)
+    svm = fit_svm(x.astype(np.float64), y, groups, seed)
     v, beta = svm.folded()
     threshold = float(np.quantile(x[:n].astype(np.float64) @ v + beta, 1 - WINDOW_FPR))
-    card_probability = lambda logit: float(1 / (1 + np.exp(-logit)))
-    card = {"thresholds": {manip: {"logit": threshold, "probability": card_probability(threshold)}},
-            "image_rule": {manip: {"threshold": card_probability(threshold), "min_area": MIN_AREA}}}
+    probability = float(sigmoid(threshold))
+    card = {"thresholds": {manip: {"logit": threshold, "probability": probability}},
+            "image_rule": {manip: {"threshold": probability, "min_area": MIN_AREA}}}
     empty = LinearHeads([], np.zeros((0, 162)), np.zeros(0))
     return SRMBank((BANK_SUBMODELS[srm],), "identity", LinearHeads([f"{manip}:all"], v[None], np.array([beta])), empty, card)
 
@@ -189,10 +198,11 @@ def run_localisation(root: Path, detectors, out: Path, n_images: int = 8, stride
     started = time.perf_counter()
     from .manipulations import MANIPULATIONS
 
+    train = training_descriptors(root, seed)
     baselines = {}
     for case in all_cases():
         if case.manip not in baselines:
-            baselines[case.manip] = svm_bank(root, case.manip, seed)
+            baselines[case.manip] = svm_bank(train, case.manip, seed)
         metrics, example = evaluate_case(case, crops, detectors, baselines[case.manip], stride, device, seed)
         results[case.label] = metrics
         if case.label in FIGURE_CASES or (case.kind == "splice" and case.strength == MANIPULATIONS[case.manip].strengths[0]):

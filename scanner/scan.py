@@ -246,7 +246,8 @@ class Analysis:
         return any(d.flagged for d in self.detections.values())
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray | float) -> np.ndarray:
+    """Logits to probabilities, without overflow for large negative logits."""
     return 0.5 * (1 + np.tanh(0.5 * x))
 
 
@@ -265,7 +266,7 @@ def analyze(green: np.ndarray, detectors, options: ScanOptions) -> Analysis:
     operations = _softmax(scores.operations) if len(scores.operation_names) else scores.operations
     detections, probabilities = {}, {}
     for name, logits in scores.detectors.items():
-        prob = _sigmoid(logits)
+        prob = sigmoid(logits)
         rule = detectors.image_rule(name)
         if options.threshold is not None:
             rule = ImageRule(options.threshold, options.threshold, rule.min_area)

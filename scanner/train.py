@@ -17,7 +17,7 @@ from torch import nn
 from .bank import HeadChoice, SRMBank
 from .data import BANK_POSITIONS, PATCH, PatchSet, Photo, TaskData, build_bank, camera_make, list_photos, split_by_make
 from .model import BayarNet, RecastNet, to_input
-from .scan import MIN_AREA
+from .scan import MIN_AREA, sigmoid
 from .srm import Submodel, srm_features
 
 SVM_C_GRID = tuple(10.0**k for k in range(-3, 4))
@@ -328,7 +328,7 @@ def run_baseline(data: TaskData, seed: int = 0) -> tuple[LinearSVM, dict]:
     scores = svm_scores(svm, data.test.x)
     threshold = threshold_at_fpr(scores[data.test.y == 0])
     report = {"accuracy": accuracy_by_strength(scores, data.test), "C": svm.C,
-              "threshold": {"logit": threshold, "probability": float(1 / (1 + math.exp(-threshold))), "false_positive_rate": 0.01},
+              "threshold": {"logit": threshold, "probability": float(sigmoid(threshold)), "false_positive_rate": 0.01},
               "n_train": len(data.train), "n_test": len(data.test)}
     return svm, report
 
@@ -395,7 +395,7 @@ def train_detector(data: TaskData, cfg: TrainConfig, device: torch.device, out_d
                      "cnn_at_threshold": accuracy_by_strength(scores, data.test, logit_threshold),
                      "note": "balanced accuracy (%) per strength on held-out cameras; cnn and svm at their own decision boundary (0)"},
         "baseline": {"file": f"{name}.svm.npz", "C": baseline["C"], "threshold": baseline["threshold"]},
-        "threshold": {"logit": logit_threshold, "probability": float(1 / (1 + math.exp(-logit_threshold))),
+        "threshold": {"logit": logit_threshold, "probability": float(sigmoid(logit_threshold)),
                       "false_positive_rate": fpr, "chosen_on": "held-out pristine patches"},
     }
     card_path = save_detector(net, card, out_dir, name)
@@ -469,8 +469,8 @@ def calibrate(pristine_logits: dict[str, np.ndarray], photo_maps: list[dict[str,
     allowed = int(np.floor(image_fpr * len(photo_maps)))
     for name, logits in pristine_logits.items():
         t = float(np.quantile(logits, 1 - window_fpr, method="higher"))
-        window_p = float(1 / (1 + math.exp(-t)))
-        s = np.sort([image_score(1 / (1 + np.exp(-m[name])), stride, min_area) for m in photo_maps])[::-1]
+        window_p = float(sigmoid(t))
+        s = np.sort([image_score(sigmoid(m[name]), stride, min_area) for m in photo_maps])[::-1]
         worst = float(s[allowed]) if allowed < len(s) else 0.0
         thresholds[name] = t
         image_threshold[name] = max(window_p, worst)
@@ -542,7 +542,7 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
     bank = SRMBank(BANK_SUBMODELS, feature_transform, tasks, operations)
     bank.card = {
         "task": {"manipulations": detectors, "tasks": keys},
-        "thresholds": {n: {"logit": t, "probability": float(1 / (1 + math.exp(-t)))} for n, t in calibration.thresholds.items()},
+        "thresholds": {n: {"logit": t, "probability": float(sigmoid(t))} for n, t in calibration.thresholds.items()},
         "image_rule": {n: {"threshold": q, "min_area": MIN_AREA, "stride_calibrated": stride}
                        for n, q in calibration.image_threshold.items()},
         "heads": {k: {"choice": chosen[k].label, "out_of_fold_auc": auc[k], "offset": offset[k]} for k in keys},
