@@ -1,6 +1,6 @@
 """Training throughput: the shipped bank against the recast CNN that shipped before it.
 
-    python benchmarks/train_speed.py [--patches 2000] [--steps 5]
+    python benchmarks/train_speed.py [--patches 2000] [--steps 5] [--device cpu|cuda] [--batch 36]
 
 - recast CNN (the previous shipped architecture): forward + backward of a batch of 36 patches
   of 128x128 in soft-max mode with 2 torch threads, as `scanner train --arch recast` runs it;
@@ -9,6 +9,8 @@
   cached descriptors. Throughput = patches / (descriptor time on 2 cores + head fitting time)
   for one Table II task at the paper's scale (10800 pristine + 10800 processed patches);
   the fitting time is measured on this many descriptors, not extrapolated.
+- with ``--device cuda`` the two trainable networks (recast CNN and Bayar2016) are also timed on
+  the GPU, forward + backward at ``--batch``; the bank's descriptors stay on the CPU.
 
 Prints a Markdown report. Run it alone (two timed processes on two cores measure each other).
 """
@@ -38,13 +40,33 @@ def _descriptors(x: np.ndarray) -> np.ndarray:
     return bank_features(x, BANK_SUBMODELS)
 
 
+def gpu_rate(net: torch.nn.Module, batch: int, steps: int, device: str) -> float:
+    """Training patches per second of one forward + backward + Adam step on the GPU (float32)."""
+    from scanner.model import to_input
+
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    x = to_input(patches(batch, 3), device)
+    y = torch.randint(0, 2, (batch,), device=device)
+    step = lambda: (opt.zero_grad(), torch.nn.functional.cross_entropy(net(x), y).backward(), opt.step())
+    for _ in range(3):  # warm-up: kernels, allocator, cuDNN autotuning
+        step()
+    torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    torch.cuda.synchronize(device)
+    return batch * steps / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patches", type=int, default=2000, help="patches for the descriptor timing")
     parser.add_argument("--steps", type=int, default=5, help="recast CNN training steps timed")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda to time the networks on the GPU too")
+    parser.add_argument("--batch", type=int, default=36, help="batch size of the GPU timings")
     args = parser.parse_args()
     from scanner.bank import HeadChoice, fit_task_head, transform
-    from scanner.model import RecastNet, to_input
+    from scanner.model import BayarNet, RecastNet, to_input
     from scanner.train import BANK_SUBMODELS
 
     torch.set_num_threads(2)
@@ -61,6 +83,13 @@ def main() -> None:
     recast = 36 * args.steps / (time.perf_counter() - start)
     print(f"- recast CNN, forward + backward, batch 36, 2 threads: **{recast:.1f} patches/s** "
           f"({args.steps} steps); 15 epochs of 21600 patches: {15 * 21600 / recast / 3600:.1f} h per task")
+
+    if args.device.startswith("cuda"):
+        for name, make in (("recast CNN", lambda: RecastNet.from_srm(exact=False)), ("Bayar2016", BayarNet)):
+            rate = gpu_rate(make().to(args.device), args.batch, args.steps, args.device)
+            print(f"- {name} on {torch.cuda.get_device_name(args.device)}, forward + backward, batch {args.batch}: "
+                  f"**{rate:.0f} patches/s**; 15 epochs of 21600 patches: {15 * 21600 / rate / 60:.1f} min per task, "
+                  f"60 epochs: {60 * 21600 / rate / 60:.1f} min")
 
     data = patches(args.patches, 1)
     start = time.perf_counter()

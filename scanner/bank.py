@@ -100,6 +100,15 @@ class SRMBank:
         rule = self.card["image_rule"][name]
         return ImageRule(float(self.card["thresholds"][name]["probability"]), float(rule["threshold"]), int(rule["min_area"]))
 
+    def scales(self, name: str) -> dict:
+        """Window size (pixels) -> :class:`scanner.scan.ScaleCalibration` of detector ``name``,
+        from the card (only the 128-pixel window threshold, spread 1, on cards without one)."""
+        from .scan import ScaleCalibration
+
+        if "scales" not in self.card:
+            return {PATCH: ScaleCalibration(float(self.card["thresholds"][name]["logit"]), 1.0)}
+        return {int(w): ScaleCalibration(float(c["threshold"]), float(c["spread"])) for w, c in self.card["scales"][name].items()}
+
     def select(self, names: list[str]) -> "SRMBank":
         """The same bank with only the detectors in ``names`` (the operation head is kept)."""
         rows = [i for i, t in enumerate(self.tasks.names) if detector_of(t) in names]

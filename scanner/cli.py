@@ -72,7 +72,9 @@ def _stderr(quiet: bool = False):
 
 
 def _fatal(message: str, code: ExitCode = ExitCode.FATAL) -> None:
-    _stderr().print(f"[bold red]error:[/] {message}", highlight=False)
+    from rich.markup import escape
+
+    _stderr().print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # paths may hold [brackets]
     raise typer.Exit(int(code))
 
 
@@ -92,20 +94,6 @@ def _device(name: str):
         return resolve_device(name)
     except RuntimeError as exc:
         _fatal(str(exc))
-
-
-def _threads(threads: int | None) -> int:
-    """Apply ``--threads`` to torch and to the BLAS libraries; default: every core this process may use."""
-    import os
-
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n = threads or available
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(n)
-    threadpool_limits(n)
-    return n
 
 
 def _check_output_folder(folder: Path, option: str, overwrite: bool) -> None:
@@ -151,7 +139,8 @@ SCAN_EXAMPLES = """Examples:
 def scan(
     paths: List[Path] = typer.Argument(..., metavar="PATH...", help="Files and folders to scan (folders recursively)."),
     manip: Optional[List[str]] = typer.Option(None, "--manip", "-m", help=f"Detector to run ({MANIP_HELP}); repeat for several. Default: all five."),
-    stride: int = typer.Option(32, min=1, max=128, help="Step in pixels between 128x128 windows (heat-map resolution)."),
+    stride: int = typer.Option(32, min=1, max=128, help="Step in pixels between the 128x128 windows that decide the verdict."),
+    window: Optional[int] = typer.Option(None, help="Draw the localisation map (heat maps, region boxes) from windows of this size alone: 32, 64 or 128 pixels. Default: the three sizes fused."),
     device: str = typer.Option("auto", help=f"{DEVICES} (networks trained with --arch recast or bayar; the shipped bank runs on the CPU)."),
     threads: Optional[int] = typer.Option(None, min=1, help="CPU threads for this process; default: every core it may use. Give 1 when sharing a machine with another scan."),
     threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Window probability threshold for every detector; default: each detector's calibrated one."),
@@ -161,6 +150,11 @@ def scan(
     raw_maps: bool = typer.Option(False, "--raw-maps", help="With --heatmaps or --report: also write each detector's window probabilities as .npy."),
     report_dir: Optional[Path] = typer.Option(None, "--report", help="Write an HTML report here (index.html: sortable table, thumbnails, figures)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow an output folder that already holds files, and replace them."),
+    engine: str = typer.Option("local", help='local (this process) or ray (workers on a Ray cluster; pip install "scanner[ray]").'),
+    shards: Optional[Path] = typer.Option(None, "--shards", help="--engine ray: folder of the JSON-lines record shards (required); a re-run with the same folder skips the files already recorded there."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="--engine ray: the cluster to join (e.g. auto, or ray://HEAD:10001); default: start a local one."),
+    workers: int = typer.Option(2, min=1, help="--engine ray: scoring workers, each loading the detectors once and using --threads threads (default 1)."),
+    batch_size: int = typer.Option(4, min=1, help="--engine ray: files per task (and per shard)."),
     glob: Optional[str] = typer.Option(None, "--glob", help="Only scan files in folders whose name matches this pattern, e.g. '*.jpg'."),
     hidden: bool = typer.Option(False, "--hidden", help="Include hidden files and folders."),
     recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="Descend into sub-folders."),
@@ -173,8 +167,25 @@ def scan(
     applied, regions and heat maps."""
     if json_out and jsonl:
         _fatal("--json and --jsonl are exclusive", ExitCode.USAGE)
+    from .scan import WINDOWS
+
+    if window is not None and window not in WINDOWS:
+        _fatal(f"--window {window}: choose from {', '.join(map(str, WINDOWS))} pixels", ExitCode.USAGE)
     if raw_maps and heatmaps is None and report_dir is None:
         _fatal("--raw-maps needs --heatmaps DIR or --report DIR", ExitCode.USAGE)
+    if engine not in ("local", "ray"):
+        _fatal(f"unknown --engine {engine!r}; choose local or ray", ExitCode.USAGE)
+    if engine == "local" and (shards is not None or ray_address is not None):
+        _fatal("--shards and --ray-address need --engine ray", ExitCode.USAGE)
+    if engine == "ray":
+        if shards is None:
+            _fatal("--engine ray needs --shards DIR, the folder its records are written to", ExitCode.USAGE)
+        if heatmaps is not None or report_dir is not None:
+            _fatal("--engine ray writes records only: drop --heatmaps/--report, or rescan the flagged files locally", ExitCode.USAGE)
+        from .distributed import INSTALL_HINT, ray_available
+
+        if not ray_available():
+            _fatal(INSTALL_HINT)
     from .manipulations import MANIPULATIONS
 
     names = manip or list(MANIPULATIONS)
@@ -193,8 +204,12 @@ def scan(
     if report_dir is not None:
         _check_output_folder(report_dir, "--report", overwrite)
         heatmaps = heatmaps or report_dir / "figures"
+    if shards is not None and shards.exists() and not shards.is_dir():
+        _fatal(f"--shards {shards} is a file, not a folder", ExitCode.USAGE)
     dev = _device(device)
-    n_threads = _threads(threads)
+    from .scan import use_threads
+
+    n_threads = use_threads(threads) if engine == "local" else (threads or 1)
 
     from .detectors import WeightsError, load_shipped
     from .report import Report
@@ -203,11 +218,27 @@ def scan(
         detectors = load_shipped(names, dev, weights)
     except WeightsError as exc:
         _fatal(str(exc))
+    uncalibrated = [n for n in detectors.names if window is not None and window not in detectors.scales(n)]
+    if uncalibrated:
+        _fatal(f"--window {window}: the detectors {', '.join(uncalibrated)} are not calibrated for it "
+               f"(they are for {', '.join(str(w) for w in sorted(detectors.scales(uncalibrated[0])))} pixels)", ExitCode.USAGE)
     options = ScanOptions(stride=stride, device=dev, threshold=threshold, heatmaps=heatmaps, raw_maps=raw_maps,
-                          thumbnails=report_dir is not None, overwrite=overwrite, max_pixels=max_pixels, threads=n_threads)
-    report = Report(detectors, "json" if json_out else "jsonl" if jsonl else None, _stderr(quiet), options, exit_zero, report_dir)
+                          thumbnails=report_dir is not None, overwrite=overwrite, max_pixels=max_pixels, threads=n_threads,
+                          window=window)
+    if engine == "ray":
+        from .distributed import RayScan
+
+        records = RayScan([str(p) for p in paths], shards, options, names, str(weights) if weights else None, ray_address,
+                          workers, batch_size, recursive=recursive, include_hidden=hidden, pattern=glob)
+        describe = records.describe
+    else:
+        from .scan import scan as scan_local
+
+        records = scan_local(paths, detectors, options, recursive, hidden, glob)
+        describe = None
+    report = Report(detectors, "json" if json_out else "jsonl" if jsonl else None, _stderr(quiet), options, exit_zero, report_dir, describe)
     try:
-        report.run(paths, recursive, hidden, glob, total=len(files) + len(missing))
+        report.run(records, total=len(files) + len(missing))
     except KeyboardInterrupt:
         _stderr(quiet).print(f"interrupted after {len(report.records)} files")
         raise typer.Exit(int(ExitCode.INTERRUPTED))
@@ -319,9 +350,12 @@ def train(
 
 @app.command(cls=Command, epilog="Examples:\n\n  scanner evaluate --localization\n\n  scanner evaluate --table2 --scale tiny --task blur:0.5")
 def evaluate(
-    localization: bool = typer.Option(False, "--localization", help="Pixel-level localisation of forgeries: CNN against SRM+SVM."),
+    localization: bool = typer.Option(False, "--localization", help="Pixel-level localisation of forgeries, large and small: shipped detectors (fused and 128-pixel maps) against SRM+SVM."),
     table2: bool = typer.Option(False, "--table2", help="The paper's Table II: SRM+SVM vs recast CNN vs Bayar2016 on 15 tasks."),
-    scale: str = typer.Option("reduced", help="--table2 protocol: full (the paper's small set; needs a GPU), reduced (CPU) or tiny."),
+    scale: str = typer.Option("small", help="--table2 protocol: small (the paper's small training set: 15 recast, 60 Bayar epochs; hours per task on a CPU), reduced or tiny."),
+    recast_epochs: Optional[int] = typer.Option(None, min=1, help="--table2: recast CNN epochs instead of the scale's."),
+    bayar_epochs: Optional[int] = typer.Option(None, min=1, help="--table2: Bayar2016 epochs instead of the scale's (the report says which)."),
+    state: Optional[Path] = typer.Option(None, help="--table2: the resumable state (default OUT with .state.json); finished tasks are never recomputed."),
     task: Optional[List[str]] = typer.Option(None, help="--table2 tasks as MANIP:STRENGTH (repeat); default all 15."),
     cache: Optional[Path] = typer.Option(None, help="Patch cache folder (default ~/.cache/scanner)."),
     images: Optional[Path] = typer.Option(None, help="Folder of pristine photos (default ../shared/data/pristine)."),
@@ -347,15 +381,17 @@ def evaluate(
         from .evaluate import Table2Scale, run_table2
 
         try:
-            protocol = Table2Scale.named(scale)
+            protocol = Table2Scale.named(scale, recast_epochs, bayar_epochs)
             tasks = [(t.split(":")[0], float(t.split(":")[1])) for t in task] if task else None
         except (ValueError, IndexError) as exc:
             _fatal(f"{exc}; tasks are MANIP:STRENGTH, e.g. blur:0.5", ExitCode.USAGE)
         out = out or EVALUATION_FOLDER / "table2.md"
-        command = f"scanner evaluate --table2 --scale {scale}" + "".join(f" --task {t}" for t in task or []) + f" --out {out}"
-        run_table2(Path(root), protocol, out, out.with_suffix(".state.json"), dev, cache, tasks, command, seed,
+        command = (f"scanner evaluate --table2 --scale {scale}" + "".join(f" --task {t}" for t in task or [])
+                   + (f" --recast-epochs {recast_epochs}" if recast_epochs else "") + (f" --bayar-epochs {bayar_epochs}" if bayar_epochs else "")
+                   + f" --out {out}")
+        run_table2(Path(root), protocol, out, state or out.with_suffix(".state.json"), dev, cache, tasks, command, seed,
                    progress=lambda key, r: console.print(f"{key}: SVM {r['svm']['accuracy']:.2f}, CNN {r['recast']['accuracy']:.2f}, "
-                                                         f"Bayar {r['bayar']['accuracy']:.2f}"))
+                                                         f"Bayar {r['bayar']['accuracy']:.2f}, shipped {r['shipped']['accuracy']:.2f}"))
         console.print(f"wrote {out}")
         return
     from .detectors import WeightsError, load_shipped
@@ -369,7 +405,8 @@ def evaluate(
     command = ("scanner evaluate --localization" + (f" --n-images {n_images}" if n_images != 8 else "")
                + (f" --stride {stride}" if stride != 16 else "") + f" --out {out}")
     run_localisation(Path(root), detectors, out, n_images, stride, str(dev), seed, command,
-                     progress=lambda label, m: console.print(f"{label}: shipped F1 {m['cnn']['best_f1']:.3f}, SVM F1 {m['svm']['best_f1']:.3f}"))
+                     progress=lambda label, m: console.print(f"{label}: best F1 fused {m['fused']['best_f1']:.3f}, 128 "
+                                                           f"{m['128']['best_f1']:.3f}, SVM fused {m['svm fused']['best_f1']:.3f}"))
     console.print(f"wrote {out}")
 
 
@@ -382,9 +419,10 @@ def demo(
 ) -> None:
     """Build a small evidence folder from scikit-learn's sample photos, scan it and show where to look."""
     from .demo import run_demo
+    from .scan import use_threads
 
     dev = _device(device)
-    n_threads = _threads(threads)
+    n_threads = use_threads(threads)
     try:
         code = run_demo(directory, dev, overwrite, _stderr(), n_threads)
     except FileExistsError as exc:

@@ -63,6 +63,12 @@ class Photo:
     sha256: str
 
 
+def clean_camera(name: str) -> str:
+    """A camera name without the NUL padding of EXIF fields, its runs of spaces made one
+    (numpy drops trailing NULs, so padded names would not compare equal after a round trip)."""
+    return " ".join(name.replace("\x00", " ").split())
+
+
 def _camera_from_exif(path: Path) -> str | None:
     from PIL import Image
 
@@ -71,8 +77,7 @@ def _camera_from_exif(path: Path) -> str | None:
             exif = im.getexif()
     except Exception:
         return None
-    make, model = str(exif.get(0x010F, "")).strip(" \x00"), str(exif.get(0x0110, "")).strip(" \x00")
-    return f"{make} {model}".strip() or None
+    return clean_camera(f"{exif.get(0x010F, '')} {exif.get(0x0110, '')}") or None
 
 
 def list_photos(root: str | Path) -> list[Photo]:
@@ -87,7 +92,7 @@ def list_photos(root: str | Path) -> list[Photo]:
         lines = manifest.read_text(encoding="utf-8").splitlines()
         header = lines[0].split("\t")
         rows = [dict(zip(header, line.split("\t"))) for line in lines[1:] if line.strip()]
-        return sorted((Photo(root / r["path"], r["camera"].strip(), r["sha256"]) for r in rows), key=lambda p: str(p.path))
+        return sorted((Photo(root / r["path"], clean_camera(r["camera"]), r["sha256"]) for r in rows), key=lambda p: str(p.path))
     photos = []
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
         camera = _camera_from_exif(path) or path.stem
@@ -216,8 +221,13 @@ def build_task(
     cache_dir: str | Path | None = None,
     workers: int | None = None,
     progress: bool = False,
+    split: str = "camera",
 ) -> TaskData:
     """Patch data for one detection task: ``manip`` at the given strengths (default all three).
+
+    ``split`` ``camera``: a share ``test_fraction`` of the cameras is held out
+    (:func:`split_by_camera`); ``make``: whole makes are (:func:`split_by_make` with ``seed``:
+    training and validation makes train, test makes test; the lossless sets are not used).
 
     Train: for each training photo up to ``patches_per_image`` positions, each giving a
     pristine patch and a processed patch whose strength cycles through ``strengths``.
@@ -230,7 +240,13 @@ def build_task(
     photos = list_photos(root)
     if not photos:
         raise FileNotFoundError(f"no photos found under {root}")
-    train_photos, test_photos = split_by_camera(photos, test_fraction, seed)
+    if split == "make":
+        sides = split_by_make(photos, seed)
+        train_photos, test_photos = sides["train"] + sides["validation"], sides["test"]
+    elif split == "camera":
+        train_photos, test_photos = split_by_camera(photos, test_fraction, seed)
+    else:
+        raise ValueError(f"unknown split {split!r}; use camera or make")
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     (cache / "patches").mkdir(parents=True, exist_ok=True)
 
@@ -285,6 +301,9 @@ def build_task(
         "patches_per_image": patches_per_image,
         "test_patches_per_image": test_patches_per_image,
         "test_fraction": test_fraction,
+        "split": split,
+        "train_makes": sorted({camera_make(p.camera) for p in train_photos}),
+        "test_makes": sorted({camera_make(p.camera) for p in test_photos}),
         "train": [_describe(p, root) for p in train_photos],
         "test": [_describe(p, root) for p in test_photos],
     }
@@ -303,7 +322,7 @@ def camera_make(camera: str) -> str:
     """The maker of a camera (lower case, brand aliases merged: EASTMAN KODAK and JK Imaging are
     ``kodak``). Film scans (the lossless Kodak and McMaster sets) are ``film:kodak`` and
     ``film:mcmaster``, apart from any camera make."""
-    name = camera.replace("\x00", " ").strip().lower()
+    name = clean_camera(camera).lower()
     first = name.split()[0] if name.split() else "unknown"
     if "film scan" in name:
         return f"film:{first}"

@@ -74,7 +74,7 @@ def run_demo(folder: Path, device, overwrite: bool, console, threads: int = 1) -
     Returns the process exit code (0 once the demo has run)."""
     from .detectors import load_shipped
     from .report import Report
-    from .scan import ScanOptions
+    from .scan import ScanOptions, scan
 
     folder = Path(folder)
     if folder.exists():
@@ -86,7 +86,7 @@ def run_demo(folder: Path, device, overwrite: bool, console, threads: int = 1) -
     detectors = load_shipped(device=device)
     options = ScanOptions(stride=16, device=device, heatmaps=folder / "heatmaps", thumbnails=True, threads=threads)
     report = Report(detectors, None, console, options, html=folder / "report")
-    report.run([folder / "evidence"], True, False, None, total=len(exhibits))
+    report.run(scan([folder / "evidence"], detectors, options), total=len(exhibits))
     by_path = {Path(r.path).resolve(): r for r in report.records}
     from rich.console import Console
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .data import PATCH
 from .manipulations import MANIPULATIONS
 from .model import BayarNet, RecastNet
 
@@ -73,13 +74,26 @@ class NetSet:
 
         return ImageRule(self.detectors[name].threshold, self.detectors[name].threshold, MIN_AREA)
 
-    def dense(self, green, stride: int = 32, device: torch.device | str = "cpu", threads: int = 1):
+    def scales(self, name: str) -> dict:
+        """The one calibrated window size: 128 pixels at the card's threshold (spread 1)."""
+        import math
+
+        from .scan import ScaleCalibration
+
+        p = self.detectors[name].threshold
+        return {PATCH: ScaleCalibration(math.log(p / (1 - p)), 1.0)}
+
+    def dense(self, green, stride: int = 32, device: torch.device | str = "cpu", window: int = PATCH, threads: int = 1):
         """:class:`scanner.bank.WindowScores` of every network on green (H, W) uint8 (torch's own
-        thread setting applies; ``threads`` is accepted for the common interface)."""
+        thread setting applies; ``threads`` is accepted for the common interface). The networks
+        score 128-pixel windows only."""
         import numpy as np
 
         from .bank import WindowScores
         from .model import grid
+
+        if window != PATCH:
+            raise ValueError(f"single-network detectors score {PATCH}-pixel windows only, not {window}")
 
         tops, lefts = grid(*green.shape, stride)
         logits = {name: d.net.grid_logits(green, stride, device) for name, d in self.detectors.items()}

@@ -15,11 +15,13 @@ from . import manipulations
 
 @dataclass
 class Forgery:
-    """A forged image, its ground-truth mask and a one-line description."""
+    """A forged image, its ground-truth mask, a one-line description and, for a copy-move,
+    the mask of the untouched region it was copied from."""
 
     image: np.ndarray
     mask: np.ndarray
     description: str
+    source: np.ndarray | None = None
 
 
 def blob_mask(height: int, width: int, rng: np.random.Generator, area: tuple[float, float] = (0.12, 0.25)) -> np.ndarray:
@@ -78,5 +80,5 @@ def copy_move(image: np.ndarray, scale: float, seed: int = 0, area: tuple[float,
         if not (mask & source).any():
             out = image.copy()
             out[ty : ty + bh, tx : tx + bw][shape] = block[shape]
-            return Forgery(out, mask, f"copy-move resized by {scale:g}")
+            return Forgery(out, mask, f"copy-move resized by {scale:g}", source)
     raise ValueError("image too small for a non-overlapping copy-move")

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .data import PATCH
+from .scan import MAP_CELL, sigmoid
 
 PANEL = 400
 """Longest side of each panel of a figure, in pixels."""
@@ -27,14 +28,15 @@ def colormap(values: np.ndarray) -> np.ndarray:
     return (STOPS[lo] * (1 - frac) + STOPS[lo + 1] * frac).round().astype(np.uint8)
 
 
-def pixel_map(scores: np.ndarray, stride: int, shape: tuple[int, int], scale: float = 1.0) -> np.ndarray:
-    """Window probabilities (rows, cols) -> a map of ``shape`` (H, W) pixels drawn at ``scale``
-    of the image: each pixel takes the window whose centre is nearest."""
+def pixel_map(scores: np.ndarray, stride: int, shape: tuple[int, int], scale: float = 1.0, window: int = PATCH) -> np.ndarray:
+    """Values on a grid of ``window``-pixel squares every ``stride`` pixels (rows, cols) -> a map
+    of ``shape`` (H, W) pixels drawn at ``scale`` of the image: each pixel takes the square whose
+    centre is nearest (a localisation map: ``stride = window`` = its cell)."""
     height, width = shape
     ys = (np.arange(height) + 0.5) / scale
     xs = (np.arange(width) + 0.5) / scale
-    rows = np.clip(np.round((ys - PATCH / 2) / stride), 0, scores.shape[0] - 1).astype(int)
-    cols = np.clip(np.round((xs - PATCH / 2) / stride), 0, scores.shape[1] - 1).astype(int)
+    rows = np.clip(np.round((ys - window / 2) / stride), 0, scores.shape[0] - 1).astype(int)
+    cols = np.clip(np.round((xs - window / 2) / stride), 0, scores.shape[1] - 1).astype(int)
     return scores[rows][:, cols]
 
 
@@ -59,17 +61,16 @@ def colour_bar(height: int, threshold: float, width: int = 14) -> Image.Image:
     return bar
 
 
-def detector_panel(gray: np.ndarray, prob: np.ndarray, stride: int, scale: float, title: str, subtitle: str,
-                   window_threshold: float, threshold: float, boxes: list[list[int]], flagged: bool) -> Image.Image:
-    """One detector's panel: the photo in grey under the probabilities (the photo stays visible
-    where probabilities are low, and through a 25% veil where they are high), cyan outlines of
-    windows over the window threshold, yellow boxes of the flagged regions, a colour bar marked at
-    the image threshold, and a title."""
+def detector_panel(gray: np.ndarray, per_pixel: np.ndarray, title: str, subtitle: str, outline: float, marker: float,
+                   boxes: list[list[int]], scale: float, flagged: bool) -> Image.Image:
+    """One detector's panel: the photo in grey (H, W) under a map of values in [0, 1] at the
+    same size (the photo stays visible where values are low, and through a 25% veil where they
+    are high), cyan outlines where the map exceeds ``outline``, yellow boxes (image pixels, drawn
+    at ``scale``) of the flagged regions, a colour bar marked at ``marker``, and a title."""
     h, w = gray.shape
-    per_pixel = pixel_map(prob, stride, (h, w), scale)
     alpha = (0.25 + 0.5 * per_pixel)[..., None]
     mixed = (1 - alpha) * gray[..., None] + alpha * colormap(per_pixel)
-    over = per_pixel > window_threshold
+    over = per_pixel > outline
     edge = (over ^ np.roll(over, 1, 0)) | (over ^ np.roll(over, 1, 1))
     edge[0, :] = edge[:, 0] = False
     mixed[edge] = (0, 255, 255)
@@ -77,7 +78,7 @@ def detector_panel(gray: np.ndarray, prob: np.ndarray, stride: int, scale: float
     draw = ImageDraw.Draw(panel)
     for x0, y0, x1, y1 in boxes:
         draw.rectangle([x0 * scale, y0 * scale, x1 * scale - 1, y1 * scale - 1], outline=(255, 230, 0), width=3)
-    bar = colour_bar(h, threshold)
+    bar = colour_bar(h, marker)
     framed = Image.new("RGB", (w + bar.width + 6, h + 40), "white")
     framed.paste(panel, (0, 40))
     framed.paste(bar, (w + 6, 40))
@@ -103,10 +104,18 @@ def figure(rgb: np.ndarray, analysis, stride: int, title: str) -> Image.Image:
     panels = [original]
     for name, d in analysis.detections.items():
         verdict = "FLAGGED" if d.flagged else "not flagged"
-        panels.append(detector_panel(gray, analysis.probabilities[name], stride, scale, f"{name}: {verdict}",
-                                     f"score {d.score:.3f} / image threshold {d.threshold:.3f}; windows over "
-                                     f"{d.window_threshold:.2f} outlined; {len(d.regions)} region(s)",
-                                     d.window_threshold, d.threshold, [r.bbox for r in d.regions], d.flagged))
+        regions = f"{len(d.regions)} region(s)"
+        if name in analysis.evidence:  # the localisation map, 0.5 at the pristine 0.5% level
+            per_pixel = pixel_map(sigmoid(analysis.evidence[name]), MAP_CELL, gray.shape, scale, MAP_CELL)
+            panel = detector_panel(gray, per_pixel, f"{name}: {verdict}", f"score {d.score:.3f} / image threshold "
+                                   f"{d.threshold:.3f}; map over the pristine 0.5% level outlined; {regions}",
+                                   0.5, 0.5, [r.bbox for r in d.regions], scale, d.flagged)
+        else:
+            per_pixel = pixel_map(analysis.probabilities[name], stride, gray.shape, scale)
+            panel = detector_panel(gray, per_pixel, f"{name}: {verdict}", f"score {d.score:.3f} / image threshold "
+                                   f"{d.threshold:.3f}; windows over {d.window_threshold:.2f} outlined; {regions}",
+                                   d.window_threshold, d.threshold, [r.bbox for r in d.regions], scale, d.flagged)
+        panels.append(panel)
     columns = min(3, len(panels))
     cell_w, cell_h = max(p.width for p in panels), max(p.height for p in panels)
     rows = -(-len(panels) // columns)

@@ -40,6 +40,7 @@ ERROR_CODES = {
     "corrupt": "the image data is damaged",
     "too_large": "the image has more pixels than the configured limit",
     "unsupported": "the pixel format cannot be analysed",
+    "worker_failed": "the process scoring the file died, also when retried (distributed engines)",
 }
 
 
@@ -61,7 +62,8 @@ class ImageInfo:
 
 
 def read_bytes(path: str | Path) -> bytes:
-    """Read a whole file, mapping OS errors to :class:`ImageError`."""
+    """Read a whole file, mapping OS errors to :class:`ImageError` (an empty file is read; it
+    fails in :func:`open_image`)."""
     path = Path(path)
     try:
         if not stat.S_ISREG(path.stat().st_mode):
@@ -73,8 +75,6 @@ def read_bytes(path: str | Path) -> bytes:
         raise ImageError("unreadable", f"{path}: is a directory") from None
     except OSError as exc:
         raise ImageError("unreadable", f"{path}: cannot read ({exc.strerror or exc})") from None
-    if not data:
-        raise ImageError("empty", f"{path}: file is empty (0 bytes)")
     return data
 
 

@@ -61,22 +61,40 @@ DENSE_CHUNK = 16384
 (about 5 MB) stay in cache and below the allocator's mmap threshold."""
 
 
+GPU_CHUNK = 1 << 22
+"""Rows (positions) per chunk on a GPU: whole batches of patches in one product."""
+
+
+def _blocks(n: int, positions: int, chunk: int):
+    """(patch slice, position slice) blocks of about ``chunk`` rows: several whole patches per
+    block when a patch has fewer than ``chunk`` positions, else one patch in position chunks."""
+    if positions >= chunk:
+        for i in range(n):
+            for start in range(0, positions, chunk):
+                yield slice(i, i + 1), slice(start, start + chunk)
+    else:
+        per = chunk // positions
+        for i in range(0, n, per):
+            yield slice(i, i + per), slice(0, positions)
+
+
 class SoftHistogram(torch.autograd.Function):
     """h[n] = mean over positions s of softmax(alpha * (r[n, s] W^T + b)), shape (N, 81).
 
-    Computed chunk by chunk; backward recomputes the assignments instead of storing them,
-    so memory stays at one chunk of 81 scores whatever the patch size.
-    r: (N, P, 4) residual vectors, W: (81, 4), b: (81,).
+    Computed block by block (:data:`DENSE_CHUNK` rows on the CPU, :data:`GPU_CHUNK` on a GPU);
+    backward recomputes the assignments instead of storing them, so memory stays at one block
+    of 81 scores whatever the patch size. r: (N, P, 4) residual vectors, W: (81, 4), b: (81,).
     """
 
     @staticmethod
     def forward(ctx, r: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, alpha: float) -> torch.Tensor:
         n, positions, _ = r.shape
         h = torch.zeros(n, weight.shape[0], dtype=torch.float64, device=r.device)
-        for i in range(n):
-            for start in range(0, positions, DENSE_CHUNK):
-                m = torch.addmm(bias, r[i, start : start + DENSE_CHUNK], weight.t())
-                h[i] += soft_assign(m.mul_(alpha), inplace=True).sum(0, dtype=torch.float64)
+        chunk = DENSE_CHUNK if r.device.type == "cpu" else GPU_CHUNK
+        for ps, qs in _blocks(n, positions, chunk):
+            rc = r[ps, qs]
+            m = torch.addmm(bias, rc.reshape(-1, rc.shape[-1]), weight.t())
+            h[ps] += soft_assign(m.mul_(alpha), inplace=True).reshape(rc.shape[0], rc.shape[1], -1).sum(1, dtype=torch.float64)
         ctx.save_for_backward(r, weight, bias)
         ctx.alpha = alpha
         return h / positions
@@ -90,15 +108,18 @@ class SoftHistogram(torch.autograd.Function):
         grad_r = torch.empty_like(r)
         grad_w = torch.zeros_like(weight)
         grad_b = torch.zeros_like(bias)
-        for i in range(n):
-            for start in range(0, positions, DENSE_CHUNK):
-                rc = r[i, start : start + DENSE_CHUNK]
-                p = soft_assign(torch.addmm(bias, rc, weight.t()).mul_(alpha), inplace=True)
-                # d softmax: dm_k = alpha * p_k * (g_k - sum_j p_j g_j)
-                dm = p.mul_((g[i] - (p @ g[i])[:, None])).mul_(alpha)
-                grad_b += dm.sum(0)
-                grad_w += dm.t() @ rc
-                grad_r[i, start : start + DENSE_CHUNK] = dm @ weight
+        chunk = DENSE_CHUNK if r.device.type == "cpu" else GPU_CHUNK
+        for ps, qs in _blocks(n, positions, chunk):
+            rc = r[ps, qs]
+            k, q = rc.shape[:2]
+            flat = rc.reshape(-1, rc.shape[-1])
+            p = soft_assign(torch.addmm(bias, flat, weight.t()).mul_(alpha), inplace=True).reshape(k, q, -1)
+            gp = g[ps][:, None, :]
+            # d softmax: dm_k = alpha * p_k * (g_k - sum_j p_j g_j)
+            dm = p.mul_(gp - (p * gp).sum(-1, keepdim=True)).mul_(alpha).reshape(k * q, -1)
+            grad_b += dm.sum(0)
+            grad_w += dm.t() @ flat
+            grad_r[ps, qs] = (dm @ weight).reshape(k, q, -1)
         return grad_r, grad_w, grad_b, None
 
 
@@ -144,7 +165,8 @@ class CooccurrenceBranch(nn.Module):
                 for start in range(0, flat.shape[1], DENSE_CHUNK):
                     codes = self.codebook(flat[i, start : start + DENSE_CHUNK]).argmax(dim=-1)
                     counts[i] += torch.bincount(codes, minlength=N_CODES).to(torch.float64)
-            return counts / flat.shape[1]
+            # a tensor divisor: CUDA divides by a Python scalar through its reciprocal, 1 ulp off numpy
+            return counts / torch.tensor(float(flat.shape[1]), dtype=torch.float64, device=x.device)
 
     @torch.no_grad()
     def project(self, x: torch.Tensor, u: torch.Tensor, mode: str, alpha: float) -> torch.Tensor:

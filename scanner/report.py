@@ -7,11 +7,12 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Callable, Iterable
 
 from . import __version__
 from .exitcodes import ExitCode
 from .data import PATCH
-from .scan import ImageRecord, ScanOptions, scan
+from .scan import WINDOWS, ImageRecord, ScanOptions
 
 SCHEMA_VERSION = 2
 """Version of the JSON output (``scanner/report.schema.json``); 2 added the scan's options and
@@ -35,8 +36,9 @@ class Report:
     marked ``interrupted``, then re-raises."""
 
     def __init__(self, detectors, json_mode: str | None, console, options: ScanOptions, exit_zero: bool = False,
-                 html: Path | None = None) -> None:
+                 html: Path | None = None, engine: Callable[[], dict] | None = None) -> None:
         self.html = html
+        self.engine = engine or (lambda: {"name": "local"})
         self.detectors = detectors
         self.json_mode = json_mode
         self.console = console
@@ -54,10 +56,11 @@ class Report:
         """What the scan was asked to do: enough to repeat it and to map a window back to pixels."""
         o = self.options
         rules = {n: vars(self.detectors.image_rule(n)) for n in self.detectors.names}
-        return {"stride": o.stride, "window": PATCH, "device": str(o.device), "threads": o.threads,
+        return {"stride": o.stride, "window": PATCH, "map_windows": [o.window] if o.window else list(WINDOWS),
+                "device": str(o.device), "threads": o.threads,
                 "image_rules": rules, "threshold_override": o.threshold, "max_pixels": o.max_pixels,
                 "heatmaps": str(o.heatmaps) if o.heatmaps else None, "raw_maps": o.raw_maps, "overwrite": o.overwrite,
-                "report": str(self.html) if self.html else None}
+                "report": str(self.html) if self.html else None, "engine": self.engine()}
 
     def header(self) -> dict:
         return {"schema_version": SCHEMA_VERSION, "tool": {"name": "scanner", "version": __version__},
@@ -99,7 +102,9 @@ class Report:
         flagged = sum(r.flagged for r in self.records)
         self.console.print(f"scanned {done}/{total} files, {flagged} flagged, {time.monotonic() - started:.0f} s", highlight=False)
 
-    def run(self, paths: list, recursive: bool, hidden: bool, pattern: str | None, total: int) -> None:
+    def run(self, records: Iterable[ImageRecord], total: int) -> None:
+        """Consume the records of a scan (any engine's), showing progress, then write the output."""
+        from rich.markup import escape
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         bar = self.console.is_terminal and not self.console.quiet
@@ -111,14 +116,14 @@ class Report:
                 task = progress.add_task("scanning", total=total)
                 if plain:
                     self.console.print(f"scanning {total} files", highlight=False)
-                for record in scan(paths, self.detectors, self.options, recursive, hidden, pattern):
+                for record in records:
                     self.records.append(record)
                     progress.update(task, advance=1, description=f"scanning {Path(record.path).name[:40]}")
                     if self.json_mode is None:
                         if record.status != "ok":
-                            self.console.print(f"[yellow]{record.status}:[/] {record.error['message']}", highlight=False)
+                            self.console.print(f"[yellow]{record.status}:[/] {escape(record.error['message'])}", highlight=False)
                         for warning in record.warnings:
-                            self.console.print(f"[yellow]warning:[/] {record.path}: {warning}", highlight=False)
+                            self.console.print(f"[yellow]warning:[/] {escape(f'{record.path}: {warning}')}", highlight=False)
                     if self.json_mode == "jsonl":
                         sys.stdout.write(json.dumps(record.to_dict()) + "\n")
                         sys.stdout.flush()
@@ -132,6 +137,9 @@ class Report:
             self.finished = now()
             if plain and not self.interrupted:
                 self._progress_line(len(self.records), total, started)
+            recorded = self.engine().get("already_recorded")
+            if recorded and not self.console.quiet:
+                self.console.print(f"{recorded} files already recorded in {self.engine()['shards']} were skipped", highlight=False)
             self.write()
 
     def write(self) -> None:
@@ -152,6 +160,7 @@ class Report:
 
     def print_table(self) -> None:
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         # piped to a file, the table is as wide as it needs: paths are never cut
@@ -164,7 +173,7 @@ class Report:
         table.add_column("where to look", overflow="fold")
         for r in self.records:
             if r.status != "ok":
-                table.add_row(r.path, r.status, *["-"] * len(self.detectors.names), r.error["code"] if r.error else "")
+                table.add_row(escape(r.path), r.status, *["-"] * len(self.detectors.names), r.error["code"] if r.error else "")
                 continue
             cells = [f"[bold red]{d.score:.2f} !" if d.flagged else f"{d.score:.2f}" for d in r.detections.values()]
             where = r.verdict
@@ -172,7 +181,7 @@ class Report:
                 top = max(r.regions, key=lambda g: (g.detector == r.operation, g.area))
                 x0, y0, x1, y1 = top.bbox
                 where += f"; largest region x{x0}-{x1} y{y0}-{y1}"
-            table.add_row(r.path, "ok", *cells, where)
+            table.add_row(escape(r.path), "ok", *cells, escape(where))
         out.print(table)
         s = self.summary()
         out.print(f"{s['files']} files: {s['ok']} analysed, {s['flagged_images']} with evidence of processing, "

@@ -25,6 +25,44 @@ MIN_AREA = 192 * 192
 windows at stride 32 (the image rule; see :func:`image_score`)."""
 
 
+WINDOWS = (32, 64, 128)
+"""Window sizes in pixels whose maps are fused into the localisation map (``--window`` picks one)."""
+
+MAP_CELL = 8
+"""Side in pixels of a cell of the localisation map (the finest window stride)."""
+
+
+@dataclass(frozen=True)
+class ScaleCalibration:
+    """Where a detector's window logits lie on pristine photos at one window size: ``threshold``,
+    the logit that 0.5% of pristine windows exceed, and ``spread``, their interquartile range."""
+
+    threshold: float
+    spread: float
+
+
+def scale_stride(window: int, stride: int) -> int:
+    """Stride of the windows of size ``window`` in a scan at ``stride``: a quarter window, at
+    most ``stride`` and at least one map cell (64 -> 16 and 32 -> 8 at the default 32)."""
+    return max(MAP_CELL, min(stride, window // 4))
+
+
+def coverage_mean(values: np.ndarray, stride: int, window: int, shape: tuple[int, int], cell: int = MAP_CELL) -> np.ndarray:
+    """Window values (rows, cols) on a grid of ``window``-pixel windows every ``stride`` pixels
+    -> the mean over the windows covering each cell centre of an image of ``shape`` (H, W)
+    pixels: (ceil(H / cell), ceil(W / cell)). Pixels past the last window take the last one."""
+    out = values.astype(np.float64)
+    for axis, n in enumerate(shape):
+        centres = np.arange(0, n, cell) + cell // 2
+        k = values.shape[axis]
+        hi = np.clip(centres // stride, 0, k - 1)
+        lo = np.minimum(np.clip(-((window - 1 - centres) // stride), 0, k - 1), hi)  # ceil((c - window + 1) / stride)
+        sums = np.cumsum(np.moveaxis(out, axis, 0), axis=0)
+        sums = np.concatenate([np.zeros((1,) + sums.shape[1:]), sums])
+        out = np.moveaxis((sums[hi + 1] - sums[lo]) / (hi - lo + 1)[:, None], 0, axis)
+    return out
+
+
 @dataclass
 class Region:
     """A connected group of windows over a detector's threshold (windows that overlap are
@@ -83,8 +121,10 @@ def image_score(prob: np.ndarray, stride: int, min_area: int, window: int = PATC
 
 def regions(prob: np.ndarray, threshold: float, stride: int, detector: str, core_threshold: float | None = None,
             min_area: int = 0, operations: np.ndarray | None = None, operation_names: list[str] | None = None,
-            shape: tuple[int, int] | None = None, window: int = PATCH) -> list[Region]:
+            shape: tuple[int, int] | None = None, window: int = PATCH, evidence: np.ndarray | None = None) -> list[Region]:
     """Connected groups of windows whose probability exceeds ``threshold``, largest first.
+    With ``evidence`` (bool, a cell every :data:`MAP_CELL` pixels: the localisation map over
+    its threshold), a region's box is the box of the evidence inside its windows' footprint.
     With ``core_threshold``, only the groups holding a core (connected windows over
     ``core_threshold``) that covers at least ``min_area`` pixels (hysteresis: the core says
     *whether*, the window threshold says *where*). ``operations`` (C, rows, cols) are operation
@@ -106,14 +146,29 @@ def regions(prob: np.ndarray, threshold: float, stride: int, detector: str, core
         x1, y1 = int((cols.max() + 1) * stride), int((rows.max() + 1) * stride)
         if shape is not None:
             y1, x1 = min(y1, shape[0]), min(x1, shape[1])
+        box = [int(cols.min() * stride), int(rows.min() * stride), x1, y1]
+        if evidence is not None:
+            box = _tighten(box, evidence)
         named = None
         if operations is not None and operations.shape[0] > 1:
             mean = operations[:, mine].mean(axis=1)
             named = operation_names[1 + int(np.argmax(mean[1:]))]
         values = prob[mine]
-        found.append(Region(detector, [int(cols.min() * stride), int(rows.min() * stride), x1, y1],
-                            int(cells.sum()) * stride * stride, float(values.mean()), float(values.max()), int(mine.sum()), named))
+        found.append(Region(detector, box, int(cells.sum()) * stride * stride, float(values.mean()), float(values.max()), int(mine.sum()), named))
     return sorted(found, key=lambda r: (-r.area, -r.max_score))
+
+
+def _tighten(box: list[int], evidence: np.ndarray) -> list[int]:
+    """The box [x0, y0, x1, y1) shrunk to the cells of ``evidence`` inside it (unchanged if none)."""
+    x0, y0, x1, y1 = box
+    inside = evidence[y0 // MAP_CELL : -(-y1 // MAP_CELL), x0 // MAP_CELL : -(-x1 // MAP_CELL)]
+    if not inside.any():
+        return box
+    rows, cols = np.nonzero(inside)
+    top, left = y0 // MAP_CELL + rows.min(), x0 // MAP_CELL + cols.min()
+    bottom, right = y0 // MAP_CELL + rows.max() + 1, x0 // MAP_CELL + cols.max() + 1
+    return [max(x0, int(left * MAP_CELL)), max(y0, int(top * MAP_CELL)),
+            min(x1, int(right * MAP_CELL)), min(y1, int(bottom * MAP_CELL))]
 
 
 @dataclass
@@ -150,12 +205,14 @@ class ImageRule:
 
 
 def detect(prob: np.ndarray, rule: ImageRule, stride: int, detector: str, operations: np.ndarray | None = None,
-           operation_names: list[str] | None = None, shape: tuple[int, int] | None = None) -> Detection:
-    """The per-image result of one detector from its window probabilities (rows, cols)."""
+           operation_names: list[str] | None = None, shape: tuple[int, int] | None = None,
+           evidence: np.ndarray | None = None) -> Detection:
+    """The per-image result of one detector from its window probabilities (rows, cols);
+    ``evidence`` (see :func:`regions`) outlines the regions."""
     score = image_score(prob, stride, rule.min_area)
     flagged = score > rule.threshold
     found = regions(prob, rule.window_threshold, stride, detector, rule.threshold, rule.min_area, operations,
-                    operation_names, shape) if flagged else []
+                    operation_names, shape, evidence=evidence) if flagged else []
     return Detection(detector, score, flagged, rule.threshold, rule.window_threshold, rule.min_area,
                      float(np.mean(prob > rule.window_threshold)), found)
 
@@ -216,7 +273,8 @@ def output_stem(files: list[InputFile]) -> dict[Path, Path]:
 
 @dataclass
 class ScanOptions:
-    """Settings of a scan (see ``scanner scan --help``)."""
+    """Settings of a scan (see ``scanner scan --help``). ``window`` None fuses the maps of
+    :data:`WINDOWS` into the localisation map; a size in pixels uses that size alone."""
 
     stride: int = 32
     device: str = "cpu"
@@ -227,23 +285,39 @@ class ScanOptions:
     overwrite: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     threads: int = 1
+    window: int | None = None
 
 
 @dataclass
 class Analysis:
-    """Everything a scan learns from one image: per-detector results and window
+    """Everything a scan learns from one image: per-detector results and 128-pixel window
     probabilities (rows, cols), the operation probabilities (C, rows, cols) with their names
-    (empty without an operation head), and the named operation (None if nothing is flagged)."""
+    (empty without an operation head), the named operation (None if nothing is flagged), and
+    each detector's localisation map (:func:`localisation_maps`)."""
 
     detections: dict[str, Detection]
     probabilities: dict[str, np.ndarray]
     operations: np.ndarray
     operation_names: list[str]
     operation: str | None
+    evidence: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def flagged(self) -> bool:
         return any(d.flagged for d in self.detections.values())
+
+
+def use_threads(threads: int | None = None) -> int:
+    """Limit this process's torch and BLAS threads to ``threads`` (default: every core it may
+    use). Returns the number applied."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = threads or available
+    torch.set_num_threads(n)
+    threadpool_limits(n)
+    return n
 
 
 def sigmoid(x: np.ndarray | float) -> np.ndarray:
@@ -256,6 +330,32 @@ def _softmax(logits: np.ndarray, axis: int = 0) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
+def localisation_maps(green: np.ndarray, detectors, scores, options: ScanOptions) -> dict[str, np.ndarray]:
+    """Each detector's localisation map: a cell every :data:`MAP_CELL` pixels of green (H, W),
+    the mean over window sizes (``options.window`` alone, or every size of :data:`WINDOWS`
+    the detector set is calibrated for) of the mean logit of the windows covering the cell,
+    less that size's pristine threshold, in units of its pristine spread
+    (:class:`ScaleCalibration`). 0 is the 0.5%-of-pristine-windows level of every size.
+    ``scores`` are the 128-pixel windows already computed at ``options.stride``."""
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    for window in [options.window] if options.window else WINDOWS:
+        if min(green.shape) < window:
+            continue
+        calibrated = {name: detectors.scales(name).get(window) for name in scores.detectors}
+        if not any(calibrated.values()):
+            continue
+        stride = options.stride if window == PATCH else scale_stride(window, options.stride)
+        grid = scores if window == PATCH else detectors.dense(green, stride, options.device, window=window, threads=options.threads)
+        for name, logits in grid.detectors.items():
+            scale = calibrated[name]
+            if scale is not None:
+                z = (coverage_mean(logits, stride, window, green.shape) - scale.threshold) / scale.spread
+                sums[name] = sums.get(name, 0) + z
+                counts[name] = counts.get(name, 0) + 1
+    return {name: sums[name] / counts[name] for name in sums}
+
+
 def analyze(green: np.ndarray, detectors, options: ScanOptions) -> Analysis:
     """Run a detector set (:func:`scanner.detectors.load_shipped`) on one green channel (H, W).
 
@@ -264,6 +364,7 @@ def analyze(green: np.ndarray, detectors, options: ScanOptions) -> Analysis:
     flagged detector of highest score)."""
     scores = detectors.dense(green, options.stride, options.device, threads=options.threads)
     operations = _softmax(scores.operations) if len(scores.operation_names) else scores.operations
+    evidence = localisation_maps(green, detectors, scores, options)
     detections, probabilities = {}, {}
     for name, logits in scores.detectors.items():
         prob = sigmoid(logits)
@@ -271,7 +372,7 @@ def analyze(green: np.ndarray, detectors, options: ScanOptions) -> Analysis:
         if options.threshold is not None:
             rule = ImageRule(options.threshold, options.threshold, rule.min_area)
         detections[name] = detect(prob, rule, options.stride, name, operations if len(scores.operation_names) else None,
-                                  scores.operation_names, green.shape)
+                                  scores.operation_names, green.shape, evidence[name] > 0 if name in evidence else None)
         probabilities[name] = prob
     flagged = [d for d in detections.values() if d.flagged]
     operation = None
@@ -283,7 +384,7 @@ def analyze(green: np.ndarray, detectors, options: ScanOptions) -> Analysis:
         operation = max(flagged, key=lambda d: mean[scores.operation_names.index(d.detector)]).detector
     elif flagged:
         operation = max(flagged, key=lambda d: d.score).detector
-    return Analysis(detections, probabilities, operations, scores.operation_names, operation)
+    return Analysis(detections, probabilities, operations, scores.operation_names, operation, evidence)
 
 
 @dataclass
@@ -374,38 +475,76 @@ def write_heatmaps(record: ImageRecord, analysis: Analysis, display: np.ndarray,
                 record.heatmaps["raw"][name] = None
 
 
-def scan_file(item: InputFile, stem: Path, detectors, options: ScanOptions) -> ImageRecord:
-    """Analyse one file; every failure becomes a record with ``status`` error or skipped."""
-    record = ImageRecord(path=str(item.path))
-    try:
-        data = read_bytes(item.path)
-        record.sha256 = sha256_hex(data)
-        image, info = open_image(data, str(item.path), options.max_pixels)
-        green = green_channel(image, info)
-    except ImageError as exc:
-        record.status, record.error = "error", {"code": exc.code, "message": exc.message}
+class Scorer:
+    """Turns files into :class:`ImageRecord` s: the one code path of every engine (the local
+    ``scanner scan``, Ray workers, any batch framework). Build it once (detectors loaded once),
+    then call it on batches of (path, bytes) or on paths.
+
+    >>> scorer = Scorer.shipped()
+    >>> records = scorer([("a.jpg", open("a.jpg", "rb").read())])
+    """
+
+    def __init__(self, detectors, options: ScanOptions | None = None) -> None:
+        self.detectors = detectors
+        self.options = options or ScanOptions()
+
+    @classmethod
+    def shipped(cls, manips: list[str] | None = None, options: ScanOptions | None = None, weights: str | Path | None = None) -> "Scorer":
+        """A scorer of the shipped detectors (or those in ``weights``), restricted to ``manips``."""
+        from .detectors import load_shipped
+
+        options = options or ScanOptions()
+        return cls(load_shipped(manips, options.device, weights), options)
+
+    def __call__(self, batch: list[tuple[str, bytes]]) -> list[ImageRecord]:
+        """Records of a batch of (path, the file's bytes), in order."""
+        return [self.score(path, data) for path, data in batch]
+
+    def score(self, path: str, data: bytes, stem: Path | None = None) -> ImageRecord:
+        """Analyse one file's bytes; every failure becomes a record with ``status`` error or
+        skipped. Heat maps (when the options ask for them) go under ``stem`` (default: the name)."""
+        record = ImageRecord(path=path, sha256=sha256_hex(data))
+        options = self.options
+        try:
+            image, info = open_image(data, path, options.max_pixels)
+            green = green_channel(image, info)
+        except ImageError as exc:
+            record.status, record.error = "error", {"code": exc.code, "message": exc.message}
+            return record
+        record.input = info.to_dict()
+        if min(green.shape) < PATCH:
+            record.status = "skipped"
+            record.error = {"code": "too_small", "message": f"{path}: {green.shape[1]}x{green.shape[0]} is smaller than one "
+                                                            f"{PATCH}x{PATCH} analysis window"}
+            return record
+        analysis = analyze(green, self.detectors, options)
+        record.detections, record.flagged, record.operation = analysis.detections, analysis.flagged, analysis.operation
+        if options.heatmaps is not None:
+            write_heatmaps(record, analysis, display_rgb(image, green), stem or Path(Path(path).name), options)
         return record
-    record.input = info.to_dict()
-    if min(green.shape) < PATCH:
-        record.status = "skipped"
-        record.error = {"code": "too_small", "message": f"{item.path}: {green.shape[1]}x{green.shape[0]} is smaller than one "
-                                                        f"{PATCH}x{PATCH} analysis window"}
-        return record
-    analysis = analyze(green, detectors, options)
-    record.detections, record.flagged, record.operation = analysis.detections, analysis.flagged, analysis.operation
-    if options.heatmaps is not None:
-        write_heatmaps(record, analysis, display_rgb(image, green), stem, options)
-    return record
+
+    def score_file(self, path: str | Path, stem: Path | None = None) -> ImageRecord:
+        """Read and analyse one file; a file that cannot be read becomes an error record."""
+        try:
+            data = read_bytes(path)
+        except ImageError as exc:
+            return ImageRecord(path=str(path), status="error", error={"code": exc.code, "message": exc.message})
+        return self.score(str(path), data, stem)
 
 
 def scan(paths: list[str | Path], detectors, options: ScanOptions | None = None,
          recursive: bool = True, include_hidden: bool = False, pattern: str | None = None) -> Iterator[ImageRecord]:
     """Scan files and folders with a detector set, yielding one :class:`ImageRecord` per
     file in sorted order. Paths that do not exist yield error records (code ``not_found``)."""
-    options = options or ScanOptions()
+    scorer = Scorer(detectors, options)
     files, missing = collect_inputs(paths, recursive, include_hidden, pattern)
     for path in missing:
-        yield ImageRecord(path=path, status="error", error={"code": "not_found", "message": f"{path}: no such file or folder"})
+        yield missing_record(path)
     stems = output_stem(files)
     for item in files:
-        yield scan_file(item, stems[item.path], detectors, options)
+        yield scorer.score_file(item.path, stems[item.path])
+
+
+def missing_record(path: str) -> ImageRecord:
+    """The record of an input path that does not exist."""
+    return ImageRecord(path=path, status="error", error={"code": "not_found", "message": f"{path}: no such file or folder"})

@@ -449,6 +449,50 @@ def photo_logits(bank: SRMBank, photos: list[Photo], stride: int, workers: int =
         return list(pool.map(_photo_detector_logits, [(bank, p.path, stride) for p in photos]))
 
 
+SCALE_CROP = 1024
+"""Side in pixels of the central crop of each training photo on which the window sizes of
+the localisation map are calibrated (:func:`calibrate_scales`)."""
+
+
+def _scale_logits(args: tuple) -> dict[int, dict[str, np.ndarray]]:
+    from .images import load_green
+    from .scan import WINDOWS, scale_stride
+
+    bank, path, stride = args
+    green = load_green(path)[0]
+    top, left = max(0, (green.shape[0] - SCALE_CROP) // 2), max(0, (green.shape[1] - SCALE_CROP) // 2)
+    crop = green[top : top + SCALE_CROP, left : left + SCALE_CROP]
+    return {w: {n: v.ravel() for n, v in bank.dense(crop, stride if w == PATCH else scale_stride(w, stride), window=w).detectors.items()}
+            for w in WINDOWS if min(crop.shape) >= w}
+
+
+def calibrate_scales(bank: SRMBank, photos: list[Photo], stride: int, window_fpr: float = WINDOW_FPR,
+                     workers: int = 2) -> dict[str, dict[str, dict[str, float]]]:
+    """For each detector and window size of the localisation map, the logit that ``window_fpr``
+    of the windows of pristine ``photos`` exceed (``threshold``) and their interquartile range
+    (``spread``), on central :data:`SCALE_CROP` crops at the scan's strides:
+    {detector: {str(window): {"threshold", "spread"}}} (see :class:`scanner.scan.ScaleCalibration`).
+
+    ``photos`` are the bank's own training photos, on which its logits sit lower than on new
+    makes; so every size's threshold is raised by the gap between the card's out-of-fold
+    128-pixel window threshold and the 128-pixel one found here (128 then equals the card's)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        maps = list(pool.map(_scale_logits, [(bank, p.path, stride) for p in photos]))
+    scales: dict[str, dict[str, dict[str, float]]] = {}
+    for name in bank.names:
+        for window in sorted({w for m in maps for w in m}):
+            v = np.concatenate([m[window][name] for m in maps if window in m])
+            q1, q3 = np.quantile(v, [0.25, 0.75])
+            scales.setdefault(name, {})[str(window)] = {"threshold": float(np.quantile(v, 1 - window_fpr)),
+                                                        "spread": float(q3 - q1)}
+        shift = bank.card["thresholds"][name]["logit"] - scales[name][str(PATCH)]["threshold"]
+        for calibration in scales[name].values():
+            calibration["threshold"] += shift
+    return scales
+
+
 @dataclass
 class Calibration:
     """Window thresholds (logits) and image rules per detector, with what they were chosen on."""
@@ -560,4 +604,6 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
                      "seconds": round(time.perf_counter() - start, 1)},
         "versions": library_versions(),
     }
+    say("window sizes of the localisation map")
+    bank.card["scales"] = calibrate_scales(bank, training, stride)
     return bank

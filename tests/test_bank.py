@@ -81,20 +81,22 @@ def random_bank(rng, submodels=BANK_SUBMODELS[:3], tf="sqrt") -> SRMBank:
                    card)
 
 
-@pytest.mark.parametrize("stride, threads, band", [(8, 1, 1024), (32, 2, 1024), (12, 1, 1024), (16, 2, 40)])
-def test_dense_scores_equal_window_by_window(rng, stride, threads, band, monkeypatch):
+@pytest.mark.parametrize("stride, threads, band, window", [(8, 1, 1024, 128), (32, 2, 1024, 128), (12, 1, 1024, 128),
+                                                            (16, 2, 40, 128), (8, 2, 1024, 32), (16, 1, 40, 64), (8, 1, 24, 64)])
+def test_dense_scores_equal_window_by_window(rng, stride, threads, band, window, monkeypatch):
     import scanner.bank
 
-    monkeypatch.setattr(scanner.bank, "BAND_ROWS", band)  # 40: several bands on this small image
+    monkeypatch.setattr(scanner.bank, "BAND_ROWS", band)  # 24, 40: several bands on this small image
     bank = random_bank(rng)
     green = textured_image(rng, 200, 290, 1)[..., 0]
-    scores = bank.dense(green, stride, threads=threads)
-    windows = np.stack([green[t : t + 128, l : l + 128] for t in scores.tops for l in scores.lefts])
+    scores = bank.dense(green, stride, window=window, threads=threads)
+    windows = np.stack([green[t : t + window, l : l + window] for t in scores.tops for l in scores.lefts])
     detectors, operations = bank.patch_logits(windows)
     for name, logits in scores.detectors.items():
         np.testing.assert_allclose(logits.ravel(), detectors[name], atol=1e-9)
     np.testing.assert_allclose(scores.operations.reshape(6, -1).T, operations, atol=1e-9)
-    assert scores.tops[-1] + 128 <= 200 and scores.lefts[-1] + 128 <= 290
+    assert scores.tops[-1] + window <= 200 and scores.lefts[-1] + window <= 290
+    assert scores.tops[-1] + window + stride > 200 and scores.lefts[-1] + window + stride > 290
 
 
 def test_detector_is_the_largest_of_its_task_heads(rng):

@@ -97,12 +97,12 @@ def test_figures_one_per_image_compact_and_never_silently_kept(photos, tmp_path)
 
 def test_a_map_that_is_not_written_shows_in_every_mode(photos, tmp_path):
     from scanner.detectors import load_shipped
-    from scanner.scan import InputFile, ScanOptions, scan_file
+    from scanner.scan import ScanOptions, Scorer
 
     maps = tmp_path / "maps"
     (maps / "one.png.figure.jpg").parent.mkdir(parents=True)
     (maps / "one.png.figure.jpg").write_bytes(b"old")
-    record = scan_file(InputFile(photos / "one.png", photos), Path("one.png"), load_shipped(["blur"]), ScanOptions(heatmaps=maps))
+    record = Scorer(load_shipped(["blur"]), ScanOptions(heatmaps=maps)).score_file(photos / "one.png", Path("one.png"))
     assert record.heatmaps["figure"] is None and "not written" in record.warnings[0]
     assert (maps / "one.png.figure.jpg").read_bytes() == b"old"
 

@@ -57,20 +57,52 @@ def test_pixel_map_assigns_nearest_window():
     assert m[0, 0] == 0 and m[159, 191] == 5 and m[64, 64 + 32] == 1
 
 
-def test_tiny_table2_runs_end_to_end(pristine_dir, tmp_path):
+def test_tiny_table2_runs_end_to_end_on_disjoint_makes(pristine_dir, tmp_path):
+    from scanner.data import camera_make
+
     out = tmp_path / "table2.md"
     state = tmp_path / "state.json"
     tasks = [("blur", 0.5), ("noise", 0.25)]
     done = run_table2(pristine_dir, Table2Scale.named("tiny"), out, state, torch.device("cpu"), tmp_path / "cache", tasks, "test")
     assert set(done) == {"tiny/blur/0.5", "tiny/noise/0.25"}
     for result in done.values():
-        for method in ("svm", "recast", "bayar"):
+        for method in ("svm", "recast", "bayar", "shipped"):
             assert 0 <= result[method]["accuracy"] <= 100
+        assert result["train_makes"] and result["test_makes"] and not set(result["train_makes"]) & set(result["test_makes"])
     text = out.read_text()
-    assert "| blur 0.5 |" in text and "87.10" in text and "tiny" in text
+    assert "| blur 0.5 |" in text and "87.10" in text and "tiny" in text and "| median 7 | not run |" in text
     mtime = state.stat().st_mtime_ns
     run_table2(pristine_dir, Table2Scale.named("tiny"), out, state, torch.device("cpu"), tmp_path / "cache", tasks, "test")
     assert state.stat().st_mtime_ns == mtime  # resumed: nothing recomputed
+    from scanner.data import build_task
+
+    data = build_task(pristine_dir, "blur", (0.5,), 1, 1, 0, region=256, cache_dir=tmp_path / "cache", split="make")
+    train = {p["camera"] for p in data.manifest["train"]}
+    test = {p["camera"] for p in data.manifest["test"]}
+    assert train and test and not train & test
+    assert not {camera_make(c) for c in train} & {camera_make(c) for c in test}
+    assert set(data.test.camera) <= test and set(data.train.camera) <= train
+
+
+def test_table2_skips_finished_tasks_and_reports_them(tmp_path, monkeypatch):
+    import json
+
+    import scanner.evaluate
+
+    cell = lambda a: {"accuracy": a, "minutes": 1.5, "epochs": 15, "device": "cuda", "device_name": "GPU"}  # noqa: E731
+    finished = {"n_train": 21760, "n_train_pristine": 10880, "n_test": 2000, "train_makes": ["canon"], "test_makes": ["kodak"],
+                "svm": cell(91.0), "recast": cell(93.5), "bayar": cell(80.25), "shipped": cell(88.0)}
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"small/blur/0.5": finished}))
+    calls = []
+    monkeypatch.setattr(scanner.evaluate, "run_table2_task", lambda *a, **k: calls.append(a[1:3]) or finished)
+    done = run_table2(tmp_path, Table2Scale.named("small"), tmp_path / "t2.md", state, "cpu",
+                      tasks=[("blur", 0.5), ("noise", 2.0)], command="test")
+    assert calls == [("noise", 2.0)]  # the finished task was skipped, the other one run once
+    assert set(json.loads(state.read_text())) == {"small/blur/0.5", "small/noise/2"} == set(done)
+    text = (tmp_path / "t2.md").read_text()
+    assert "| blur 0.5 | 91.00 | 93.50 | 80.25 | 88.00 | 87.10 | 95.70 | 83.10 |" in text
+    assert "**1 of 1** run" in text and "| jpeg 90 | not run |" in text
 
 
 def test_demo_runs_under_a_minute_and_names_what_was_done(tmp_path):

@@ -9,6 +9,7 @@ import torch
 from scanner.images import load_green
 from scanner.model import BayarNet, RecastNet, to_input
 from scanner.srm import srm_features
+from scanner.train import resolve_device
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -19,6 +20,7 @@ def test_hardmax_equals_descriptor_bit_for_bit_on_random_patches(rng, device):
     from scipy import ndimage
 
     smooth = ndimage.gaussian_filter(patches.astype(float), (0, 1, 1)).round().astype(np.uint8)
+    device = resolve_device(device)  # on CUDA: TF32 off, as the CLI runs it
     net = RecastNet.from_srm(exact=True).to(device)
     for batch in (patches, smooth, patches[:, :40, :57]):
         cnn = net.features(to_input(batch, device)).cpu().numpy()
@@ -96,3 +98,43 @@ def test_soft_histogram_equals_plain_softmax_pooling(rng):
         scores = net.across.codebook(net.across.residuals(x))
         plain = torch.softmax(net.alpha * scores, dim=-1).double().mean(dim=(1, 2))  # torch's own soft-max
     torch.testing.assert_close(chunked, plain, rtol=0, atol=1e-6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on the lent GPU)")
+def test_cuda_gives_the_cpu_answers(rng):
+    from scipy import ndimage
+
+    from scanner.model import dense_logits
+
+    cuda = resolve_device("cuda")
+    green = ndimage.gaussian_filter(rng.normal(128, 40, (300, 260)), 1.0).round().clip(0, 255).astype(np.uint8)
+    torch.manual_seed(0)
+    recast = RecastNet.from_srm(exact=True)
+    with torch.no_grad():
+        recast.head.weight.normal_()
+    cpu = dense_logits(recast, green, 16, "cpu")
+    np.testing.assert_allclose(dense_logits(recast.to(cuda), green, 16, cuda), cpu, rtol=0, atol=1e-9)
+    bayar = BayarNet().eval()
+    x = to_input(rng.integers(0, 256, (4, 128, 128), dtype=np.uint8))
+    with torch.no_grad():
+        expected = bayar(x)
+        torch.testing.assert_close(bayar.to(cuda)(x.to(cuda)).cpu(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_soft_histogram_blocks_of_several_patches_equal_one_patch_at_a_time(monkeypatch):
+    import scanner.model
+    from scanner.model import SoftHistogram
+
+    torch.manual_seed(1)
+    r = torch.randn(5, 300, 4, dtype=torch.float64)
+    w, b = torch.randn(81, 4, dtype=torch.float64), torch.randn(81, dtype=torch.float64)
+    results = []
+    for chunk in (300, 1000, 128):  # one patch per block, three per block, a patch in position chunks
+        monkeypatch.setattr(scanner.model, "DENSE_CHUNK", chunk)
+        leaves = [t.clone().requires_grad_(True) for t in (r, w, b)]
+        h = SoftHistogram.apply(*leaves, 3.0)
+        (h * torch.arange(81, dtype=torch.float64)).sum().backward()
+        results.append([h.detach()] + [t.grad for t in leaves])
+    for other in results[1:]:
+        for a, e in zip(other, results[0]):
+            torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-12)

@@ -171,3 +171,41 @@ def test_flagged_regions_and_table_agree_on_a_local_edit(tmp_path):
     assert record["regions"] and all(r["detector"] in record["detections"] for r in record["regions"])
     table = run_scanner([str(tmp_path / "edited.png")], tmp_path)
     assert table.returncode == 1 and "evidence of median" in table.stdout
+
+
+def test_coverage_mean_is_the_mean_of_the_covering_windows(rng):
+    from scanner.scan import MAP_CELL, coverage_mean
+
+    height, width, window, stride = 150, 170, 32, 8
+    tops, lefts = np.arange(0, height - window + 1, stride), np.arange(0, width - window + 1, stride)
+    values = rng.normal(size=(len(tops), len(lefts)))
+    got = coverage_mean(values, stride, window, (height, width))
+    assert got.shape == (-(-height // MAP_CELL), -(-width // MAP_CELL))
+    for i in range(got.shape[0]):
+        for j in range(got.shape[1]):
+            y, x = i * MAP_CELL + MAP_CELL // 2, j * MAP_CELL + MAP_CELL // 2
+            rows = [r for r, t in enumerate(tops) if t <= y < t + window] or [len(tops) - 1]
+            cols = [c for c, left in enumerate(lefts) if left <= x < left + window] or [len(lefts) - 1]
+            assert got[i, j] == pytest.approx(values[np.ix_(rows, cols)].mean())
+
+
+def test_a_small_processed_square_is_localised_at_32_pixels_and_a_pristine_photo_gives_nothing():
+    from sklearn.datasets import load_sample_image
+
+    from scanner.detectors import load_shipped
+    from scanner.scan import MAP_CELL, ScanOptions, analyze
+
+    bank = load_shipped(None, "cpu")
+    photo = load_sample_image("flower.jpg")  # a real photo, untouched
+    pristine = analyze(photo[..., 1], bank, ScanOptions(stride=16))
+    assert not pristine.flagged and all(not (m > 0).any() for m in pristine.evidence.values())
+    x, y, side = 240, 160, 96
+    forged = photo.copy()
+    forged[y : y + side, x : x + side] = manipulations.median(photo, 5)[y : y + side, x : x + side]
+    for window in (32, None):
+        evidence = analyze(forged[..., 1], bank, ScanOptions(stride=16, window=window)).evidence["median"] > 0
+        rows, cols = np.nonzero(evidence)
+        box = np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]) * MAP_CELL
+        if window == 32:  # within a map cell or two of the truth
+            assert np.abs(box - [x, y, x + side, y + side]).max() <= 16, box
+        assert x - 16 <= box[0] and y - 16 <= box[1] and box[2] <= x + side + 16 and box[3] <= y + side + 16, box
