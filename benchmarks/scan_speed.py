@@ -1,5 +1,6 @@
-"""Scan speed of the shipped detectors on a 12-megapixel photo, dense against window by
-window, with 1 and 2 threads, and peak memory.
+"""Scan speed of the shipped detectors on a 12-megapixel photo, with the fused localisation map
+and with 128-pixel windows alone, dense against window by window, with 1 and 2 threads, and
+peak memory.
 
     python benchmarks/scan_speed.py [--image PATH] [--memory-mp 50]
 
@@ -45,7 +46,7 @@ def timed(fn, repeat: int = 1) -> float:
 
 
 def memory_child(megapixels: float) -> None:
-    """All detectors at stride 32 on a synthetic image; print size and peak RSS in MB."""
+    """All detectors at stride 32 (fused map) on a synthetic image; print size and peak RSS in MB."""
     side = int(np.sqrt(megapixels * 1e6 / 1.5))
     green = synthetic(side, int(side * 1.5))
     analyze(green, load_shipped(), ScanOptions(stride=32, threads=2))
@@ -72,12 +73,15 @@ def main() -> None:
     print(f"## Scan speed: {path.name if path else 'synthetic'} ({green.shape[1]}x{green.shape[0]}, {mp:.1f} MP), "
           f"{len(bank.names)} detectors and the operation head in one pass, median of {args.repeat}\n")
     analyze(green[:512, :512], bank, ScanOptions(stride=32))  # warm-up
-    print("| stride | threads | seconds | MP/s |\n|---|---|---|---|")
+    print("| stride | localisation map | threads | seconds | MP/s |\n|---|---|---|---|---|")
     for stride in (32, 8):
-        for threads in (1, 2):
-            with threadpool_limits(threads):
-                t = timed(lambda: analyze(green, bank, ScanOptions(stride=stride, threads=threads)), args.repeat)
-            print(f"| {stride} | {threads} | {t:.2f} | {mp / t:.2f} |")
+        for window in (None, 128):
+            for threads in (1, 2):
+                options = ScanOptions(stride=stride, threads=threads, window=window)
+                with threadpool_limits(threads):
+                    t = timed(lambda: analyze(green, bank, options), args.repeat)
+                print(f"| {stride} | {'fused 32/64/128 (default)' if window is None else f'--window {window}'} | {threads} | "
+                      f"{t:.2f} | {mp / t:.2f} |")
     # window by window at stride 32: a sample of windows, extrapolated to the whole grid
     tops, lefts = np.arange(0, green.shape[0] - 127, 32), np.arange(0, green.shape[1] - 127, 32)
     corners = [(t, l) for t in tops for l in lefts][: args.window_sample]

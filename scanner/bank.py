@@ -135,58 +135,76 @@ class SRMBank:
         return self.detector_logits(self.tasks(f).T), self.operations(f)
 
     def dense(self, green: np.ndarray, stride: int = 32, device=None, window: int = PATCH, threads: int = 1) -> WindowScores:
-        """Scores of every ``window`` x ``window`` window at ``stride`` on green (H, W) uint8.
+        """Scores of every ``window`` x ``window`` window at ``stride`` on green (H, W) uint8
+        (:meth:`dense_grids` with one grid; ``device`` is accepted for the common interface)."""
+        return self.dense_grids(green, [(window, stride)], threads=threads)[0]
+
+    def dense_grids(self, green: np.ndarray, grids: list[tuple[int, int]], device=None, threads: int = 1) -> list[WindowScores]:
+        """Scores of every window of each (window, stride) grid on green (H, W) uint8, one
+        :class:`WindowScores` per grid. The codes and the cell counts are computed once for all
+        grids; each window is then a box sum of cells (``device`` is accepted for the common interface).
 
         Equals :meth:`patch_logits` on each window cut out (up to float rounding). Runs in
-        numpy (integer codes and counts), submodels on ``threads`` threads, in bands of
-        :data:`BAND_ROWS` window rows so that memory stays bounded on large images; ``device``
-        is accepted for the common interface.
+        numpy (integer codes and counts), submodels on ``threads`` threads, in bands of about
+        :data:`BAND_ROWS` rows of window tops so that memory stays bounded on large images.
         """
         height, width = green.shape
-        if min(height, width) < window:
-            raise ValueError(f"image {width}x{height} is smaller than one {window}x{window} window")
-        tops = np.arange(0, height - window + 1, stride)
-        lefts = np.arange(0, width - window + 1, stride)
-        per_band = max(1, BAND_ROWS // stride)
-        bands = [tops[i : i + per_band] for i in range(0, len(tops), per_band)]
-        logits = np.concatenate([self._band_logits(green[band[0] : band[-1] + window], stride, window, threads)
-                                 for band in bands], axis=1)
+        for window, _ in grids:
+            if min(height, width) < window:
+                raise ValueError(f"image {width}x{height} is smaller than one {window}x{window} window")
+        cell = math.gcd(*[s for _, s in grids], *[w - ANCHOR_MARGIN for w, _ in grids])
+        period = math.lcm(*[s for _, s in grids])  # band edges on every grid's rows
+        band = max(period, BAND_ROWS // period * period)
+        tops = [np.arange(0, height - w + 1, s) for w, s in grids]
+        lefts = [np.arange(0, width - w + 1, s) for w, s in grids]
+        parts: list[list[np.ndarray]] = [[] for _ in grids]
+        for r0 in range(0, max(t[-1] for t in tops) + 1, band):
+            local = [t[(t >= r0) & (t < r0 + band)] - r0 for t in tops]
+            rows = max(t[-1] + w for t, (w, _) in zip(local, grids) if len(t))
+            for k, logits in enumerate(self._band_logits(green[r0 : r0 + rows], grids, local, lefts, cell, threads)):
+                parts[k].append(logits)
         n = len(self.tasks.names)
-        return WindowScores(tops, lefts, self.detector_logits(logits[:n]), logits[n:], list(self.operations.names))
+        out = []
+        for k in range(len(grids)):
+            logits = np.concatenate(parts[k], axis=1)
+            out.append(WindowScores(tops[k], lefts[k], self.detector_logits(logits[:n]), logits[n:], list(self.operations.names)))
+        return out
 
-    def _band_logits(self, green: np.ndarray, stride: int, window: int, threads: int) -> np.ndarray:
-        """Logits of every head (K + C, rows, cols) for the windows whose tops are every ``stride``
-        pixels of ``green`` (H, W), its top row included."""
+    def _band_logits(self, green: np.ndarray, grids: list[tuple[int, int]], tops: list[np.ndarray], lefts: list[np.ndarray],
+                     cell: int, threads: int) -> list[np.ndarray]:
+        """Logits of every head (K + C, rows, cols) for the windows of each grid whose tops and
+        lefts (pixels of ``green`` (H, W), multiples of ``cell``) are given; grids without a top
+        here give (K + C, 0, cols)."""
         from concurrent.futures import ThreadPoolExecutor
 
         height, width = green.shape
-        anchors = window - ANCHOR_MARGIN
-        cell = math.gcd(stride, anchors)
-        tops = np.arange(0, height - window + 1, stride)
-        lefts = np.arange(0, width - window + 1, stride)
         heads = np.concatenate([self.tasks.weight, self.operations.weight])
         index = cell_index(height - MAX_EXTENT, width - MAX_EXTENT, cell)
 
-        def submodel_logits(i: int) -> np.ndarray:
+        def submodel_logits(i: int) -> list[np.ndarray]:
             maps = code_maps(green, self.submodels[i])
-            out = np.zeros((len(tops) * len(lefts), len(heads)))
+            out = [np.zeros((len(t) * len(c), len(heads))) for t, c in zip(tops, lefts)]
             for j, direction in enumerate(DIRECTIONS):
                 counts = cell_histograms(maps[direction, "H"], cell, index) + cell_histograms(maps[direction, "V"], cell, index)
-                h = transform(window_sums(counts, tops // cell, lefts // cell, anchors // cell) / (2.0 * anchors * anchors),
-                              self.feature_transform)
                 column = (2 * i + j) * N_CODES
-                out += h @ heads[:, column : column + N_CODES].T
+                for k, ((window, _), t, c) in enumerate(zip(grids, tops, lefts)):
+                    if len(t):
+                        anchors = window - ANCHOR_MARGIN
+                        h = transform(window_sums(counts, t // cell, c // cell, anchors // cell) / (2.0 * anchors * anchors),
+                                      self.feature_transform)
+                        out[k] += h @ heads[:, column : column + N_CODES].T
             return out
 
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            logits = sum(pool.map(submodel_logits, range(len(self.submodels))))
+            per_submodel = list(pool.map(submodel_logits, range(len(self.submodels))))
         bias = np.concatenate([self.tasks.bias, self.operations.bias])
-        return (logits + bias).T.reshape(len(heads), len(tops), len(lefts))
+        return [(sum(parts) + bias).T.reshape(len(heads), len(t), len(c))
+                for parts, t, c in zip(zip(*per_submodel), tops, lefts)]
 
 
 BAND_ROWS = 1024
-"""Window rows (in pixels of their tops) scored together by :meth:`SRMBank.dense`: a band reads
-BAND_ROWS + 128 rows of the image, so memory grows with the width, not the area."""
+"""Rows of window tops (pixels) scored together by :meth:`SRMBank.dense_grids`: a band reads
+about BAND_ROWS + 128 rows of the image, so memory grows with the width, not the area."""
 
 
 def window_sums(counts: np.ndarray, rows: np.ndarray, cols: np.ndarray, k: int) -> np.ndarray:

@@ -99,6 +99,10 @@ class NetSet:
         logits = {name: d.net.grid_logits(green, stride, device) for name, d in self.detectors.items()}
         return WindowScores(tops, lefts, logits, np.zeros((0, len(tops), len(lefts))), [])
 
+    def dense_grids(self, green, grids: list[tuple[int, int]], device: torch.device | str = "cpu", threads: int = 1) -> list:
+        """:meth:`dense` for each (window, stride) grid (128-pixel windows only)."""
+        return [self.dense(green, stride, device, window, threads) for window, stride in grids]
+
     def describe(self) -> dict:
         """What the JSON output records of the models used."""
         return {name: {"file": str(d.path), "sha256": d.sha256, "architecture": d.card["architecture"]["type"],

@@ -330,27 +330,30 @@ def _softmax(logits: np.ndarray, axis: int = 0) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def localisation_maps(green: np.ndarray, detectors, scores, options: ScanOptions) -> dict[str, np.ndarray]:
-    """Each detector's localisation map: a cell every :data:`MAP_CELL` pixels of green (H, W),
-    the mean over window sizes (``options.window`` alone, or every size of :data:`WINDOWS`
-    the detector set is calibrated for) of the mean logit of the windows covering the cell,
-    less that size's pristine threshold, in units of its pristine spread
-    (:class:`ScaleCalibration`). 0 is the 0.5%-of-pristine-windows level of every size.
-    ``scores`` are the 128-pixel windows already computed at ``options.stride``."""
+def map_grids(detectors, shape: tuple[int, int], options: ScanOptions) -> list[tuple[int, int]]:
+    """The (window, stride) grids of the localisation map (``options.window`` alone, or every
+    size of :data:`WINDOWS`) that fit an image of ``shape`` and that some detector of the set is
+    calibrated for; 128-pixel windows at the scan's stride."""
+    grids = []
+    for window in [options.window] if options.window else WINDOWS:
+        if min(shape) >= window and any(window in detectors.scales(n) for n in detectors.names):
+            grids.append((window, options.stride if window == PATCH else scale_stride(window, options.stride)))
+    return grids
+
+
+def localisation_maps(shape: tuple[int, int], detectors, scored: dict, options: ScanOptions) -> dict[str, np.ndarray]:
+    """Each detector's localisation map: a cell every :data:`MAP_CELL` pixels of an image of
+    ``shape`` (H, W), the mean over the grids of :func:`map_grids` of the mean logit of the
+    windows covering the cell, less that size's pristine threshold, in units of its pristine
+    spread (:class:`ScaleCalibration`). 0 is the 0.5%-of-pristine-windows level of every size.
+    ``scored`` maps each grid (window, stride) to its :class:`scanner.bank.WindowScores`."""
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
-    for window in [options.window] if options.window else WINDOWS:
-        if min(green.shape) < window:
-            continue
-        calibrated = {name: detectors.scales(name).get(window) for name in scores.detectors}
-        if not any(calibrated.values()):
-            continue
-        stride = options.stride if window == PATCH else scale_stride(window, options.stride)
-        grid = scores if window == PATCH else detectors.dense(green, stride, options.device, window=window, threads=options.threads)
-        for name, logits in grid.detectors.items():
-            scale = calibrated[name]
+    for window, stride in map_grids(detectors, shape, options):
+        for name, logits in scored[window, stride].detectors.items():
+            scale = detectors.scales(name).get(window)
             if scale is not None:
-                z = (coverage_mean(logits, stride, window, green.shape) - scale.threshold) / scale.spread
+                z = (coverage_mean(logits, stride, window, shape) - scale.threshold) / scale.spread
                 sums[name] = sums.get(name, 0) + z
                 counts[name] = counts.get(name, 0) + 1
     return {name: sums[name] / counts[name] for name in sums}
@@ -362,9 +365,11 @@ def analyze(green: np.ndarray, detectors, options: ScanOptions) -> Analysis:
     The named operation is, among the detectors that flag the image, the one the operation head
     finds most likely over the windows of their regions (without an operation head: the
     flagged detector of highest score)."""
-    scores = detectors.dense(green, options.stride, options.device, threads=options.threads)
+    grids = list(dict.fromkeys([(PATCH, options.stride)] + map_grids(detectors, green.shape, options)))
+    scored = dict(zip(grids, detectors.dense_grids(green, grids, options.device, options.threads)))
+    scores = scored[PATCH, options.stride]  # the verdict's windows
     operations = _softmax(scores.operations) if len(scores.operation_names) else scores.operations
-    evidence = localisation_maps(green, detectors, scores, options)
+    evidence = localisation_maps(green.shape, detectors, scored, options)
     detections, probabilities = {}, {}
     for name, logits in scores.detectors.items():
         prob = sigmoid(logits)
@@ -438,7 +443,7 @@ THUMBNAIL = 160
 
 
 def write_heatmaps(record: ImageRecord, analysis: Analysis, display: np.ndarray, stem: Path, options: ScanOptions) -> None:
-    """Write the image's figure (its raw window probabilities with ``options.raw_maps``, its
+    """Write the image's figure (its raw window probabilities and localisation maps with ``options.raw_maps``, its
     thumbnail with ``options.thumbnails``) under ``options.heatmaps``, mirroring the input tree; record the paths, or a warning for
     each file that already exists (never overwritten without ``options.overwrite``)."""
     from .heatmaps import figure
@@ -464,15 +469,16 @@ def write_heatmaps(record: ImageRecord, analysis: Analysis, display: np.ndarray,
         except FileExistsError:
             record.warnings.append(f"thumbnail not written: {path} exists (use --overwrite)")
     if options.raw_maps:
-        record.heatmaps["raw"] = {}
-        for name, prob in analysis.probabilities.items():
-            path = folder / f"{stem.name}.{name}.npy"
-            try:
-                _write_new(path, options.overwrite, lambda p: np.save(p, prob.astype(np.float32)))
-                record.heatmaps["raw"][name] = str(path)
-            except FileExistsError:
-                record.warnings.append(f"raw map not written: {path} exists (use --overwrite)")
-                record.heatmaps["raw"][name] = None
+        record.heatmaps |= {"raw": {}, "maps": {}, "map_cell": MAP_CELL}
+        for kind, arrays, suffix in (("raw", analysis.probabilities, "npy"), ("maps", analysis.evidence, "map.npy")):
+            for name, values in arrays.items():
+                path = folder / f"{stem.name}.{name}.{suffix}"
+                try:
+                    _write_new(path, options.overwrite, lambda p: np.save(p, values.astype(np.float32)))
+                    record.heatmaps[kind][name] = str(path)
+                except FileExistsError:
+                    record.warnings.append(f"raw map not written: {path} exists (use --overwrite)")
+                    record.heatmaps[kind][name] = None
 
 
 class Scorer:

@@ -462,8 +462,8 @@ def _scale_logits(args: tuple) -> dict[int, dict[str, np.ndarray]]:
     green = load_green(path)[0]
     top, left = max(0, (green.shape[0] - SCALE_CROP) // 2), max(0, (green.shape[1] - SCALE_CROP) // 2)
     crop = green[top : top + SCALE_CROP, left : left + SCALE_CROP]
-    return {w: {n: v.ravel() for n, v in bank.dense(crop, stride if w == PATCH else scale_stride(w, stride), window=w).detectors.items()}
-            for w in WINDOWS if min(crop.shape) >= w}
+    grids = [(w, stride if w == PATCH else scale_stride(w, stride)) for w in WINDOWS if min(crop.shape) >= w]
+    return {w: {n: v.ravel() for n, v in scores.detectors.items()} for (w, _), scores in zip(grids, bank.dense_grids(crop, grids))}
 
 
 def calibrate_scales(bank: SRMBank, photos: list[Photo], stride: int, window_fpr: float = WINDOW_FPR,

@@ -99,6 +99,22 @@ def test_dense_scores_equal_window_by_window(rng, stride, threads, band, window,
     assert scores.tops[-1] + window + stride > 200 and scores.lefts[-1] + window + stride > 290
 
 
+def test_grids_scored_together_equal_each_grid_alone(rng, monkeypatch):
+    import scanner.bank
+
+    monkeypatch.setattr(scanner.bank, "BAND_ROWS", 40)  # several bands, each holding tops of every grid
+    bank = random_bank(rng)
+    green = textured_image(rng, 230, 270, 1)[..., 0]
+    grids = [(128, 16), (64, 16), (32, 8), (128, 24)]
+    for (window, stride), together in zip(grids, bank.dense_grids(green, grids, threads=2)):
+        alone = bank.dense(green, stride, window=window)
+        np.testing.assert_array_equal(together.tops, alone.tops)
+        np.testing.assert_array_equal(together.lefts, alone.lefts)
+        for name in alone.detectors:
+            np.testing.assert_allclose(together.detectors[name], alone.detectors[name], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(together.operations, alone.operations, rtol=0, atol=1e-9)
+
+
 def test_detector_is_the_largest_of_its_task_heads(rng):
     bank = random_bank(rng)
     f = bank.features(rng.integers(0, 256, (4, 64, 64)).astype(np.uint8))

@@ -93,6 +93,18 @@ def test_figures_one_per_image_compact_and_never_silently_kept(photos, tmp_path)
     record = json.loads(replaced.stdout)["images"][0]
     raw = np.load(record["heatmaps"]["raw"]["blur"])
     assert raw.shape == ((300 - 128) // 32 + 1, (360 - 128) // 32 + 1)
+    localisation = np.load(record["heatmaps"]["maps"]["blur"])  # a cell per 8 pixels
+    assert record["heatmaps"]["map_cell"] == 8 and localisation.shape == (300 // 8 + 1, 360 // 8)
+
+
+def test_bracketed_file_names_print_as_they_are(tmp_path):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    Image.fromarray(textured_image(np.random.default_rng(3), 200, 200)).save(folder / "[x][red]a.png")
+    (folder / "[b]bad.jpg").write_bytes(b"not an image")
+    done = scan([str(folder), "--stride", "64"], tmp_path)
+    assert done.returncode in (0, 1, 3), done.stderr
+    assert "[x][red]a.png" in done.stdout and "[b]bad.jpg" in done.stdout and "[b]bad.jpg" in done.stderr
 
 
 def test_a_map_that_is_not_written_shows_in_every_mode(photos, tmp_path):
