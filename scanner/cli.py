@@ -132,6 +132,8 @@ SCAN_EXAMPLES = """Examples:
   scanner scan ./evidence --jsonl | jq .verdict     one record per line, then a summary
 
   scanner scan photo.jpg -m blur -m resize --stride 16 --threads 1
+
+  scanner scan ./corpus --engine ray --shards ./records   many files, resumable
 """
 
 
@@ -150,7 +152,7 @@ def scan(
     raw_maps: bool = typer.Option(False, "--raw-maps", help="With --heatmaps or --report: also write each detector's window probabilities as .npy."),
     report_dir: Optional[Path] = typer.Option(None, "--report", help="Write an HTML report here (index.html: sortable table, thumbnails, figures)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow an output folder that already holds files, and replace them."),
-    engine: str = typer.Option("local", help='local (this process) or ray (workers on a Ray cluster; pip install "scanner[ray]").'),
+    engine: str = typer.Option("local", help='local (this process) or ray (workers on a Ray cluster; pip install "scanner\\[ray]").'),
     shards: Optional[Path] = typer.Option(None, "--shards", help="--engine ray: folder of the JSON-lines record shards (required); a re-run with the same folder skips the files already recorded there."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="--engine ray: the cluster to join (e.g. auto, or ray://HEAD:10001); default: start a local one."),
     workers: int = typer.Option(2, min=1, help="--engine ray: scoring workers, each loading the detectors once and using --threads threads (default 1)."),

@@ -231,7 +231,7 @@ def test_help_is_conventional_and_has_examples(tmp_path, monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")  # one help line per option, for the text checks
     scan = run(["scan", "--help"], tmp_path).stdout
     assert "<bool>" not in scan and "{paths}" not in scan and "Usage: scanner scan [OPTIONS] PATH..." in " ".join(scan.split())
-    assert "Examples" in scan and "--threads" in scan
+    assert "Examples" in scan and "--threads" in scan and 'pip install "scanner[ray]"' in scan  # not eaten as markup
     for command in ("train", "baseline"):
         text = " ".join(run([command, "--help"], tmp_path).stdout.split())
         assert "No progress or messages on stderr" in text and "<bool>" not in text
