@@ -16,6 +16,7 @@ Ray is an optional dependency: ``pip install "scanner[ray]"``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .images import ImageError, read_bytes, sha256_hex
-from .scan import ImageRecord, ScanOptions, Scorer, use_threads
+from .scan import ImageRecord, ScanOptions, Scorer, collect_inputs, missing_record, use_threads
 
 SHARD_GLOB = "part-*.jsonl"
 """Names of the record shards in an output folder."""
@@ -82,10 +83,10 @@ class ScoreWorker:
         records, skipped = [], 0
         for job in jobs:
             try:
-                data = read_bytes(job.location)
+                data = read_bytes(job.location, job.path)
             except ImageError as exc:
                 key, record = record_key(job.path, None), ImageRecord(
-                    path=job.path, status="error", error={"code": exc.code, "message": exc.message.replace(job.location, job.path)})
+                    path=job.path, status="error", error={"code": exc.code, "message": exc.message})
             else:
                 key, record = record_key(job.path, sha256_hex(data)), None
             if key in done:
@@ -93,9 +94,6 @@ class ScoreWorker:
             else:
                 records.append(record or self.scorer.score(job.path, data))
         return records, skipped
-
-    def pid(self) -> int:
-        return os.getpid()
 
 
 def _write_shard(folder: Path, name: str, records: list[ImageRecord]) -> None:
@@ -129,8 +127,6 @@ class RayScan:
     def __iter__(self) -> Iterator[ImageRecord]:
         import ray
 
-        from .scan import collect_inputs, missing_record
-
         folder = self.folder
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob(".part-*.tmp"):
@@ -138,7 +134,7 @@ class RayScan:
         done = {record_key(r["path"], r["sha256"]) for r in read_records(folder)}
         files, missing = collect_inputs(self.paths, self.recursive, self.include_hidden, self.pattern)
         run = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
-        shards = iter(range(1_000_000_000))
+        shards = itertools.count()
         lost = [missing_record(p) for p in missing if record_key(p, None) not in done]
         self.already_recorded += len(missing) - len(lost)
         if lost:

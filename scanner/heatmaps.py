@@ -61,16 +61,16 @@ def colour_bar(height: int, threshold: float, width: int = 14) -> Image.Image:
     return bar
 
 
-def detector_panel(gray: np.ndarray, per_pixel: np.ndarray, title: str, subtitle: str, outline: float, marker: float,
+def detector_panel(gray: np.ndarray, per_pixel: np.ndarray, title: str, subtitle: str, threshold: float,
                    boxes: list[list[int]], scale: float, flagged: bool) -> Image.Image:
     """One detector's panel: the photo in grey (H, W) under a map of values in [0, 1] at the
     same size (the photo stays visible where values are low, and through a 25% veil where they
-    are high), cyan outlines where the map exceeds ``outline``, yellow boxes (image pixels, drawn
-    at ``scale``) of the flagged regions, a colour bar marked at ``marker``, and a title."""
+    are high), cyan outlines where the map exceeds ``threshold``, yellow boxes (image pixels, drawn
+    at ``scale``) of the flagged regions, a colour bar marked at ``threshold``, and a title."""
     h, w = gray.shape
     alpha = (0.25 + 0.5 * per_pixel)[..., None]
     mixed = (1 - alpha) * gray[..., None] + alpha * colormap(per_pixel)
-    over = per_pixel > outline
+    over = per_pixel > threshold
     edge = (over ^ np.roll(over, 1, 0)) | (over ^ np.roll(over, 1, 1))
     edge[0, :] = edge[:, 0] = False
     mixed[edge] = (0, 255, 255)
@@ -78,7 +78,7 @@ def detector_panel(gray: np.ndarray, per_pixel: np.ndarray, title: str, subtitle
     draw = ImageDraw.Draw(panel)
     for x0, y0, x1, y1 in boxes:
         draw.rectangle([x0 * scale, y0 * scale, x1 * scale - 1, y1 * scale - 1], outline=(255, 230, 0), width=3)
-    bar = colour_bar(h, marker)
+    bar = colour_bar(h, threshold)
     framed = Image.new("RGB", (w + bar.width + 6, h + 40), "white")
     framed.paste(panel, (0, 40))
     framed.paste(bar, (w + 6, 40))
@@ -104,17 +104,10 @@ def figure(rgb: np.ndarray, analysis, stride: int, title: str) -> Image.Image:
     panels = [original]
     for name, d in analysis.detections.items():
         verdict = "FLAGGED" if d.flagged else "not flagged"
-        regions = f"{len(d.regions)} region(s)"
-        if name in analysis.evidence:  # the localisation map, 0.5 at the pristine 0.5% level
-            per_pixel = pixel_map(sigmoid(analysis.evidence[name]), MAP_CELL, gray.shape, scale, MAP_CELL)
-            panel = detector_panel(gray, per_pixel, f"{name}: {verdict}", f"score {d.score:.3f} / image threshold "
-                                   f"{d.threshold:.3f}; map over the pristine 0.5% level outlined; {regions}",
-                                   0.5, 0.5, [r.bbox for r in d.regions], scale, d.flagged)
-        else:
-            per_pixel = pixel_map(analysis.probabilities[name], stride, gray.shape, scale)
-            panel = detector_panel(gray, per_pixel, f"{name}: {verdict}", f"score {d.score:.3f} / image threshold "
-                                   f"{d.threshold:.3f}; windows over {d.window_threshold:.2f} outlined; {regions}",
-                                   d.window_threshold, d.threshold, [r.bbox for r in d.regions], scale, d.flagged)
+        per_pixel = pixel_map(sigmoid(analysis.evidence[name]), MAP_CELL, gray.shape, scale, MAP_CELL)
+        panel = detector_panel(gray, per_pixel, f"{name}: {verdict}", f"score {d.score:.3f} / image threshold {d.threshold:.3f}; "
+                               f"localisation map over the pristine 0.5% level outlined; {len(d.regions)} region(s)",
+                               0.5, [r.bbox for r in d.regions], scale, d.flagged)
         panels.append(panel)
     columns = min(3, len(panels))
     cell_w, cell_h = max(p.width for p in panels), max(p.height for p in panels)

@@ -61,20 +61,21 @@ class ImageInfo:
         return asdict(self)
 
 
-def read_bytes(path: str | Path) -> bytes:
-    """Read a whole file, mapping OS errors to :class:`ImageError` (an empty file is read; it
-    fails in :func:`open_image`)."""
+def read_bytes(path: str | Path, name: str | None = None) -> bytes:
+    """Read a whole file, mapping OS errors to :class:`ImageError` whose messages call it
+    ``name`` (default: the path). An empty file is read; it fails in :func:`open_image`."""
     path = Path(path)
+    name = name or str(path)
     try:
         if not stat.S_ISREG(path.stat().st_mode):
-            raise ImageError("unreadable", f"{path}: not a regular file")
+            raise ImageError("unreadable", f"{name}: not a regular file")
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ImageError("not_found", f"{path}: no such file") from None
+        raise ImageError("not_found", f"{name}: no such file") from None
     except IsADirectoryError:
-        raise ImageError("unreadable", f"{path}: is a directory") from None
+        raise ImageError("unreadable", f"{name}: is a directory") from None
     except OSError as exc:
-        raise ImageError("unreadable", f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise ImageError("unreadable", f"{name}: cannot read ({exc.strerror or exc})") from None
     return data
 
 

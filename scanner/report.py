@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 from . import __version__
 from .exitcodes import ExitCode
 from .data import PATCH
-from .scan import WINDOWS, ImageRecord, ScanOptions
+from .scan import ImageRecord, ScanOptions
 
 SCHEMA_VERSION = 2
 """Version of the JSON output (``scanner/report.schema.json``); 2 added the scan's options and
@@ -56,7 +56,7 @@ class Report:
         """What the scan was asked to do: enough to repeat it and to map a window back to pixels."""
         o = self.options
         rules = {n: vars(self.detectors.image_rule(n)) for n in self.detectors.names}
-        return {"stride": o.stride, "window": PATCH, "map_windows": [o.window] if o.window else list(WINDOWS),
+        return {"stride": o.stride, "window": PATCH, "map_windows": list(o.map_windows),
                 "device": str(o.device), "threads": o.threads,
                 "image_rules": rules, "threshold_override": o.threshold, "max_pixels": o.max_pixels,
                 "heatmaps": str(o.heatmaps) if o.heatmaps else None, "raw_maps": o.raw_maps, "overwrite": o.overwrite,
@@ -137,9 +137,10 @@ class Report:
             self.finished = now()
             if plain and not self.interrupted:
                 self._progress_line(len(self.records), total, started)
-            recorded = self.engine().get("already_recorded")
-            if recorded and not self.console.quiet:
-                self.console.print(f"{recorded} files already recorded in {self.engine()['shards']} were skipped", highlight=False)
+            engine = self.engine()
+            if engine.get("already_recorded") and not self.console.quiet:
+                self.console.print(f"{engine['already_recorded']} files already recorded in {engine['shards']} were skipped",
+                                   highlight=False)
             self.write()
 
     def write(self) -> None:

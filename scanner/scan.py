@@ -287,6 +287,11 @@ class ScanOptions:
     threads: int = 1
     window: int | None = None
 
+    @property
+    def map_windows(self) -> tuple[int, ...]:
+        """The window sizes of the localisation map: ``window`` alone, else :data:`WINDOWS`."""
+        return (self.window,) if self.window else WINDOWS
+
 
 @dataclass
 class Analysis:
@@ -335,7 +340,7 @@ def map_grids(detectors, shape: tuple[int, int], options: ScanOptions) -> list[t
     size of :data:`WINDOWS`) that fit an image of ``shape`` and that some detector of the set is
     calibrated for; 128-pixel windows at the scan's stride."""
     grids = []
-    for window in [options.window] if options.window else WINDOWS:
+    for window in options.map_windows:
         if min(shape) >= window and any(window in detectors.scales(n) for n in detectors.names):
             grids.append((window, options.stride if window == PATCH else scale_stride(window, options.stride)))
     return grids

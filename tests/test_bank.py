@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-import torch
 
 from scanner.bank import (HeadChoice, LinearHeads, SRMBank, fit_operation_head, fit_task_head, load_bank, save_bank,
                           transform)
@@ -14,7 +11,7 @@ from scanner.data import all_tasks, task_key
 from scanner.detectors import WeightsError, load_shipped, read_card
 from scanner.model import RecastNet, to_input
 from scanner.scan import ImageRule
-from scanner.srm import ANCHOR_MARGIN, Submodel, bank_features, code_maps, codebook, srm_features
+from scanner.srm import ANCHOR_MARGIN, Submodel, bank_features, code_maps, srm_features
 from scanner.train import BANK_SUBMODELS
 
 from .conftest import textured_image

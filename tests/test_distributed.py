@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -118,36 +117,44 @@ def _complete_and_unique(folder: Path, expected: list[dict]) -> None:
     assert sorted(lines, key=lambda r: r["path"]) == expected, "a record is lost or differs from the local engine's"
 
 
-def test_a_killed_worker_loses_and_duplicates_nothing(corpus, tmp_path):
-    pytest.importorskip("ray")
-    expected = records(run([str(corpus), "--jsonl", "--threads", "1"], tmp_path).stdout)
-    shards = tmp_path / "shards"
-    args = [str(corpus), "--jsonl", "--threads", "1", "--engine", "ray", "--workers", "2", "--batch-size", "1", "--shards", str(shards)]
-    process = subprocess.Popen(SCANNER + ["scan"] + args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+@pytest.fixture(scope="module")
+def local_records(corpus, tmp_path_factory) -> list[dict]:
+    """The local engine's records of the corpus, once for the module."""
+    return records(run([str(corpus), "--jsonl", "--threads", "1"], tmp_path_factory.mktemp("local")).stdout)
+
+
+def start_ray_scan(args: list[str], cwd: Path, shards: Path) -> subprocess.Popen:
+    """A Ray scan as a child process, returned once it has written its first shard."""
+    process = subprocess.Popen(SCANNER + ["scan"] + args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=ENV)
     _wait_for_shard(process, shards)
+    return process
+
+
+def test_a_killed_worker_loses_and_duplicates_nothing(corpus, local_records, tmp_path):
+    pytest.importorskip("ray")
+    shards = tmp_path / "shards"
+    args = [str(corpus), "--jsonl", "--threads", "1", "--engine", "ray", "--workers", "2", "--batch-size", "1", "--shards", str(shards)]
+    process = start_ray_scan(args, tmp_path, shards)
     workers = worker_pids()
     assert workers, "no Ray worker process found"
     os.kill(workers[0], signal.SIGKILL)
     process.communicate(timeout=600)
     rerun = run(args, tmp_path)
     assert rerun.returncode in (0, 1), rerun.stderr
-    _complete_and_unique(shards, expected)
+    _complete_and_unique(shards, local_records)
 
 
-def test_ctrl_c_leaves_whole_shards_and_a_rerun_completes_them(corpus, tmp_path):
+def test_ctrl_c_leaves_whole_shards_and_a_rerun_completes_them(corpus, local_records, tmp_path):
     pytest.importorskip("ray")
-    expected = records(run([str(corpus), "--jsonl", "--threads", "1"], tmp_path).stdout)
     shards = tmp_path / "shards"
     args = [str(corpus), "--jsonl", "--threads", "1", "--engine", "ray", "--workers", "1", "--batch-size", "2", "--shards", str(shards)]
-    process = subprocess.Popen(SCANNER + ["scan"] + args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=ENV)
-    _wait_for_shard(process, shards)
+    process = start_ray_scan(args, tmp_path, shards)
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=300)
     interrupted = json.loads(out.splitlines()[-1])
     assert process.returncode == 130 and interrupted["summary"]["interrupted"]
-    assert len(_shard_lines(shards)) < len(expected)  # stopped part-way
+    assert len(_shard_lines(shards)) < len(local_records)  # stopped part-way
     rerun = run(args, tmp_path)
     assert rerun.returncode == 1, rerun.stderr
-    _complete_and_unique(shards, expected)
+    _complete_and_unique(shards, local_records)
