@@ -2,11 +2,14 @@
 
     python benchmarks/head_design.py VARIANTS SEEDS [--side test|validation]
 
-VARIANTS is a JSON list of [label, submodels ("all" or a list of names), transform, mode, C]:
-mode ``task`` fits one logistic head per task (and reports, as ``max TASK``, the largest of a
-manipulation's task heads, each shifted to its 99.5% training-pristine quantile), ``manip`` one
-head per manipulation on its three strengths mixed. Heads are fitted on the training makes of
-each split; AUC is measured per task on the ``--side`` makes. One JSON line per variant and seed.
+VARIANTS is a JSON list of [label, submodels ("all", "none" or a list of names), transform, mode, C]
+or [..., C, lattice]: mode ``task`` fits one logistic head per task (and reports, as ``max TASK``,
+the largest of a manipulation's task heads, each shifted to its 99.5% training-pristine quantile),
+``manip`` one head per manipulation on its three strengths mixed; ``lattice`` true adds the JPEG
+lattice features (:mod:`scanner.lattice`, not transformed). Heads are fitted on the training makes
+of each split; per task, AUC is measured on the ``--side`` makes, and TNR and TPR at the head's
+99.5% training-pristine quantile on those makes and on the lossless film scans (``film``).
+``--tasks`` limits the tasks. One JSON line per variant and seed.
 Example: python benchmarks/head_design.py '[["o3t2", ["o3t2"], "identity", "task", 0.1]]' 0,1
 """
 
@@ -30,7 +33,9 @@ def main() -> None:
     parser.add_argument("variants")
     parser.add_argument("seeds")
     parser.add_argument("--side", default="validation", choices=["test", "validation"])
+    parser.add_argument("--tasks", help="comma-separated task keys (default all 15)")
     args = parser.parse_args()
+    tasks = [(m, s) for m, s in all_tasks() if not args.tasks or task_key(m, s) in args.tasks.split(",")]
     warnings.filterwarnings("ignore")
     root = default_pristine_dir()
     photos = list_photos(root)
@@ -40,36 +45,46 @@ def main() -> None:
         split = split_by_make(photos, seed)
         makes = {k: {camera_make(p.camera) for p in v} for k, v in split.items()}
         fit_makes = makes["train"] | (makes["validation"] if args.side == "test" else set())
-        train, held = data.of_makes(fit_makes), data.of_makes(makes[args.side])
-        for label, names, tf, mode, C in json.loads(args.variants):
-            columns = np.array([162 * i + j for i, s in enumerate(BANK_SUBMODELS) if names == "all" or s.name in names for j in range(162)])
-            f = lambda d, k: transform(d.features[k][:, columns].astype(np.float64), tf)
-            started, aucs = time.time(), {}
-            p, pt = f(train, "pristine"), f(held, "pristine")
+        train, held, film = data.of_makes(fit_makes), data.of_makes(makes[args.side]), data.of_makes(makes["lossless"])
+        n_histograms = 162 * len(BANK_SUBMODELS)
+        for label, names, tf, mode, C, *lattice in json.loads(args.variants):
+            columns = np.array([162 * i + j for i, s in enumerate(BANK_SUBMODELS) if names == "all" or s.name in names for j in range(162)], dtype=int)
+            extra = np.arange(n_histograms, data.features["pristine"].shape[1]) if lattice and lattice[0] else np.zeros(0, int)
+            f = lambda d, k: np.hstack([transform(d.features[k][:, columns].astype(np.float64), tf), d.features[k][:, extra]])
+            started, aucs, rates = time.time(), {}, {}
+            p, pt, pf = f(train, "pristine"), f(held, "pristine"), f(film, "pristine")
             auc = lambda neg, pos: roc_auc_score(np.r_[np.zeros(len(neg)), np.ones(len(pos))], np.r_[neg, pos])
             if mode == "task":
                 heads = {}
-                for m, s in all_tasks():
+                for m, s in tasks:
                     k = task_key(m, s)
                     w, b = fit_logistic(np.concatenate([p, f(train, k)]), np.r_[np.zeros(len(p)), np.ones(len(p))], None, C)
                     heads[k] = (w[0], b[0])
                     aucs[k] = auc(pt @ w[0] + b[0], f(held, k) @ w[0] + b[0])
+                    t = np.quantile(p @ w[0] + b[0], 0.995)
+                    rates[k] = {"tnr": float(np.mean(pt @ w[0] + b[0] <= t)), "tpr": float(np.mean(f(held, k) @ w[0] + b[0] > t)),
+                                "film_tnr": float(np.mean(pf @ w[0] + b[0] <= t)), "film_tpr": float(np.mean(f(film, k) @ w[0] + b[0] > t))}
                 for m in manips:
-                    ks = [task_key(mm, s) for mm, s in all_tasks() if mm == m]
+                    ks = [task_key(mm, s) for mm, s in tasks if mm == m]
+                    if not ks:
+                        continue
                     off = {k: np.quantile(p @ heads[k][0] + heads[k][1], 0.995) for k in ks}
                     score = lambda x: np.max([x @ heads[k][0] + heads[k][1] - off[k] for k in ks], axis=0)
                     for k in ks:
                         aucs["max " + k] = auc(score(pt), score(f(held, k)))
             else:
                 for m in manips:
-                    ks = [task_key(mm, s) for mm, s in all_tasks() if mm == m]
+                    ks = [task_key(mm, s) for mm, s in tasks if mm == m]
+                    if not ks:
+                        continue
                     x = np.concatenate([p] + [f(train, k) for k in ks])
                     y = np.r_[np.zeros(len(p)), np.ones(len(ks) * len(p))]
                     w, b = fit_logistic(x, y, np.r_[np.full(len(p), float(len(ks))), np.ones(len(ks) * len(p))], C)
                     for k in ks:
                         aucs[k] = auc(pt @ w[0] + b[0], f(held, k) @ w[0] + b[0])
             print(json.dumps({"seed": seed, "side": args.side, "label": label, "n_train": len(p), "n_held": len(pt),
-                              "seconds": round(time.time() - started), "auc": {k: round(v, 4) for k, v in aucs.items()}}), flush=True)
+                              "seconds": round(time.time() - started), "auc": {k: round(v, 4) for k, v in aucs.items()},
+                              "rates": {k: {n: round(v, 4) for n, v in r.items()} for k, r in rates.items()}}), flush=True)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from scanner.data import default_pristine_dir
 from scanner.detectors import load_shipped
-from scanner.images import load_green
+from scanner.images import load_pixels
 from scanner.scan import ScanOptions, analyze
 
 
@@ -46,11 +46,11 @@ def timed(fn, repeat: int = 1) -> float:
 
 
 def memory_child(megapixels: float) -> None:
-    """All detectors at stride 32 (fused map) on a synthetic image; print size and peak RSS in MB."""
+    """All detectors at stride 32 (fused map) on a synthetic RGB image; print size and peak RSS in MB."""
     side = int(np.sqrt(megapixels * 1e6 / 1.5))
-    green = synthetic(side, int(side * 1.5))
-    analyze(green, load_shipped(), ScanOptions(stride=32, threads=2))
-    print(f"{green.shape[1]}x{green.shape[0]} {green.size / 1e6:.1f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+    rgb = np.repeat(synthetic(side, int(side * 1.5))[..., None], 3, axis=2)
+    analyze(rgb, load_shipped(), ScanOptions(stride=32, threads=2))
+    print(f"{rgb.shape[1]}x{rgb.shape[0]} {rgb.shape[0] * rgb.shape[1] / 1e6:.1f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
 
 
 def main() -> None:
@@ -67,27 +67,27 @@ def main() -> None:
     path = args.image
     if path is None and default_pristine_dir() is not None:
         path = default_pristine_dir() / "camera/Canon_EOS_450D.jpg"
-    green = load_green(path)[0] if path else synthetic(3000, 4000)
-    mp = green.size / 1e6
+    pixels = load_pixels(path)[0] if path else synthetic(3000, 4000)
+    mp = pixels.shape[0] * pixels.shape[1] / 1e6
     bank = load_shipped()
-    print(f"## Scan speed: {path.name if path else 'synthetic'} ({green.shape[1]}x{green.shape[0]}, {mp:.1f} MP), "
+    print(f"## Scan speed: {path.name if path else 'synthetic'} ({pixels.shape[1]}x{pixels.shape[0]}, {mp:.1f} MP), "
           f"{len(bank.names)} detectors and the operation head in one pass, median of {args.repeat}\n")
-    analyze(green[:512, :512], bank, ScanOptions(stride=32))  # warm-up
+    analyze(pixels[:512, :512], bank, ScanOptions(stride=32))  # warm-up
     print("| stride | localisation map | threads | seconds | MP/s |\n|---|---|---|---|---|")
     for stride in (32, 8):
         for window in (None, 128):
             for threads in (1, 2):
                 options = ScanOptions(stride=stride, threads=threads, window=window)
                 with threadpool_limits(threads):
-                    t = timed(lambda: analyze(green, bank, options), args.repeat)
+                    t = timed(lambda: analyze(pixels, bank, options), args.repeat)
                 print(f"| {stride} | {'fused 32/64/128 (default)' if window is None else f'--window {window}'} | {threads} | "
                       f"{t:.2f} | {mp / t:.2f} |")
     # window by window at stride 32: a sample of windows, extrapolated to the whole grid
-    tops, lefts = np.arange(0, green.shape[0] - 127, 32), np.arange(0, green.shape[1] - 127, 32)
+    tops, lefts = np.arange(0, pixels.shape[0] - 127, 32), np.arange(0, pixels.shape[1] - 127, 32)
     corners = [(t, l) for t in tops for l in lefts][: args.window_sample]
     with threadpool_limits(1):
-        t_sample = timed(lambda: bank.patch_logits(np.stack([green[t : t + 128, l : l + 128] for t, l in corners])))
-        t_dense = timed(lambda: bank.dense(green, 32))
+        t_sample = timed(lambda: bank.patch_logits(np.stack([pixels[t : t + 128, l : l + 128] for t, l in corners])))
+        t_dense = timed(lambda: bank.dense(pixels, 32))
     t_window = t_sample / len(corners) * len(tops) * len(lefts)
     print(f"\nWindow by window, stride 32, one thread: {len(corners)} windows in {t_sample:.2f} s, {t_window:.1f} s "
           f"extrapolated to the {len(tops) * len(lefts)} windows; dense {t_dense:.2f} s: **{t_window / t_dense:.0f}x** faster.")

@@ -3,10 +3,13 @@ with linear heads on top.
 
 Each submodel (:class:`scanner.srm.Submodel`) is a recast branch in hard-max mode, so its
 features equal the numpy descriptor exactly (tested against
-:class:`scanner.model.RecastNet` branches). The bank does not train; only the heads do:
+:class:`scanner.model.RecastNet` branches). A bank may add the JPEG lattice features of the
+luma channel (:mod:`scanner.lattice`) after the histograms. The bank does not train; only the
+heads do:
 
 - ``tasks``: one binary head per task of Table I (a manipulation at one strength; logit > 0:
-  processed), on ``transform(h)`` of the window's pooled histograms h. A manipulation's
+  processed), on :func:`head_input`: ``transform(h)`` of the window's pooled histograms h,
+  then the lattice features if the bank has them. A manipulation's
   detector scores a window with the largest logit of its strengths' heads;
 - ``operations``: a multi-class head (pristine and the five manipulations) that names the
   most likely operation when several detectors fire.
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import lattice as jpeg_lattice
 from .data import PATCH
 from .srm import ANCHOR_MARGIN, DIRECTIONS, MAX_EXTENT, N_CODES, Submodel, bank_features, cell_histograms, cell_index, code_maps
 
@@ -39,6 +43,21 @@ def transform(h: np.ndarray, name: str) -> np.ndarray:
     if name == "sqrt":
         return np.sqrt(h)
     raise ValueError(f"unknown transform {name!r}; use one of {TRANSFORMS}")
+
+
+def head_input(descriptors: np.ndarray, n_histograms: int, name: str) -> np.ndarray:
+    """What the heads read, float64 (N, F): the named transform of the first ``n_histograms``
+    columns of raw descriptors (N, F) (the pooled histograms), the rest (lattice features) as they are."""
+    descriptors = np.asarray(descriptors, dtype=np.float64)
+    return np.hstack([transform(descriptors[:, :n_histograms], name), descriptors[:, n_histograms:]])
+
+
+def split_planes(pixels: np.ndarray, stacked: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(green uint8, luma float64) of RGB pixels (..., 3) or of a single channel; ``stacked``:
+    pixels are a stack of patches (N, P, P[, 3]) rather than one image (H, W[, 3])."""
+    if pixels.ndim == (4 if stacked else 3):
+        return pixels[..., 1], jpeg_lattice.luma(pixels)
+    return pixels, pixels.astype(np.float64)
 
 
 @dataclass
@@ -82,6 +101,12 @@ class SRMBank:
     operations: LinearHeads
     card: dict = field(default_factory=dict)
     path: Path | None = None
+    lattice: bool = False
+
+    @property
+    def n_histograms(self) -> int:
+        """Columns of the descriptor taken by the submodels' histograms (the lattice features follow)."""
+        return 2 * N_CODES * len(self.submodels)
 
     @property
     def names(self) -> list[str]:
@@ -113,7 +138,7 @@ class SRMBank:
         """The same bank with only the detectors in ``names`` (the operation head is kept)."""
         rows = [i for i, t in enumerate(self.tasks.names) if detector_of(t) in names]
         heads = LinearHeads([self.tasks.names[i] for i in rows], self.tasks.weight[rows], self.tasks.bias[rows])
-        return SRMBank(self.submodels, self.feature_transform, heads, self.operations, self.card, self.path)
+        return SRMBank(self.submodels, self.feature_transform, heads, self.operations, self.card, self.path, self.lattice)
 
     def describe(self) -> dict:
         """What the JSON output records of the models used."""
@@ -121,37 +146,50 @@ class SRMBank:
         return {name: {"file": str(self.path), "sha256": sha, "architecture": "srm-bank", **vars(self.image_rule(name))}
                 for name in self.names}
 
+    def descriptors(self, patches: np.ndarray) -> np.ndarray:
+        """Raw descriptors (N, F) of uint8 patches, RGB (N, P, P, 3) or one channel (N, P, P):
+        the histograms of the green channel, then the lattice features of the luma (block grid
+        at each patch's corner) if the bank has them."""
+        green, y = split_planes(np.asarray(patches), stacked=True)
+        histograms = bank_features(green, self.submodels)
+        return np.hstack([histograms, jpeg_lattice.features(y)]) if self.lattice else histograms
+
     def features(self, patches: np.ndarray) -> np.ndarray:
-        """Transformed descriptors (N, F) of uint8 patches (N, P, P)."""
-        return transform(bank_features(patches, self.submodels), self.feature_transform)
+        """What the heads read (N, F) of uint8 patches (:meth:`descriptors`, :func:`head_input`)."""
+        return head_input(self.descriptors(patches), self.n_histograms, self.feature_transform)
 
     def patch_logits_from_features(self, descriptors: np.ndarray) -> dict[str, np.ndarray]:
-        """Detector logits {name: (N,)} of untransformed descriptors (N, F) (:func:`bank_features`)."""
-        return self.detector_logits(self.tasks(transform(descriptors.astype(np.float64), self.feature_transform)).T)
+        """Detector logits {name: (N,)} of raw descriptors (N, F) (:meth:`descriptors`)."""
+        return self.detector_logits(self.tasks(head_input(descriptors, self.n_histograms, self.feature_transform)).T)
 
     def patch_logits(self, patches: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """(detector logits {name: (N,)}, operation logits (N, C)) of patches scored one by one."""
+        """(detector logits {name: (N,)}, operation logits (N, C)) of patches (N, P, P[, 3])
+        scored one by one."""
         f = self.features(patches)
         return self.detector_logits(self.tasks(f).T), self.operations(f)
 
-    def dense(self, green: np.ndarray, stride: int = 32, device=None, window: int = PATCH, threads: int = 1) -> WindowScores:
-        """Scores of every ``window`` x ``window`` window at ``stride`` on green (H, W) uint8
+    def dense(self, pixels: np.ndarray, stride: int = 32, device=None, window: int = PATCH, threads: int = 1) -> WindowScores:
+        """Scores of every ``window`` x ``window`` window at ``stride`` on uint8 pixels (H, W[, 3])
         (:meth:`dense_grids` with one grid; ``device`` is accepted for the common interface)."""
-        return self.dense_grids(green, [(window, stride)], threads=threads)[0]
+        return self.dense_grids(pixels, [(window, stride)], threads=threads)[0]
 
-    def dense_grids(self, green: np.ndarray, grids: list[tuple[int, int]], device=None, threads: int = 1) -> list[WindowScores]:
-        """Scores of every window of each (window, stride) grid on green (H, W) uint8, one
-        :class:`WindowScores` per grid. The codes and the cell counts are computed once for all
-        grids; each window is then a box sum of cells (``device`` is accepted for the common interface).
+    def dense_grids(self, pixels: np.ndarray, grids: list[tuple[int, int]], device=None, threads: int = 1) -> list[WindowScores]:
+        """Scores of every window of each (window, stride) grid on uint8 pixels, RGB (H, W, 3)
+        or one channel (H, W), one :class:`WindowScores` per grid. The codes and the cell counts
+        are computed once for all grids; each window is then a box sum of cells, and of 8x8
+        blocks for the lattice features, on the image's block grid (:func:`scanner.lattice.grid_offset`)
+        (``device`` is accepted for the common interface).
 
-        Equals :meth:`patch_logits` on each window cut out (up to float rounding). Runs in
-        numpy (integer codes and counts), submodels on ``threads`` threads, in bands of about
-        :data:`BAND_ROWS` rows of window tops so that memory stays bounded on large images.
+        Equals :meth:`patch_logits` on each window cut out (up to float rounding) when the
+        windows lie on the block grid. Runs in numpy (integer codes and counts), submodels on
+        ``threads`` threads, in bands of about :data:`BAND_ROWS` rows of window tops so that
+        memory stays bounded on large images.
         """
-        height, width = green.shape
+        height, width = pixels.shape[:2]
         for window, _ in grids:
             if min(height, width) < window:
                 raise ValueError(f"image {width}x{height} is smaller than one {window}x{window} window")
+        offset = jpeg_lattice.grid_offset(split_planes(jpeg_lattice.central_crop(pixels), stacked=False)[1]) if self.lattice else (0, 0)
         cell = math.gcd(*[s for _, s in grids], *[w - ANCHOR_MARGIN for w, _ in grids])
         period = math.lcm(*[s for _, s in grids])  # band edges on every grid's rows
         band = max(period, BAND_ROWS // period * period)
@@ -161,7 +199,9 @@ class SRMBank:
         for r0 in range(0, max(t[-1] for t in tops) + 1, band):
             local = [t[(t >= r0) & (t < r0 + band)] - r0 for t in tops]
             rows = max(t[-1] + w for t, (w, _) in zip(local, grids) if len(t))
-            for k, logits in enumerate(self._band_logits(green[r0 : r0 + rows], grids, local, lefts, cell, threads)):
+            strip = pixels[r0 : r0 + rows]
+            local_offset = ((offset[0] - r0) % jpeg_lattice.BLOCK, offset[1])
+            for k, logits in enumerate(self._band_logits(strip, grids, local, lefts, cell, local_offset, threads)):
                 parts[k].append(logits)
         n = len(self.tasks.names)
         out = []
@@ -170,13 +210,14 @@ class SRMBank:
             out.append(WindowScores(tops[k], lefts[k], self.detector_logits(logits[:n]), logits[n:], list(self.operations.names)))
         return out
 
-    def _band_logits(self, green: np.ndarray, grids: list[tuple[int, int]], tops: list[np.ndarray], lefts: list[np.ndarray],
-                     cell: int, threads: int) -> list[np.ndarray]:
+    def _band_logits(self, pixels: np.ndarray, grids: list[tuple[int, int]], tops: list[np.ndarray], lefts: list[np.ndarray],
+                     cell: int, offset: tuple[int, int], threads: int) -> list[np.ndarray]:
         """Logits of every head (K + C, rows, cols) for the windows of each grid whose tops and
-        lefts (pixels of ``green`` (H, W), multiples of ``cell``) are given; grids without a top
-        here give (K + C, 0, cols)."""
+        lefts (pixels of ``pixels`` (H, W[, 3]), multiples of ``cell``) are given, lattice blocks on
+        the grid at ``offset``; grids without a top here give (K + C, 0, cols)."""
         from concurrent.futures import ThreadPoolExecutor
 
+        green, y = split_planes(pixels, stacked=False)
         height, width = green.shape
         heads = np.concatenate([self.tasks.weight, self.operations.weight])
         index = cell_index(height - MAX_EXTENT, width - MAX_EXTENT, cell)
@@ -195,8 +236,15 @@ class SRMBank:
                         out[k] += h @ heads[:, column : column + N_CODES].T
             return out
 
+        def lattice_logits() -> list[np.ndarray]:
+            features = jpeg_lattice.grid_features(y, [(t, c, window) for (window, _), t, c in zip(grids, tops, lefts)], offset)
+            return [f @ heads[:, self.n_histograms :].T for f in features]
+
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            per_submodel = list(pool.map(submodel_logits, range(len(self.submodels))))
+            jobs = [pool.submit(submodel_logits, i) for i in range(len(self.submodels))]
+            if self.lattice:
+                jobs.append(pool.submit(lattice_logits))
+            per_submodel = [job.result() for job in jobs]
         bias = np.concatenate([self.tasks.bias, self.operations.bias])
         return [(sum(parts) + bias).T.reshape(len(heads), len(t), len(c))
                 for parts, t, c in zip(zip(*per_submodel), tops, lefts)]
@@ -256,7 +304,8 @@ def save_bank(bank: SRMBank, directory: str | Path, name: str = "bank") -> Path:
     card = dict(bank.card, schema=CARD_SCHEMA, name=name,
                 architecture={"type": "srm-bank", "submodels": [[s.order, s.threshold] for s in bank.submodels],
                               "transform": bank.feature_transform, "window": PATCH, "anchors": PATCH - ANCHOR_MARGIN,
-                              "tasks": bank.tasks.names, "operations": bank.operations.names},
+                              "tasks": bank.tasks.names, "operations": bank.operations.names,
+                              **({"lattice": LATTICE_CARD} if bank.lattice else {})},
                 weights_file=weights.name, weights_sha256=file_sha256(weights))
     path = directory / f"{name}.json"
     path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
@@ -268,10 +317,18 @@ def load_bank(card: dict, weights: Path) -> SRMBank:
     from safetensors.numpy import load_file
 
     arch = card["architecture"]
+    if "lattice" in arch and arch["lattice"] != LATTICE_CARD:
+        raise ValueError(f"the card's lattice features {arch['lattice']} are not this version's {LATTICE_CARD}")
     tensors = load_file(str(weights))
     return SRMBank(tuple(Submodel(int(o), int(t)) for o, t in arch["submodels"]), arch["transform"],
                    LinearHeads(list(arch["tasks"]), tensors["tasks.weight"], tensors["tasks.bias"]),
-                   LinearHeads(list(arch["operations"]), tensors["operations.weight"], tensors["operations.bias"]), card)
+                   LinearHeads(list(arch["operations"]), tensors["operations.weight"], tensors["operations.bias"]), card,
+                   lattice="lattice" in arch)
+
+
+LATTICE_CARD = {"frequencies": [list(f) for f in jpeg_lattice.FREQUENCIES], "steps": jpeg_lattice.STEPS.tolist(),
+                "prior": jpeg_lattice.PRIOR, "block": jpeg_lattice.BLOCK}
+"""How a card records the lattice features its heads read (checked on loading)."""
 
 
 OPERATIONS = ("pristine", "median", "blur", "noise", "resize", "jpeg")
@@ -281,25 +338,35 @@ OPERATIONS = ("pristine", "median", "blur", "noise", "resize", "jpeg")
 @dataclass(frozen=True)
 class HeadChoice:
     """How one task head is fitted: on the submodels named in ``submodels`` (None: all of the
-    bank's), with inverse regularisation ``C``."""
+    bank's), with the lattice features if ``lattice``, with inverse regularisation ``C``; a
+    candidate only for the manipulations in ``manipulations`` (None: every one)."""
 
     submodels: tuple[str, ...] | None
     C: float
+    lattice: bool = False
+    manipulations: tuple[str, ...] | None = None
 
     @property
     def label(self) -> str:
-        return f"{'+'.join(self.submodels) if self.submodels else 'all'} C={self.C:g}"
+        return f"{'+'.join(self.submodels) if self.submodels else 'all'}{'+lattice' if self.lattice else ''} C={self.C:g}"
+
+    def applies(self, task: str) -> bool:
+        """Whether this is a candidate for ``task`` (e.g. ``jpeg:90``)."""
+        return self.manipulations is None or detector_of(task) in self.manipulations
 
     def columns(self, bank_submodels: tuple[Submodel, ...]) -> np.ndarray:
-        """Feature columns (into the bank's descriptor) this head may use."""
+        """Feature columns (into the bank's descriptor: histograms, then lattice features) this head may use."""
         names = self.submodels or tuple(s.name for s in bank_submodels)
-        return np.array([2 * N_CODES * i + j for i, s in enumerate(bank_submodels) if s.name in names
-                         for j in range(2 * N_CODES)])
+        histograms = [2 * N_CODES * i + j for i, s in enumerate(bank_submodels) if s.name in names for j in range(2 * N_CODES)]
+        start = 2 * N_CODES * len(bank_submodels)
+        return np.array(histograms + (list(range(start, start + jpeg_lattice.N_FEATURES)) if self.lattice else []))
 
 
-HEAD_CHOICES = (HeadChoice(None, 0.01), HeadChoice(("o3t2",), 0.1))
+HEAD_CHOICES = (HeadChoice(None, 0.01), HeadChoice(("o3t2",), 0.1), HeadChoice(None, 0.01, lattice=True, manipulations=("jpeg",)))
 """Candidates for each task head, chosen per task by out-of-fold AUC on other makes: every
-submodel (strongly regularised), or the paper's single third-order submodel."""
+submodel (strongly regularised), the paper's single third-order submodel, or (JPEG only) every
+submodel and the lattice features. A missing lattice is also what a never-compressed image
+shows, so the lattice would teach the other heads to flag lossless photos (docs/training-log.md, run 12)."""
 
 
 def fit_task_head(pristine: np.ndarray, processed: np.ndarray, choice: HeadChoice, submodels: tuple[Submodel, ...],

@@ -5,6 +5,7 @@ and friends. Heavy modules (torch) are imported inside the commands, so ``--help
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -239,11 +240,17 @@ def scan(
         records = scan_local(paths, detectors, options, recursive, hidden, glob)
         describe = None
     report = Report(detectors, "json" if json_out else "jsonl" if jsonl else None, _stderr(quiet), options, exit_zero, report_dir, describe)
+    if engine == "ray":  # Ray's driver prints task and worker messages on stdout: only data may go there
+        sys.stdout = sys.stderr
     try:
         report.run(records, total=len(files) + len(missing))
     except KeyboardInterrupt:
         _stderr(quiet).print(f"interrupted after {len(report.records)} files")
         raise typer.Exit(int(ExitCode.INTERRUPTED))
+    finally:
+        if engine == "ray":
+            records.close()  # stops the workers and a cluster this run started, while stdout is still redirected
+            sys.stdout = report.data
     raise typer.Exit(int(report.exit_code()))
 
 

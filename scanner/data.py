@@ -357,6 +357,9 @@ def split_by_make(photos: list[Photo], seed: int = 0, fractions: tuple[float, fl
 BANK_POSITIONS = 136
 """Patch positions per photo for bank data: about 80 training photos x 136 = the paper's 10800 per class."""
 
+BANK_DESCRIPTOR = "histograms+lattice-1"
+"""Version of what :func:`build_bank` stores per patch; part of its cache key."""
+
 BANK_GRID = 64
 """Step of the position grid for bank data (windows overlap by half, as dense scanning's do)."""
 
@@ -373,8 +376,15 @@ def task_key(manip: str, strength: float) -> str:
 
 def _photo_bank(args: tuple) -> dict:
     """Worker: descriptors of the pristine and of every processed version (15 tasks) of up
-    to ``n`` patches of one photo, at the same positions (resize: at round(s * position))."""
+    to ``n`` patches of one photo, at the same positions (resize: at round(s * position)):
+    the submodels' histograms of the green channel, then the lattice features of the luma
+    (:mod:`scanner.lattice`; every operation is applied to the RGB crop)."""
+    from . import lattice
     from .srm import bank_features
+
+    def descriptors(rgb: np.ndarray, where: np.ndarray) -> np.ndarray:
+        return np.hstack([bank_features(_cut(rgb[..., 1], where), submodels),
+                          lattice.features(_cut(lattice.luma(rgb), where))]).astype(np.float32)
 
     path, submodels, n, region, seed = args
     rng = np.random.default_rng(seed)
@@ -387,14 +397,11 @@ def _photo_bank(args: tuple) -> dict:
     positions = grid[np.array(fits, dtype=bool)] if len(grid) else grid
     if len(positions) > n:
         positions = positions[np.sort(rng.choice(len(positions), n, replace=False))]
-    green = crop[..., 1]
-    out = {"positions": positions, "pristine": bank_features(_cut(green, positions), submodels).astype(np.float32)}
+    out = {"positions": positions, "pristine": descriptors(crop, positions)}
     for k, (name, strength) in enumerate(all_tasks()):
-        manip = manipulations.get(name)
-        processed = manip.apply(green if manip.per_channel else crop, strength, seed + 1000 * (k + 1))
-        processed = processed[..., 1] if processed.ndim == 3 else processed
+        processed = manipulations.apply(crop, name, strength, seed + 1000 * (k + 1))
         where = np.round(strength * positions).astype(np.int64) if name == "resize" else positions
-        out[task_key(name, strength)] = bank_features(_cut(processed, where), submodels).astype(np.float32)
+        out[task_key(name, strength)] = descriptors(processed, where)
     return out
 
 
@@ -402,7 +409,8 @@ def _photo_bank(args: tuple) -> dict:
 class BankData:
     """Descriptors of pristine patches and of their 15 processed versions, per photo.
 
-    ``features[key]`` float32 (N, F) for key ``pristine`` or a task key; row i of every key
+    ``features[key]`` float32 (N, F) for key ``pristine`` or a task key (the submodels'
+    histograms, then the 252 lattice features); row i of every key
     comes from the same position of the same photo. ``photo``, ``camera``, ``make`` (N,)."""
 
     features: dict[str, np.ndarray]
@@ -430,7 +438,7 @@ def build_bank(root: str | Path, submodels, photos: list[Photo] | None = None, p
     cache.mkdir(parents=True, exist_ok=True)
 
     def key(photo: Photo) -> Path:
-        spec = json.dumps([PATCH_PROTOCOL, photo.sha256, [(s.order, s.threshold) for s in submodels], positions, region, seed])
+        spec = json.dumps([PATCH_PROTOCOL, BANK_DESCRIPTOR, photo.sha256, [(s.order, s.threshold) for s in submodels], positions, region, seed])
         return cache / f"{hashlib.sha256(spec.encode()).hexdigest()[:24]}.npz"
 
     todo = [p for p in photos if not key(p).exists()]

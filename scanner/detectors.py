@@ -83,15 +83,17 @@ class NetSet:
         p = self.detectors[name].threshold
         return {PATCH: ScaleCalibration(math.log(p / (1 - p)), 1.0)}
 
-    def dense(self, green, stride: int = 32, device: torch.device | str = "cpu", window: int = PATCH, threads: int = 1):
-        """:class:`scanner.bank.WindowScores` of every network on green (H, W) uint8 (torch's own
-        thread setting applies; ``threads`` is accepted for the common interface). The networks
-        score 128-pixel windows only."""
+    def dense(self, pixels, stride: int = 32, device: torch.device | str = "cpu", window: int = PATCH, threads: int = 1):
+        """:class:`scanner.bank.WindowScores` of every network on the green channel of uint8
+        pixels (H, W[, 3]) (torch's own thread setting applies; ``threads`` is accepted for the
+        common interface). The networks score 128-pixel windows only."""
         import numpy as np
 
         from .bank import WindowScores
+        from .images import green_of
         from .model import grid
 
+        green = green_of(pixels)
         if window != PATCH:
             raise ValueError(f"single-network detectors score {PATCH}-pixel windows only, not {window}")
 
@@ -99,9 +101,9 @@ class NetSet:
         logits = {name: d.net.grid_logits(green, stride, device) for name, d in self.detectors.items()}
         return WindowScores(tops, lefts, logits, np.zeros((0, len(tops), len(lefts))), [])
 
-    def dense_grids(self, green, grids: list[tuple[int, int]], device: torch.device | str = "cpu", threads: int = 1) -> list:
+    def dense_grids(self, pixels, grids: list[tuple[int, int]], device: torch.device | str = "cpu", threads: int = 1) -> list:
         """:meth:`dense` for each (window, stride) grid (128-pixel windows only)."""
-        return [self.dense(green, stride, device, window, threads) for window, stride in grids]
+        return [self.dense(pixels, stride, device, window, threads) for window, stride in grids]
 
     def describe(self) -> dict:
         """What the JSON output records of the models used."""

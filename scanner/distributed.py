@@ -118,11 +118,20 @@ class RayScan:
         self.batch_size, self.recursive, self.include_hidden, self.pattern = batch_size, recursive, include_hidden, pattern
         self.retries = retries
         self.already_recorded = 0
+        self.connected = False  # whether this scan called ray.init (and so shuts Ray down in close())
 
     def describe(self) -> dict:
         """How the scan ran (the ``engine`` of the JSON options)."""
         return {"name": "ray", "workers": self.workers, "address": self.address, "shards": str(self.folder),
                 "already_recorded": self.already_recorded}
+
+    def close(self) -> None:
+        """Disconnect from Ray if this scan connected (a local cluster it started stops with it)."""
+        if self.connected:
+            import ray
+
+            ray.shutdown()
+            self.connected = False
 
     def __iter__(self) -> Iterator[ImageRecord]:
         import ray
@@ -147,6 +156,7 @@ class RayScan:
         if not ray.is_initialized():
             ray.init(address=self.address, num_cpus=None if self.address else self.workers * threads,
                      include_dashboard=False, log_to_driver=False, configure_logging=False)
+            self.connected = True
         actor = ray.remote(ScoreWorker).options(num_cpus=threads, max_restarts=-1, max_task_retries=self.retries)
         pool = [actor.remote(self.manips, self.weights, self.options) for _ in range(self.workers)]
         done_ref = ray.put(done)

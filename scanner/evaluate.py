@@ -154,7 +154,7 @@ def evaluate_case(case: Case, crops: list[tuple[str, np.ndarray]], shipped, base
         maps = {}
         for name, (family, window) in METHODS.items():
             options = ScanOptions(stride=stride, device=device, window=window)
-            result = analyze(forged.image[..., 1], sets[family], options)
+            result = analyze(forged.image, sets[family], options)
             value = pixel_map(result.evidence[case.manip], MAP_CELL, forged.mask.shape, 1.0, MAP_CELL)
             row = localisation_scores(value, forged.mask, 0.0)
             if forged.source is not None:
@@ -164,7 +164,7 @@ def evaluate_case(case: Case, crops: list[tuple[str, np.ndarray]], shipped, base
             maps[name] = value
             if window is None:
                 image_scores[family][0].append(result.detections[case.manip].score)
-                image_scores[family][1].append(analyze(target[..., 1], sets[family], options).detections[case.manip].score)
+                image_scores[family][1].append(analyze(target, sets[family], options).detections[case.manip].score)
         if example is None or forged.mask.mean() > example["mask"].mean():
             example = {"original": target, "forged": forged.image, "mask": forged.mask, **maps}
     result = {}
@@ -186,7 +186,7 @@ def pristine_map_rates(crops: list[tuple[str, np.ndarray]], shipped, stride: int
     over: dict[str, dict[str, list]] = {}
     for _, crop in crops:
         for name, window in (("fused", None), ("128", PATCH)):
-            evidence = analyze(crop[..., 1], shipped, ScanOptions(stride=stride, device=device, window=window)).evidence
+            evidence = analyze(crop, shipped, ScanOptions(stride=stride, device=device, window=window)).evidence
             for detector, value in evidence.items():
                 over.setdefault(detector, {}).setdefault(name, []).append(float(np.mean(value > 0)))
     return {d: {k: float(np.mean(v)) for k, v in m.items()} for d, m in over.items()}
@@ -396,7 +396,9 @@ class Table2Scale:
 
 def shipped_accuracy(bank, manip: str, data) -> float:
     """Balanced accuracy (%) of the shipped detector of ``manip`` on a task's test patches, at its
-    shipped window threshold."""
+    shipped window threshold. The task's patches are green only, so a bank's lattice features see
+    the green channel as luma: the JPEG cell understates the shipped JPEG detector (docs/detectors.md
+    measures it on RGB)."""
     from .train import accuracy_by_strength
 
     logits = bank.patch_logits(data.x)[0][manip]
@@ -525,8 +527,9 @@ one processed at the task's strength), {scale.test_patches_per_image} test posit
 (pristine + processed), recast CNN {scale.recast_epochs} epochs, Bayar2016 {scale.bayar_epochs} epochs{f', at most {scale.max_steps} steps per epoch' if scale.max_steps else ''}.
 Whole camera makes are held out (split seed {seed}, the shipped bank's): training makes {', '.join(makes.get('train_makes', []))};
 test makes {', '.join(makes.get('test_makes', []))}. Balanced accuracy (%) on the test makes. "shipped" is the shipped
-detector of the task's manipulation (trained on the same makes, all strengths mixed) at its shipped threshold; the
-other three are trained per task. Paper columns: Table II, small training set. Every row says its minutes, epochs and
+detector of the task's manipulation (trained on the same makes, all strengths mixed) at its shipped threshold, on the
+green patches of the task (its JPEG lattice features need the luma, so its JPEG cells understate it: docs/detectors.md
+measures the shipped detectors on RGB); the other three are trained per task. Paper columns: Table II, small training set. Every row says its minutes, epochs and
 device.
 
 Hard tasks (blur 0.5, noise 0.25, resize 1.125 and 1.01, JPEG 90) with the recast CNN at or above SRM+SVM:
@@ -615,14 +618,14 @@ def evaluate_images(bank, pristine_photos: list, processed_photos: list, stride:
     """Image-level results: pristine photos scanned whole as stored; ``processed_photos`` cropped
     centrally to :data:`IMAGE_CROP` and processed as a whole at each manipulation's strongest strength."""
     from . import manipulations
-    from .images import load_green, load_rgb
+    from .images import load_pixels, load_rgb
     from .scan import ScanOptions, analyze
 
     options = ScanOptions(stride=stride)
     flagged_by = {n: 0 for n in bank.names}
     flagged = 0
     for photo in pristine_photos:
-        analysis = analyze(load_green(photo.path)[0], bank, options)
+        analysis = analyze(load_pixels(photo.path)[0], bank, options)
         flagged += analysis.flagged
         for n, d in analysis.detections.items():
             flagged_by[n] += d.flagged
@@ -635,8 +638,7 @@ def evaluate_images(bank, pristine_photos: list, processed_photos: list, stride:
             h, w = rgb.shape[:2]
             top, left = max(0, (h - IMAGE_CROP) // 2) // 16 * 16, max(0, (w - IMAGE_CROP) // 2) // 16 * 16
             crop = rgb[top : top + IMAGE_CROP, left : left + IMAGE_CROP]
-            out = manip.apply(crop[..., 1] if manip.per_channel else crop, manip.strengths[0], k)
-            analysis = analyze(out[..., 1] if out.ndim == 3 else out, bank, options)
+            analysis = analyze(manip.apply(crop, manip.strengths[0], k), bank, options)
             right += analysis.detections[name].flagged
             named += analysis.operation == name
         processed[name] = (len(processed_photos), right, named)

@@ -109,9 +109,9 @@ def _wide_to_uint8(values: np.ndarray, kind: str, info: ImageInfo) -> np.ndarray
     return np.round((values - low) * (255.0 / span)).astype(np.uint8)
 
 
-def green_channel(im: Image.Image, info: ImageInfo) -> np.ndarray:
-    """The green channel (H, W) uint8 of a decoded image (:func:`open_image`), in its stored
-    grid; every conversion on the way is appended to ``info.conversions``."""
+def stored_pixels(im: Image.Image, info: ImageInfo) -> np.ndarray:
+    """The pixels analysed, in the stored grid: uint8 (H, W, 3) RGB for colour images, uint8
+    (H, W) for single-channel ones; every conversion on the way is appended to ``info.conversions``."""
     mode = im.mode
     if mode == "L":
         return np.asarray(im, dtype=np.uint8)
@@ -130,17 +130,28 @@ def green_channel(im: Image.Image, info: ImageInfo) -> np.ndarray:
     if mode == "F":
         return _wide_to_uint8(np.asarray(im), "32-bit float", info)
     if mode == "RGB":
-        return np.asarray(im.getchannel("G"), dtype=np.uint8)
+        return np.asarray(im, dtype=np.uint8)
     if mode in ("RGBA", "RGBX", "RGBa"):
         info.conversions.append("alpha channel ignored")
-        return np.asarray(im.getchannel("G"), dtype=np.uint8)
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)
     if mode in ("P", "PA"):
         info.conversions.append("palette expanded to RGB")
-        return np.asarray(im.convert("RGB").getchannel("G"), dtype=np.uint8)
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)
     if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
         info.conversions.append(f"{mode} converted to RGB by Pillow")
-        return np.asarray(im.convert("RGB").getchannel("G"), dtype=np.uint8)
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)
     raise ImageError("unsupported", f"pixel mode {mode} cannot be analysed")
+
+
+def green_of(pixels: np.ndarray) -> np.ndarray:
+    """The green channel (H, W) of RGB pixels (H, W, 3); a single channel (H, W) is its own."""
+    return pixels[..., 1] if pixels.ndim == 3 else pixels
+
+
+def green_channel(im: Image.Image, info: ImageInfo) -> np.ndarray:
+    """The green channel (H, W) uint8 of a decoded image (:func:`open_image`), in its stored
+    grid (:func:`stored_pixels`)."""
+    return green_of(stored_pixels(im, info))
 
 
 def open_image(data: bytes, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Image.Image, ImageInfo]:
@@ -189,16 +200,22 @@ def open_image(data: bytes, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX
             Image.MAX_IMAGE_PIXELS = limit
 
 
-def decode_green(data: bytes, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo]:
-    """Decode image bytes into the green channel of the stored pixel grid.
+def decode_pixels(data: bytes, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo]:
+    """Decode image bytes into the analysed pixels of the stored grid.
 
-    Returns (green uint8 (H, W), info). Grayscale is used as is; 16-bit is scaled to
-    8 bits; palette, CMYK and alpha images are converted, the conversion recorded in
-    ``info.conversions``; an animated image gives its first frame.
+    Returns (pixels, info): uint8 (H, W, 3) RGB for colour images, (H, W) for grayscale.
+    16-bit is scaled to 8 bits; palette, CMYK and alpha images are converted, the conversion
+    recorded in ``info.conversions``; an animated image gives its first frame.
     Raises :class:`ImageError` for anything that cannot be analysed.
     """
     im, info = open_image(data, name, max_pixels)
-    return green_channel(im, info), info
+    return stored_pixels(im, info), info
+
+
+def decode_green(data: bytes, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo]:
+    """The green channel (H, W) uint8 of :func:`decode_pixels`, and the info."""
+    pixels, info = decode_pixels(data, name, max_pixels)
+    return green_of(pixels), info
 
 
 def display_rgb(im: Image.Image, green: np.ndarray) -> np.ndarray:
@@ -212,6 +229,11 @@ def display_rgb(im: Image.Image, green: np.ndarray) -> np.ndarray:
 def load_green(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo]:
     """Read a file and decode its green channel: see :func:`decode_green`."""
     return decode_green(read_bytes(path), str(path), max_pixels)
+
+
+def load_pixels(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo]:
+    """Read a file and decode its analysed pixels: see :func:`decode_pixels`."""
+    return decode_pixels(read_bytes(path), str(path), max_pixels)
 
 
 def load_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

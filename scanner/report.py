@@ -48,6 +48,7 @@ class Report:
         self.started = now()
         self.finished: str | None = None
         self.interrupted = False
+        self.data = sys.stdout  # where data goes, kept even if sys.stdout is redirected later (the Ray engine's messages)
 
     def models(self) -> dict:
         return self.detectors.describe()
@@ -125,8 +126,8 @@ class Report:
                         for warning in record.warnings:
                             self.console.print(f"[yellow]warning:[/] {escape(f'{record.path}: {warning}')}", highlight=False)
                     if self.json_mode == "jsonl":
-                        sys.stdout.write(json.dumps(record.to_dict()) + "\n")
-                        sys.stdout.flush()
+                        self.data.write(json.dumps(record.to_dict()) + "\n")
+                        self.data.flush()
                     if plain and time.monotonic() - last >= PROGRESS_EVERY:
                         last = time.monotonic()
                         self._progress_line(len(self.records), total, started)
@@ -147,12 +148,12 @@ class Report:
         """Write the final output of the chosen form (also after an interruption)."""
         if self.json_mode == "json":
             document = {**self.header(), "images": [r.to_dict() for r in self.records], "summary": self.summary()}
-            sys.stdout.write(json.dumps(document, indent=2) + "\n")
+            self.data.write(json.dumps(document, indent=2) + "\n")
         elif self.json_mode == "jsonl":
-            sys.stdout.write(json.dumps({"summary": self.summary(), **self.header()}) + "\n")
+            self.data.write(json.dumps({"summary": self.summary(), **self.header()}) + "\n")
         elif not self.interrupted:
             self.print_table()
-        sys.stdout.flush()
+        self.data.flush()
         if self.html is not None:
             from .htmlreport import write_report
 
@@ -165,7 +166,7 @@ class Report:
         from rich.table import Table
 
         # piped to a file, the table is as wide as it needs: paths are never cut
-        out = Console() if sys.stdout.isatty() else Console(width=100_000, soft_wrap=True)
+        out = Console(file=self.data) if self.data.isatty() else Console(file=self.data, width=100_000, soft_wrap=True)
         table = Table(title="scanner: evidence of processing per image", title_justify="left")
         table.add_column("file", no_wrap=True)
         table.add_column("status")

@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from .data import PATCH
-from .images import DEFAULT_MAX_PIXELS, ImageError, display_rgb, green_channel, open_image, read_bytes, sha256_hex
+from .images import DEFAULT_MAX_PIXELS, ImageError, display_rgb, green_of, open_image, read_bytes, sha256_hex, stored_pixels
 
 MIN_AREA = 192 * 192
 """Pixels the core of a region must cover to flag an image: a 192-pixel square, about 3 x 3
@@ -364,17 +364,19 @@ def localisation_maps(shape: tuple[int, int], detectors, scored: dict, options: 
     return {name: sums[name] / counts[name] for name in sums}
 
 
-def analyze(green: np.ndarray, detectors, options: ScanOptions) -> Analysis:
-    """Run a detector set (:func:`scanner.detectors.load_shipped`) on one green channel (H, W).
+def analyze(pixels: np.ndarray, detectors, options: ScanOptions) -> Analysis:
+    """Run a detector set (:func:`scanner.detectors.load_shipped`) on one image's stored pixels,
+    uint8 RGB (H, W, 3) or one channel (H, W) (:func:`scanner.images.decode_pixels`).
 
     The named operation is, among the detectors that flag the image, the one the operation head
     finds most likely over the windows of their regions (without an operation head: the
     flagged detector of highest score)."""
-    grids = list(dict.fromkeys([(PATCH, options.stride)] + map_grids(detectors, green.shape, options)))
-    scored = dict(zip(grids, detectors.dense_grids(green, grids, options.device, options.threads)))
+    shape = pixels.shape[:2]
+    grids = list(dict.fromkeys([(PATCH, options.stride)] + map_grids(detectors, shape, options)))
+    scored = dict(zip(grids, detectors.dense_grids(pixels, grids, options.device, options.threads)))
     scores = scored[PATCH, options.stride]  # the verdict's windows
     operations = _softmax(scores.operations) if len(scores.operation_names) else scores.operations
-    evidence = localisation_maps(green.shape, detectors, scored, options)
+    evidence = localisation_maps(shape, detectors, scored, options)
     detections, probabilities = {}, {}
     for name, logits in scores.detectors.items():
         prob = sigmoid(logits)
@@ -382,7 +384,7 @@ def analyze(green: np.ndarray, detectors, options: ScanOptions) -> Analysis:
         if options.threshold is not None:
             rule = ImageRule(options.threshold, options.threshold, rule.min_area)
         detections[name] = detect(prob, rule, options.stride, name, operations if len(scores.operation_names) else None,
-                                  scores.operation_names, green.shape, evidence[name] > 0 if name in evidence else None)
+                                  scores.operation_names, shape, evidence[name] > 0 if name in evidence else None)
         probabilities[name] = prob
     flagged = [d for d in detections.values() if d.flagged]
     operation = None
@@ -518,20 +520,21 @@ class Scorer:
         options = self.options
         try:
             image, info = open_image(data, path, options.max_pixels)
-            green = green_channel(image, info)
+            pixels = stored_pixels(image, info)
         except ImageError as exc:
             record.status, record.error = "error", {"code": exc.code, "message": exc.message}
             return record
         record.input = info.to_dict()
-        if min(green.shape) < PATCH:
+        height, width = pixels.shape[:2]
+        if min(height, width) < PATCH:
             record.status = "skipped"
-            record.error = {"code": "too_small", "message": f"{path}: {green.shape[1]}x{green.shape[0]} is smaller than one "
+            record.error = {"code": "too_small", "message": f"{path}: {width}x{height} is smaller than one "
                                                             f"{PATCH}x{PATCH} analysis window"}
             return record
-        analysis = analyze(green, self.detectors, options)
+        analysis = analyze(pixels, self.detectors, options)
         record.detections, record.flagged, record.operation = analysis.detections, analysis.flagged, analysis.operation
         if options.heatmaps is not None:
-            write_heatmaps(record, analysis, display_rgb(image, green), stem or Path(Path(path).name), options)
+            write_heatmaps(record, analysis, display_rgb(image, green_of(pixels)), stem or Path(Path(path).name), options)
         return record
 
     def score_file(self, path: str | Path, stem: Path | None = None) -> ImageRecord:

@@ -18,7 +18,7 @@ from .bank import HeadChoice, SRMBank
 from .data import BANK_POSITIONS, PATCH, PatchSet, Photo, TaskData, build_bank, camera_make, list_photos, split_by_make
 from .model import BayarNet, RecastNet, to_input
 from .scan import MIN_AREA, sigmoid
-from .srm import Submodel, srm_features
+from .srm import N_CODES, Submodel, srm_features
 
 SVM_C_GRID = tuple(10.0**k for k in range(-3, 4))
 """Regularisation values tried by cross-validation (spec 1.6)."""
@@ -435,14 +435,14 @@ def make_folds(photos: list[Photo], k: int, seed: int = 0) -> list[set[str]]:
 
 
 def _photo_detector_logits(args: tuple) -> dict[str, np.ndarray]:
-    from .images import load_green
+    from .images import load_pixels
 
     bank, path, stride = args
-    return bank.dense(load_green(path)[0], stride).detectors
+    return bank.dense(load_pixels(path)[0], stride).detectors
 
 
 def photo_logits(bank: SRMBank, photos: list[Photo], stride: int, workers: int = 2) -> list[dict[str, np.ndarray]]:
-    """Detector logit maps of whole photos as stored (green channel), ``workers`` photos at a time."""
+    """Detector logit maps of whole photos as stored, ``workers`` photos at a time."""
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -455,14 +455,13 @@ the localisation map are calibrated (:func:`calibrate_scales`)."""
 
 
 def _scale_logits(args: tuple) -> dict[int, dict[str, np.ndarray]]:
-    from .images import load_green
+    from .images import load_pixels
+    from .lattice import central_crop
     from .scan import WINDOWS, scale_stride
 
     bank, path, stride = args
-    green = load_green(path)[0]
-    top, left = max(0, (green.shape[0] - SCALE_CROP) // 2), max(0, (green.shape[1] - SCALE_CROP) // 2)
-    crop = green[top : top + SCALE_CROP, left : left + SCALE_CROP]
-    grids = [(w, stride if w == PATCH else scale_stride(w, stride)) for w in WINDOWS if min(crop.shape) >= w]
+    crop = central_crop(load_pixels(path)[0], SCALE_CROP)
+    grids = [(w, stride if w == PATCH else scale_stride(w, stride)) for w in WINDOWS if min(crop.shape[:2]) >= w]
     return {w: {n: v.ravel() for n, v in scores.detectors.items()} for (w, _), scores in zip(grids, bank.dense_grids(crop, grids))}
 
 
@@ -538,7 +537,7 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
     """
     from sklearn.metrics import roc_auc_score
 
-    from .bank import HEAD_CHOICES, LinearHeads, OPERATIONS, detector_of, fit_operation_head, fit_task_head, transform
+    from .bank import HEAD_CHOICES, LinearHeads, OPERATIONS, detector_of, fit_operation_head, fit_task_head, head_input
     from .data import all_tasks, task_key
 
     say = progress or (lambda message: None)
@@ -549,24 +548,26 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
     makes = {side: sorted({camera_make(p.camera) for p in ps}) for side, ps in split.items()}
     data = build_bank(root, BANK_SUBMODELS, photos, cache_dir=cache, progress=progress is not None)
     train = data.of_makes(makes["train"] + makes["validation"])
-    f = {k: transform(v.astype(np.float64), feature_transform) for k, v in train.features.items()}
+    n_histograms = 2 * N_CODES * len(BANK_SUBMODELS)
+    f = {k: head_input(v, n_histograms, feature_transform) for k, v in train.features.items()}
     keys = [task_key(m, s) for m, s in all_tasks()]
+    candidates = {k: [c for c in HEAD_CHOICES if c.applies(k)] for k in keys}
     fold_makes = make_folds(training, folds, seed)
     fold = np.array([next(i for i, fm in enumerate(fold_makes) if m in fm) for m in train.make])
     heads: dict[tuple[int, HeadChoice, str], tuple[np.ndarray, float]] = {}
-    oof = {(c, k): (np.zeros(len(train)), np.zeros(len(train))) for c in HEAD_CHOICES for k in keys}
+    oof = {(c, k): (np.zeros(len(train)), np.zeros(len(train))) for k in keys for c in candidates[k]}
     for i in range(folds):
         fit_rows, held = fold != i, fold == i
         say(f"fold {i + 1}/{folds}: task heads without {', '.join(sorted(fold_makes[i]))}")
         for key in keys:
-            for choice in HEAD_CHOICES:
+            for choice in candidates[key]:
                 w, b = fit_task_head(f["pristine"][fit_rows], f[key][fit_rows], choice, BANK_SUBMODELS, seed)
                 heads[i, choice, key] = (w, b)
                 oof[choice, key][0][held] = f["pristine"][held] @ w + b
                 oof[choice, key][1][held] = f[key][held] @ w + b
     labels = np.r_[np.zeros(len(train)), np.ones(len(train))]
-    auc = {k: {c.label: float(roc_auc_score(labels, np.r_[oof[c, k][0], oof[c, k][1]])) for c in HEAD_CHOICES} for k in keys}
-    chosen = {k: max(HEAD_CHOICES, key=lambda c: auc[k][c.label]) for k in keys}
+    auc = {k: {c.label: float(roc_auc_score(labels, np.r_[oof[c, k][0], oof[c, k][1]])) for c in candidates[k]} for k in keys}
+    chosen = {k: max(candidates[k], key=lambda c: auc[k][c.label]) for k in keys}
     offset = {k: float(np.quantile(oof[chosen[k], k][0], 1 - WINDOW_FPR)) for k in keys}
     detectors = list(OPERATIONS[1:])
     pristine_oof = {d: np.max([oof[chosen[k], k][0] - offset[k] for k in keys if detector_of(k) == d], axis=0) for d in detectors}
@@ -576,14 +577,14 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
         say(f"fold {i + 1}/{folds}: scanning its photos")
         tasks = LinearHeads(keys, np.stack([heads[i, chosen[k], k][0] for k in keys]),
                             np.array([heads[i, chosen[k], k][1] - offset[k] for k in keys]))
-        fold_bank = SRMBank(BANK_SUBMODELS, feature_transform, tasks, no_operations)
+        fold_bank = SRMBank(BANK_SUBMODELS, feature_transform, tasks, no_operations, lattice=True)
         maps += photo_logits(fold_bank, [p for p in training if camera_make(p.camera) in fold_makes[i]], stride)
     calibration = calibrate(pristine_oof, maps, stride)
     say("final heads on every training make")
     final = [fit_task_head(f["pristine"], f[k], chosen[k], BANK_SUBMODELS, seed) for k in keys]
     tasks = LinearHeads(keys, np.stack([w for w, _ in final]), np.array([b - offset[k] for (_, b), k in zip(final, keys)]))
     operations = fit_operation_head({k: v[:: OPERATION_SUBSAMPLE] for k, v in f.items()}, seed=seed)
-    bank = SRMBank(BANK_SUBMODELS, feature_transform, tasks, operations)
+    bank = SRMBank(BANK_SUBMODELS, feature_transform, tasks, operations, lattice=True)
     bank.card = {
         "task": {"manipulations": detectors, "tasks": keys},
         "thresholds": {n: {"logit": t, "probability": float(sigmoid(t))} for n, t in calibration.thresholds.items()},

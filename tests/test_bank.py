@@ -7,7 +7,9 @@ import pytest
 
 from scanner.bank import (HeadChoice, LinearHeads, SRMBank, fit_operation_head, fit_task_head, load_bank, save_bank,
                           transform)
+from scanner import manipulations
 from scanner.data import all_tasks, task_key
+from scanner.lattice import N_FEATURES as N_LATTICE
 from scanner.detectors import WeightsError, load_shipped, read_card
 from scanner.model import RecastNet, to_input
 from scanner.scan import ImageRule
@@ -68,24 +70,28 @@ def test_bank_features_pool_the_anchor_square(rng):
     np.testing.assert_allclose(f[1, 162 + 81 :], along / (2 * a * a))
 
 
-def random_bank(rng, submodels=BANK_SUBMODELS[:3], tf="sqrt") -> SRMBank:
-    f = 162 * len(submodels)
+def random_bank(rng, submodels=BANK_SUBMODELS[:3], tf="sqrt", lattice: bool = False) -> SRMBank:
+    f = 162 * len(submodels) + (N_LATTICE if lattice else 0)
     keys = [task_key(m, s) for m, s in all_tasks()]
     card = {"thresholds": {m: {"logit": 0.0, "probability": 0.5} for m in ("median", "blur", "noise", "resize", "jpeg")},
             "image_rule": {m: {"threshold": 0.7, "min_area": 3 * 128 * 128} for m in ("median", "blur", "noise", "resize", "jpeg")}}
     return SRMBank(tuple(submodels), tf, LinearHeads(keys, rng.normal(size=(15, f)), rng.normal(size=15)),
                    LinearHeads(["pristine", "median", "blur", "noise", "resize", "jpeg"], rng.normal(size=(6, f)), rng.normal(size=6)),
-                   card)
+                   card, lattice=lattice)
 
 
-@pytest.mark.parametrize("stride, threads, band, window", [(8, 1, 1024, 128), (32, 2, 1024, 128), (12, 1, 1024, 128),
-                                                            (16, 2, 40, 128), (8, 2, 1024, 32), (16, 1, 40, 64), (8, 1, 24, 64)])
-def test_dense_scores_equal_window_by_window(rng, stride, threads, band, window, monkeypatch):
+@pytest.mark.parametrize("stride, threads, band, window, lattice", [
+    (8, 1, 1024, 128, False), (32, 2, 1024, 128, False), (12, 1, 1024, 128, False), (16, 2, 40, 128, False),
+    (8, 2, 1024, 32, False), (16, 1, 40, 64, False), (8, 1, 24, 64, False),
+    (8, 1, 1024, 128, True), (16, 2, 40, 128, True), (8, 2, 24, 32, True), (32, 1, 1024, 64, True)])
+def test_dense_scores_equal_window_by_window(rng, stride, threads, band, window, lattice, monkeypatch):
+    """Dense scores equal scoring each window cut out; with lattice features, on an RGB JPEG
+    (block grid at the corner, windows on it)."""
     import scanner.bank
 
     monkeypatch.setattr(scanner.bank, "BAND_ROWS", band)  # 24, 40: several bands on this small image
-    bank = random_bank(rng)
-    green = textured_image(rng, 200, 290, 1)[..., 0]
+    bank = random_bank(rng, lattice=lattice)
+    green = manipulations.jpeg(textured_image(rng, 200, 290), 85) if lattice else textured_image(rng, 200, 290, 1)[..., 0]
     scores = bank.dense(green, stride, window=window, threads=threads)
     windows = np.stack([green[t : t + window, l : l + window] for t in scores.tops for l in scores.lefts])
     detectors, operations = bank.patch_logits(windows)
@@ -96,12 +102,13 @@ def test_dense_scores_equal_window_by_window(rng, stride, threads, band, window,
     assert scores.tops[-1] + window + stride > 200 and scores.lefts[-1] + window + stride > 290
 
 
-def test_grids_scored_together_equal_each_grid_alone(rng, monkeypatch):
+@pytest.mark.parametrize("lattice", [False, True])
+def test_grids_scored_together_equal_each_grid_alone(rng, monkeypatch, lattice):
     import scanner.bank
 
     monkeypatch.setattr(scanner.bank, "BAND_ROWS", 40)  # several bands, each holding tops of every grid
-    bank = random_bank(rng)
-    green = textured_image(rng, 230, 270, 1)[..., 0]
+    bank = random_bank(rng, lattice=lattice)
+    green = manipulations.jpeg(textured_image(rng, 230, 270), 80) if lattice else textured_image(rng, 230, 270, 1)[..., 0]
     grids = [(128, 16), (64, 16), (32, 8), (128, 24)]
     for (window, stride), together in zip(grids, bank.dense_grids(green, grids, threads=2)):
         alone = bank.dense(green, stride, window=window)
@@ -125,7 +132,6 @@ def test_detector_is_the_largest_of_its_task_heads(rng):
 def test_task_head_learns_blur_and_lowers_the_loss(rng):
     """A few hundred patches: the fitted head separates blurred from pristine on new images,
     and its log-loss is far below the untrained head's (log 2)."""
-    from scanner import manipulations
 
     def patches(seed):
         r = np.random.default_rng(seed)
@@ -149,7 +155,6 @@ def test_task_head_learns_blur_and_lowers_the_loss(rng):
 
 
 def test_operation_head_names_each_manipulation(rng):
-    from scanner import manipulations
 
     images = [textured_image(np.random.default_rng(s), 200, 200, 3, smooth=0.7) for s in range(4)]
     cut = lambda im: np.stack([im[i : i + 64, j : j + 64] for i in (0, 64, 128) for j in (0, 64, 128)])

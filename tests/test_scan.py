@@ -144,9 +144,24 @@ def test_blurred_copy_scores_higher_on_blur():
     bank = load_shipped(["blur"])
     for name in ("china.jpg", "flower.jpg"):
         rgb = load_sample_image(name)
-        original = bank.dense(rgb[..., 1], 32).detectors["blur"]
-        blurred = bank.dense(manipulations.gaussian_blur(rgb, 0.75)[..., 1], 32).detectors["blur"]
+        original = bank.dense(rgb, 32).detectors["blur"]
+        blurred = bank.dense(manipulations.gaussian_blur(rgb, 0.75), 32).detectors["blur"]
         assert np.median(blurred) > np.median(original) + 2, name
+
+
+def test_recompressed_copy_is_flagged_as_jpeg():
+    """Two JPEG photos recompressed at quality 70: the JPEG detector scores nearly every window
+    higher than on the photo as stored, and flags the image; it does not flag the photos as stored."""
+    from sklearn.datasets import load_sample_image
+
+    bank = load_shipped()
+    for name in ("china.jpg", "flower.jpg"):
+        rgb = load_sample_image(name)
+        recompressed = manipulations.jpeg(rgb, 70)
+        original = bank.dense(rgb, 32).detectors["jpeg"]
+        assert np.mean(bank.dense(recompressed, 32).detectors["jpeg"] > original) > 0.9, name
+        assert analyze(recompressed, bank, ScanOptions()).detections["jpeg"].flagged, name
+        assert not analyze(rgb, bank, ScanOptions()).detections["jpeg"].flagged, name
 
 
 def test_flagged_regions_and_table_agree_on_a_local_edit(tmp_path):
@@ -158,7 +173,7 @@ def test_flagged_regions_and_table_agree_on_a_local_edit(tmp_path):
     rgb = load_sample_image("flower.jpg").copy()
     rgb[96:352, 160:416] = manipulations.median(rgb, 5)[96:352, 160:416]
     Image.fromarray(rgb).save(tmp_path / "edited.png")
-    analysis = analyze(rgb[..., 1], load_shipped(), ScanOptions(stride=16))
+    analysis = analyze(rgb, load_shipped(), ScanOptions(stride=16))
     median = analysis.detections["median"]
     assert median.flagged and median.regions and analysis.flagged and analysis.operation == "median"
     for d in analysis.detections.values():
@@ -197,13 +212,13 @@ def test_a_small_processed_square_is_localised_at_32_pixels_and_a_pristine_photo
 
     bank = load_shipped(None, "cpu")
     photo = load_sample_image("flower.jpg")  # a real photo, untouched
-    pristine = analyze(photo[..., 1], bank, ScanOptions(stride=16))
+    pristine = analyze(photo, bank, ScanOptions(stride=16))
     assert not pristine.flagged and all(not (m > 0).any() for m in pristine.evidence.values())
     x, y, side = 240, 160, 96
     forged = photo.copy()
     forged[y : y + side, x : x + side] = manipulations.median(photo, 5)[y : y + side, x : x + side]
     for window in (32, None):
-        evidence = analyze(forged[..., 1], bank, ScanOptions(stride=16, window=window)).evidence["median"] > 0
+        evidence = analyze(forged, bank, ScanOptions(stride=16, window=window)).evidence["median"] > 0
         rows, cols = np.nonzero(evidence)
         box = np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]) * MAP_CELL
         if window == 32:  # within a map cell or two of the truth

@@ -223,3 +223,18 @@ def test_networks_trained_with_arch_recast_scan_through_the_same_interface(tmp_p
     d = analysis.detections["blur"]
     assert d.threshold == d.window_threshold == 0.7 and d.flagged == bool(d.regions) == (d.score > 0.7)
     assert analysis.operation == ("blur" if d.flagged else None)
+
+
+def test_window_sizes_are_calibrated_on_colour_photos(tmp_path, rng):
+    """The per-size calibration of the localisation map reads RGB photos (for the lattice
+    features) and scores every window size on their central crop."""
+    from scanner.scan import WINDOWS
+    from scanner.train import BANK_SUBMODELS, _scale_logits
+    from tests.test_bank import random_bank
+
+    path = tmp_path / "photo.png"
+    Image.fromarray(manipulations.jpeg(textured_image(rng, 300, 420), 90)).save(path)
+    bank = random_bank(rng, submodels=BANK_SUBMODELS[:2], lattice=True)
+    logits = _scale_logits((bank, path, 32))
+    assert sorted(logits) == sorted(WINDOWS)
+    assert logits[128]["jpeg"].shape == (((300 - 128) // 32 + 1) * ((420 - 128) // 32 + 1),)
