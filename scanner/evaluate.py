@@ -582,7 +582,7 @@ def evaluate_patches(bank, data, train_makes: list[str], held_out: dict[str, lis
     :class:`scanner.data.BankData`); each task's SRM+SVM is fitted once on ``train_makes``."""
     from sklearn.metrics import roc_auc_score
 
-    from .bank import transform
+    from .bank import head_input
     from .data import all_tasks, task_key
     from .train import fit_svm
 
@@ -597,7 +597,7 @@ def evaluate_patches(bank, data, train_makes: list[str], held_out: dict[str, lis
         x = np.concatenate([train.features["pristine"][:, columns], train.features[key][:, columns]]).astype(np.float64)
         svm = fit_svm(x, np.r_[np.zeros(len(train)), np.ones(len(train))], np.r_[train.camera, train.camera])
         head = bank.tasks.names.index(key)
-        own = lambda f: transform(f.astype(np.float64), bank.feature_transform) @ bank.tasks.weight[head] + bank.tasks.bias[head]
+        own = lambda f: head_input(f, bank.n_histograms, bank.feature_transform) @ bank.tasks.weight[head] + bank.tasks.bias[head]
         t = bank.card["thresholds"][manip]["logit"]
         for name, test in sets.items():
             p, q = pristine[name][manip], bank.patch_logits_from_features(test.features[key])[manip]

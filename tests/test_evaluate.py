@@ -132,3 +132,36 @@ def test_demo_runs_under_a_minute_and_names_what_was_done(tmp_path):
                            "--stride", "16"], capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     scores = {Path(r["path"]).name: r["detections"]["jpeg"]["score"] for r in json.loads(scan.stdout)["images"]}
     assert scores["china_recompressed.jpg"] > scores["china.png"] + 0.5
+
+
+def test_patch_evaluation_reads_lattice_descriptors(rng):
+    """Held-out patch results of a bank with lattice features: the detector's AUC equals one
+    computed from the heads directly (histograms square-rooted, lattice features, which can be
+    negative, as they are)."""
+    from sklearn.metrics import roc_auc_score
+
+    from scanner.data import BankData, all_tasks, task_key
+    from scanner.evaluate import evaluate_patches
+    from scanner.lattice import N_FEATURES
+    from scanner.train import BANK_SUBMODELS
+    from tests.test_bank import random_bank
+
+    bank = random_bank(rng, submodels=BANK_SUBMODELS[5:7], lattice=True)  # (3,1) and the paper's (3,2)
+    n = 120
+
+    def descriptors(shift: float) -> np.ndarray:
+        return np.hstack([rng.random((n, 2 * 162)) + shift, rng.uniform(-1, 1, (n, N_FEATURES))]).astype(np.float32)
+
+    features = {"pristine": descriptors(0.0)} | {task_key(m, s): descriptors(0.05) for m, s in all_tasks()}
+    makes = np.array(["a", "b", "c", "d"] * (n // 4), dtype=object)
+    data = BankData(features, np.arange(n) // 10, np.array([f"cam{i % 6}" for i in range(n)], dtype=object), makes)
+    results = evaluate_patches(bank, data, ["a", "b"], {"test": ["c", "d"]})["test"]
+    test = np.isin(makes, ["c", "d"])
+    key = task_key("jpeg", 90)
+    row = next(r for r in results if r.task == key)
+    heads = lambda f: np.hstack([np.sqrt(f[:, : 2 * 162].astype(np.float64)), f[:, 2 * 162 :]]) @ bank.tasks.weight.T + bank.tasks.bias
+    own = bank.tasks.names.index(key)
+    expected = roc_auc_score(np.r_[np.zeros(test.sum()), np.ones(test.sum())],
+                             np.r_[heads(features["pristine"][test])[:, own], heads(features[key][test])[:, own]])
+    assert row.auc_head == pytest.approx(expected)
+    assert np.isfinite([r.auc for r in results]).all()
