@@ -109,8 +109,8 @@ def run_demo(folder: Path, device, overwrite: bool, console, threads: int = 1) -
               "sample photos as scikit-learn ships them: web images that were already downscaled and JPEG-compressed "
               "before they were saved here, so a detection on them can be a real trace of that history, not a false "
               "alarm. A detector flags an image only when a whole region (at least 192x192 pixels) is over its image "
-              "threshold, which was set so that at most 1% of untouched camera photos are flagged by it; weaker traces, "
-              "like this JPEG re-compression of a small 640x427 image, can show in the heat map without flagging the image.",
+              "threshold, which was set so that at most 1% of untouched camera photos are flagged by it; weaker traces "
+              "can show in the heat map without flagging the image.",
               highlight=False)
     out.print(f"\nFigures (original and each detector's map): {folder / 'heatmaps'}\n"
               f"HTML report (sortable, with thumbnails): {folder / 'report' / 'index.html'}\n"
