@@ -30,7 +30,9 @@ import numpy as np
 
 from . import lattice as jpeg_lattice
 from .data import PATCH
+from .images import green_of
 from .srm import ANCHOR_MARGIN, DIRECTIONS, MAX_EXTENT, N_CODES, Submodel, bank_features, cell_histograms, cell_index, code_maps
+from .srm import N_FEATURES as SUBMODEL_FEATURES
 
 TRANSFORMS = ("identity", "sqrt")
 """Element-wise maps of the pooled histograms before the linear heads."""
@@ -58,6 +60,20 @@ def split_planes(pixels: np.ndarray, stacked: bool) -> tuple[np.ndarray, np.ndar
     if pixels.ndim == (4 if stacked else 3):
         return pixels[..., 1], jpeg_lattice.luma(pixels)
     return pixels, pixels.astype(np.float64)
+
+
+def histogram_width(submodels: tuple[Submodel, ...]) -> int:
+    """Columns of a bank descriptor taken by the submodels' histograms (the lattice features follow)."""
+    return SUBMODEL_FEATURES * len(submodels)
+
+
+def descriptors(patches: np.ndarray, submodels: tuple[Submodel, ...], lattice: bool) -> np.ndarray:
+    """Raw bank descriptors (N, F) of uint8 patches, RGB (N, P, P, 3) or one channel (N, P, P):
+    the submodels' histograms of the green channel, then, if ``lattice``, the lattice features
+    of the luma (block grid at each patch's corner)."""
+    green, y = split_planes(np.asarray(patches), stacked=True)
+    histograms = bank_features(green, submodels)
+    return np.hstack([histograms, jpeg_lattice.features(y)]) if lattice else histograms
 
 
 @dataclass
@@ -105,8 +121,8 @@ class SRMBank:
 
     @property
     def n_histograms(self) -> int:
-        """Columns of the descriptor taken by the submodels' histograms (the lattice features follow)."""
-        return 2 * N_CODES * len(self.submodels)
+        """Columns of the descriptor taken by the submodels' histograms (:func:`histogram_width`)."""
+        return histogram_width(self.submodels)
 
     @property
     def names(self) -> list[str]:
@@ -147,12 +163,8 @@ class SRMBank:
                 for name in self.names}
 
     def descriptors(self, patches: np.ndarray) -> np.ndarray:
-        """Raw descriptors (N, F) of uint8 patches, RGB (N, P, P, 3) or one channel (N, P, P):
-        the histograms of the green channel, then the lattice features of the luma (block grid
-        at each patch's corner) if the bank has them."""
-        green, y = split_planes(np.asarray(patches), stacked=True)
-        histograms = bank_features(green, self.submodels)
-        return np.hstack([histograms, jpeg_lattice.features(y)]) if self.lattice else histograms
+        """Raw descriptors (N, F) of uint8 patches (N, P, P[, 3]) (:func:`descriptors`)."""
+        return descriptors(patches, self.submodels, self.lattice)
 
     def features(self, patches: np.ndarray) -> np.ndarray:
         """What the heads read (N, F) of uint8 patches (:meth:`descriptors`, :func:`head_input`)."""
@@ -217,7 +229,7 @@ class SRMBank:
         the grid at ``offset``; grids without a top here give (K + C, 0, cols)."""
         from concurrent.futures import ThreadPoolExecutor
 
-        green, y = split_planes(pixels, stacked=False)
+        green, y = split_planes(pixels, stacked=False) if self.lattice else (green_of(pixels), None)
         height, width = green.shape
         heads = np.concatenate([self.tasks.weight, self.operations.weight])
         index = cell_index(height - MAX_EXTENT, width - MAX_EXTENT, cell)
@@ -357,8 +369,9 @@ class HeadChoice:
     def columns(self, bank_submodels: tuple[Submodel, ...]) -> np.ndarray:
         """Feature columns (into the bank's descriptor: histograms, then lattice features) this head may use."""
         names = self.submodels or tuple(s.name for s in bank_submodels)
-        histograms = [2 * N_CODES * i + j for i, s in enumerate(bank_submodels) if s.name in names for j in range(2 * N_CODES)]
-        start = 2 * N_CODES * len(bank_submodels)
+        histograms = [SUBMODEL_FEATURES * i + j for i, s in enumerate(bank_submodels) if s.name in names
+                      for j in range(SUBMODEL_FEATURES)]
+        start = histogram_width(bank_submodels)
         return np.array(histograms + (list(range(start, start + jpeg_lattice.N_FEATURES)) if self.lattice else []))
 
 

@@ -379,12 +379,10 @@ def _photo_bank(args: tuple) -> dict:
     to ``n`` patches of one photo, at the same positions (resize: at round(s * position)):
     the submodels' histograms of the green channel, then the lattice features of the luma
     (:mod:`scanner.lattice`; every operation is applied to the RGB crop)."""
-    from . import lattice
-    from .srm import bank_features
+    from .bank import descriptors as bank_descriptors
 
     def descriptors(rgb: np.ndarray, where: np.ndarray) -> np.ndarray:
-        return np.hstack([bank_features(_cut(rgb[..., 1], where), submodels),
-                          lattice.features(_cut(lattice.luma(rgb), where))]).astype(np.float32)
+        return bank_descriptors(_cut(rgb, where), submodels, lattice=True).astype(np.float32)
 
     path, submodels, n, region, seed = args
     rng = np.random.default_rng(seed)

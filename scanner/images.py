@@ -148,12 +148,6 @@ def green_of(pixels: np.ndarray) -> np.ndarray:
     return pixels[..., 1] if pixels.ndim == 3 else pixels
 
 
-def green_channel(im: Image.Image, info: ImageInfo) -> np.ndarray:
-    """The green channel (H, W) uint8 of a decoded image (:func:`open_image`), in its stored
-    grid (:func:`stored_pixels`)."""
-    return green_of(stored_pixels(im, info))
-
-
 def open_image(data: bytes, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Image.Image, ImageInfo]:
     """Decode image bytes fully (first frame) and describe them.
 

@@ -33,9 +33,8 @@ BLOCK = 8
 
 
 def _zigzag() -> list[tuple[int, int]]:
-    order = sorted(((u, v) for u in range(BLOCK) for v in range(BLOCK)),
-                   key=lambda p: (p[0] + p[1], p[1] if (p[0] + p[1]) % 2 else p[0]))
-    return order
+    return sorted(((u, v) for u in range(BLOCK) for v in range(BLOCK)),
+                  key=lambda p: (p[0] + p[1], p[1] if (p[0] + p[1]) % 2 else p[0]))
 
 
 FREQUENCIES: tuple[tuple[int, int], ...] = tuple(_zigzag()[:21])
@@ -96,14 +95,6 @@ def features(y: np.ndarray) -> np.ndarray:
         s, n = _step_terms(c, q)
         out[:, :, j] = s.sum(axis=(1, 2)) / (n.sum(axis=(1, 2)) + PRIOR)
     return out.reshape(len(c), -1)
-
-
-def window_features(y: np.ndarray, tops: np.ndarray, lefts: np.ndarray, window: int,
-                    offset: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """Lattice features (len(tops) * len(lefts), 252) of every window x window window of luma
-    y (H, W) with the given top-left corners (pixels), rows first, on the block grid at
-    ``offset``: :func:`grid_features` of one grid."""
-    return grid_features(y, [(tops, lefts, window)], offset)[0]
 
 
 def grid_features(y: np.ndarray, grids: list[tuple[np.ndarray, np.ndarray, int]],

@@ -18,7 +18,7 @@ from .bank import HeadChoice, SRMBank
 from .data import BANK_POSITIONS, PATCH, PatchSet, Photo, TaskData, build_bank, camera_make, list_photos, split_by_make
 from .model import BayarNet, RecastNet, to_input
 from .scan import MIN_AREA, sigmoid
-from .srm import N_CODES, Submodel, srm_features
+from .srm import Submodel, srm_features
 
 SVM_C_GRID = tuple(10.0**k for k in range(-3, 4))
 """Regularisation values tried by cross-validation (spec 1.6)."""
@@ -537,7 +537,8 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
     """
     from sklearn.metrics import roc_auc_score
 
-    from .bank import HEAD_CHOICES, LinearHeads, OPERATIONS, detector_of, fit_operation_head, fit_task_head, head_input
+    from .bank import (HEAD_CHOICES, LinearHeads, OPERATIONS, detector_of, fit_operation_head, fit_task_head, head_input,
+                       histogram_width)
     from .data import all_tasks, task_key
 
     say = progress or (lambda message: None)
@@ -548,8 +549,7 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
     makes = {side: sorted({camera_make(p.camera) for p in ps}) for side, ps in split.items()}
     data = build_bank(root, BANK_SUBMODELS, photos, cache_dir=cache, progress=progress is not None)
     train = data.of_makes(makes["train"] + makes["validation"])
-    n_histograms = 2 * N_CODES * len(BANK_SUBMODELS)
-    f = {k: head_input(v, n_histograms, feature_transform) for k, v in train.features.items()}
+    f = {k: head_input(v, histogram_width(BANK_SUBMODELS), feature_transform) for k, v in train.features.items()}
     keys = [task_key(m, s) for m, s in all_tasks()]
     candidates = {k: [c for c in HEAD_CHOICES if c.applies(k)] for k in keys}
     fold_makes = make_folds(training, folds, seed)

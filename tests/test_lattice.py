@@ -52,7 +52,7 @@ def test_jpeg_puts_the_coefficients_on_its_steps(rng):
 def test_window_features_use_the_whole_blocks_inside_each_window(rng, offset, window):
     y = lattice.luma(manipulations.jpeg(textured_image(rng, 200, 230), 80))
     tops, lefts = np.arange(0, 200 - window + 1, 24), np.arange(0, 230 - window + 1, 20)
-    dense = lattice.window_features(y, tops, lefts, window, offset)
+    dense = lattice.grid_features(y, [(tops, lefts, window)], offset)[0]
     dy, dx = offset
     expected = []
     for t in tops:
