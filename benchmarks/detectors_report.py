@@ -82,9 +82,9 @@ def markdown(results: list[dict], command: str) -> str:
     for r in results:
         im, li = r["images"], r["lossless_images"]
         processed = ", ".join(f"{m} {right}/{n}, {named}/{n}" for m, (n, right, named) in im["processed"].items())
-        by = ", ".join(f"{k} {v}" for k, v in im["flagged_by"].items() if v) or "none"
-        lines.append(f"| {r['seed']} | {', '.join(r['test_makes'])} | {im['pristine_flagged']}/{im['pristine']} | {by} | "
-                     f"{li['pristine_flagged']}/{li['pristine']} | {processed} |")
+        by = lambda flagged: ", ".join(f"{k} {v}" for k, v in flagged.items() if v) or "none"
+        lines.append(f"| {r['seed']} | {', '.join(r['test_makes'])} | {im['pristine_flagged']}/{im['pristine']} | {by(im['flagged_by'])} | "
+                     f"{li['pristine_flagged']}/{li['pristine']} ({by(li['flagged_by'])}) | {processed} |")
     lines += ["", "## Calibration of the shipped bank (split 0)", "", "```json",
               json.dumps({k: results[0]["card"][k] for k in ("thresholds", "image_rule")}, indent=1), "```", "",
               "Head chosen per task (out-of-fold AUC on the training makes):", "",

@@ -3,10 +3,11 @@
     python benchmarks/head_design.py VARIANTS SEEDS [--side test|validation]
 
 VARIANTS is a JSON list of [label, submodels ("all", "none" or a list of names), transform, mode, C]
-or [..., C, lattice]: mode ``task`` fits one logistic head per task (and reports, as ``max TASK``,
+or [..., C, extras]: mode ``task`` fits one logistic head per task (and reports, as ``max TASK``,
 the largest of a manipulation's task heads, each shifted to its 99.5% training-pristine quantile),
-``manip`` one head per manipulation on its three strengths mixed; ``lattice`` true adds the JPEG
-lattice features (:mod:`scanner.lattice`, not transformed). Heads are fitted on the training makes
+``manip`` one head per manipulation on its three strengths mixed; ``extras`` lists the features
+added to the histograms: "chroma" (:mod:`scanner.chroma`, transformed like the histograms) and
+"lattice" (:mod:`scanner.lattice`, as they are). Heads are fitted on the training makes
 of each split; per task, AUC is measured on the ``--side`` makes, and TNR and TPR at the head's
 99.5% training-pristine quantile on those makes and on the lossless film scans (``film``).
 ``--tasks`` limits the tasks. One JSON line per variant and seed.
@@ -23,7 +24,7 @@ import warnings
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from scanner.bank import fit_logistic, transform
+from scanner.bank import HeadChoice, fit_logistic, head_input, histogram_width
 from scanner.data import all_tasks, build_bank, camera_make, default_pristine_dir, list_photos, split_by_make, task_key
 from scanner.train import BANK_SUBMODELS
 
@@ -46,11 +47,13 @@ def main() -> None:
         makes = {k: {camera_make(p.camera) for p in v} for k, v in split.items()}
         fit_makes = makes["train"] | (makes["validation"] if args.side == "test" else set())
         train, held, film = data.of_makes(fit_makes), data.of_makes(makes[args.side]), data.of_makes(makes["lossless"])
-        n_histograms = 162 * len(BANK_SUBMODELS)
-        for label, names, tf, mode, C, *lattice in json.loads(args.variants):
-            columns = np.array([162 * i + j for i, s in enumerate(BANK_SUBMODELS) if names == "all" or s.name in names for j in range(162)], dtype=int)
-            extra = np.arange(n_histograms, data.features["pristine"].shape[1]) if lattice and lattice[0] else np.zeros(0, int)
-            f = lambda d, k: np.hstack([transform(d.features[k][:, columns].astype(np.float64), tf), d.features[k][:, extra]])
+        n_histograms = histogram_width(BANK_SUBMODELS, chroma=True)
+        for label, names, tf, mode, C, *extras in json.loads(args.variants):
+            extras = extras[0] if extras else []
+            choice = HeadChoice(None if names == "all" else () if names == "none" else tuple(names), C,
+                                lattice="lattice" in extras, chroma="chroma" in extras)
+            columns = choice.columns(BANK_SUBMODELS)
+            f = lambda d, k: head_input(d.features[k], n_histograms, tf)[:, columns]
             started, aucs, rates = time.time(), {}, {}
             p, pt, pf = f(train, "pristine"), f(held, "pristine"), f(film, "pristine")
             auc = lambda neg, pos: roc_auc_score(np.r_[np.zeros(len(neg)), np.ones(len(pos))], np.r_[neg, pos])

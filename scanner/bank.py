@@ -3,13 +3,14 @@ with linear heads on top.
 
 Each submodel (:class:`scanner.srm.Submodel`) is a recast branch in hard-max mode, so its
 features equal the numpy descriptor exactly (tested against
-:class:`scanner.model.RecastNet` branches). A bank may add the JPEG lattice features of the
-luma channel (:mod:`scanner.lattice`) after the histograms. The bank does not train; only the
-heads do:
+:class:`scanner.model.RecastNet` branches). A bank may add the histogram of chroma-residual
+codes (:mod:`scanner.chroma`) and the JPEG lattice features of the luma channel
+(:mod:`scanner.lattice`). A descriptor is laid out as: the submodels' histograms, the chroma
+histogram if any, the lattice features if any. The bank does not train; only the heads do:
 
 - ``tasks``: one binary head per task of Table I (a manipulation at one strength; logit > 0:
-  processed), on :func:`head_input`: ``transform(h)`` of the window's pooled histograms h,
-  then the lattice features if the bank has them. A manipulation's
+  processed), on :func:`head_input`: ``transform(h)`` of the window's pooled histograms h
+  (submodels and chroma), then the lattice features if the bank has them. A manipulation's
   detector scores a window with the largest logit of its strengths' heads;
 - ``operations``: a multi-class head (pristine and the five manipulations) that names the
   most likely operation when several detectors fire.
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import chroma as chroma_codes
 from . import lattice as jpeg_lattice
 from .data import PATCH
 from .images import green_of
@@ -62,18 +64,25 @@ def split_planes(pixels: np.ndarray, stacked: bool) -> tuple[np.ndarray, np.ndar
     return pixels, pixels.astype(np.float64)
 
 
-def histogram_width(submodels: tuple[Submodel, ...]) -> int:
-    """Columns of a bank descriptor taken by the submodels' histograms (the lattice features follow)."""
-    return SUBMODEL_FEATURES * len(submodels)
+def histogram_width(submodels: tuple[Submodel, ...], chroma: bool) -> int:
+    """Columns of a bank descriptor taken by histograms: the submodels', then the chroma
+    histogram if ``chroma`` (the lattice features follow)."""
+    return SUBMODEL_FEATURES * len(submodels) + (chroma_codes.N_FEATURES if chroma else 0)
 
 
-def descriptors(patches: np.ndarray, submodels: tuple[Submodel, ...], lattice: bool) -> np.ndarray:
+def descriptors(patches: np.ndarray, submodels: tuple[Submodel, ...], lattice: bool, chroma: bool) -> np.ndarray:
     """Raw bank descriptors (N, F) of uint8 patches, RGB (N, P, P, 3) or one channel (N, P, P):
-    the submodels' histograms of the green channel, then, if ``lattice``, the lattice features
-    of the luma (block grid at each patch's corner)."""
-    green, y = split_planes(np.asarray(patches), stacked=True)
-    histograms = bank_features(green, submodels)
-    return np.hstack([histograms, jpeg_lattice.features(y)]) if lattice else histograms
+    the submodels' histograms of the green channel, then, if ``chroma``, the chroma-residual
+    histogram, then, if ``lattice``, the lattice features of the luma (block grid at each
+    patch's corner)."""
+    patches = np.asarray(patches)
+    green, y = split_planes(patches, stacked=True)
+    parts = [bank_features(green, submodels)]
+    if chroma:
+        parts.append(chroma_codes.features(patches))
+    if lattice:
+        parts.append(jpeg_lattice.features(y))
+    return np.hstack(parts)
 
 
 @dataclass
@@ -118,11 +127,12 @@ class SRMBank:
     card: dict = field(default_factory=dict)
     path: Path | None = None
     lattice: bool = False
+    chroma: bool = False
 
     @property
     def n_histograms(self) -> int:
-        """Columns of the descriptor taken by the submodels' histograms (:func:`histogram_width`)."""
-        return histogram_width(self.submodels)
+        """Columns of the descriptor taken by histograms (:func:`histogram_width`)."""
+        return histogram_width(self.submodels, self.chroma)
 
     @property
     def names(self) -> list[str]:
@@ -133,6 +143,15 @@ class SRMBank:
         """Each detector's logit, the largest of its tasks' logits (task axis first)."""
         return {name: np.max([task_logits[i] for i, t in enumerate(self.tasks.names) if detector_of(t) == name], axis=0)
                 for name in self.names}
+
+    def colour_detectors(self) -> list[str]:
+        """Detectors with a head that reads the chroma histogram: on a single-channel image it
+        holds no chroma at all, so they see less there than on colour photos."""
+        if not self.chroma:
+            return []
+        columns = slice(self.n_histograms - chroma_codes.N_FEATURES, self.n_histograms)
+        return [name for name in self.names
+                if any(np.any(self.tasks.weight[i, columns]) for i, t in enumerate(self.tasks.names) if detector_of(t) == name)]
 
     def image_rule(self, name: str):
         """When detector ``name`` flags an image (:class:`scanner.scan.ImageRule`), from the card."""
@@ -154,7 +173,8 @@ class SRMBank:
         """The same bank with only the detectors in ``names`` (the operation head is kept)."""
         rows = [i for i, t in enumerate(self.tasks.names) if detector_of(t) in names]
         heads = LinearHeads([self.tasks.names[i] for i in rows], self.tasks.weight[rows], self.tasks.bias[rows])
-        return SRMBank(self.submodels, self.feature_transform, heads, self.operations, self.card, self.path, self.lattice)
+        return SRMBank(self.submodels, self.feature_transform, heads, self.operations, self.card, self.path, self.lattice,
+                       self.chroma)
 
     def describe(self) -> dict:
         """What the JSON output records of the models used."""
@@ -164,7 +184,7 @@ class SRMBank:
 
     def descriptors(self, patches: np.ndarray) -> np.ndarray:
         """Raw descriptors (N, F) of uint8 patches (N, P, P[, 3]) (:func:`descriptors`)."""
-        return descriptors(patches, self.submodels, self.lattice)
+        return descriptors(patches, self.submodels, self.lattice, self.chroma)
 
     def features(self, patches: np.ndarray) -> np.ndarray:
         """What the heads read (N, F) of uint8 patches (:meth:`descriptors`, :func:`head_input`)."""
@@ -188,8 +208,8 @@ class SRMBank:
     def dense_grids(self, pixels: np.ndarray, grids: list[tuple[int, int]], device=None, threads: int = 1) -> list[WindowScores]:
         """Scores of every window of each (window, stride) grid on uint8 pixels, RGB (H, W, 3)
         or one channel (H, W), one :class:`WindowScores` per grid. The codes and the cell counts
-        are computed once for all grids; each window is then a box sum of cells, and of 8x8
-        blocks for the lattice features, on the image's block grid (:func:`scanner.lattice.grid_offset`)
+        are computed once for all grids; each window is then a box sum of cells (submodel and
+        chroma codes), and of 8x8 blocks for the lattice features, on the image's block grid (:func:`scanner.lattice.grid_offset`)
         (``device`` is accepted for the common interface).
 
         Equals :meth:`patch_logits` on each window cut out (up to float rounding) when the
@@ -252,10 +272,22 @@ class SRMBank:
             features = jpeg_lattice.grid_features(y, [(t, c, window) for (window, _), t, c in zip(grids, tops, lefts)], offset)
             return [f @ heads[:, self.n_histograms :].T for f in features]
 
+        def chroma_logits() -> list[np.ndarray]:
+            counts = cell_histograms(chroma_codes.codes(pixels), cell, index)
+            column = self.n_histograms - chroma_codes.N_FEATURES
+            out = []
+            for (window, _), t, c in zip(grids, tops, lefts):
+                anchors = window - ANCHOR_MARGIN
+                h = transform(window_sums(counts, t // cell, c // cell, anchors // cell) / float(anchors * anchors), self.feature_transform)
+                out.append(h @ heads[:, column : self.n_histograms].T)
+            return out
+
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             jobs = [pool.submit(submodel_logits, i) for i in range(len(self.submodels))]
             if self.lattice:
                 jobs.append(pool.submit(lattice_logits))
+            if self.chroma:
+                jobs.append(pool.submit(chroma_logits))
             per_submodel = [job.result() for job in jobs]
         bias = np.concatenate([self.tasks.bias, self.operations.bias])
         return [(sum(parts) + bias).T.reshape(len(heads), len(t), len(c))
@@ -317,6 +349,7 @@ def save_bank(bank: SRMBank, directory: str | Path, name: str = "bank") -> Path:
                 architecture={"type": "srm-bank", "submodels": [[s.order, s.threshold] for s in bank.submodels],
                               "transform": bank.feature_transform, "window": PATCH, "anchors": PATCH - ANCHOR_MARGIN,
                               "tasks": bank.tasks.names, "operations": bank.operations.names,
+                              **({"chroma": CHROMA_CARD} if bank.chroma else {}),
                               **({"lattice": LATTICE_CARD} if bank.lattice else {})},
                 weights_file=weights.name, weights_sha256=file_sha256(weights))
     path = directory / f"{name}.json"
@@ -331,16 +364,22 @@ def load_bank(card: dict, weights: Path) -> SRMBank:
     arch = card["architecture"]
     if "lattice" in arch and arch["lattice"] != LATTICE_CARD:
         raise ValueError(f"the card's lattice features {arch['lattice']} are not this version's {LATTICE_CARD}")
+    if "chroma" in arch and arch["chroma"] != CHROMA_CARD:
+        raise ValueError(f"the card's chroma codes {arch['chroma']} are not this version's {CHROMA_CARD}")
     tensors = load_file(str(weights))
     return SRMBank(tuple(Submodel(int(o), int(t)) for o, t in arch["submodels"]), arch["transform"],
                    LinearHeads(list(arch["tasks"]), tensors["tasks.weight"], tensors["tasks.bias"]),
                    LinearHeads(list(arch["operations"]), tensors["operations.weight"], tensors["operations.bias"]), card,
-                   lattice="lattice" in arch)
+                   lattice="lattice" in arch, chroma="chroma" in arch)
 
 
 LATTICE_CARD = {"frequencies": [list(f) for f in jpeg_lattice.FREQUENCIES], "steps": jpeg_lattice.STEPS.tolist(),
                 "prior": jpeg_lattice.PRIOR, "block": jpeg_lattice.BLOCK}
 """How a card records the lattice features its heads read (checked on loading)."""
+
+CHROMA_CARD = {"residual": chroma_codes.RESIDUAL.tolist(), "luma_edges": chroma_codes.LUMA_EDGES.tolist(),
+               "chroma_edges": chroma_codes.CHROMA_EDGES.tolist()}
+"""How a card records the chroma codes its heads read (checked on loading)."""
 
 
 OPERATIONS = ("pristine", "median", "blur", "noise", "resize", "jpeg")
@@ -350,36 +389,54 @@ OPERATIONS = ("pristine", "median", "blur", "noise", "resize", "jpeg")
 @dataclass(frozen=True)
 class HeadChoice:
     """How one task head is fitted: on the submodels named in ``submodels`` (None: all of the
-    bank's), with the lattice features if ``lattice``, with inverse regularisation ``C``; a
-    candidate only for the manipulations in ``manipulations`` (None: every one)."""
+    bank's; (): none), with the chroma histogram if ``chroma`` and the lattice features if ``lattice``,
+    with inverse regularisation ``C``; a candidate only for the manipulations in
+    ``manipulations`` (None: every one)."""
 
     submodels: tuple[str, ...] | None
     C: float
     lattice: bool = False
     manipulations: tuple[str, ...] | None = None
+    chroma: bool = False
 
     @property
     def label(self) -> str:
-        return f"{'+'.join(self.submodels) if self.submodels else 'all'}{'+lattice' if self.lattice else ''} C={self.C:g}"
+        parts = (["all"] if self.submodels is None else list(self.submodels)) + ["chroma"] * self.chroma + ["lattice"] * self.lattice
+        return f"{'+'.join(parts)} C={self.C:g}"
 
     def applies(self, task: str) -> bool:
         """Whether this is a candidate for ``task`` (e.g. ``jpeg:90``)."""
         return self.manipulations is None or detector_of(task) in self.manipulations
 
     def columns(self, bank_submodels: tuple[Submodel, ...]) -> np.ndarray:
-        """Feature columns (into the bank's descriptor: histograms, then lattice features) this head may use."""
-        names = self.submodels or tuple(s.name for s in bank_submodels)
-        histograms = [SUBMODEL_FEATURES * i + j for i, s in enumerate(bank_submodels) if s.name in names
-                      for j in range(SUBMODEL_FEATURES)]
-        start = histogram_width(bank_submodels)
-        return np.array(histograms + (list(range(start, start + jpeg_lattice.N_FEATURES)) if self.lattice else []))
+        """Feature columns this head may use, into a descriptor of ``bank_submodels`` with every
+        part (:func:`descriptors` with chroma and lattice, as bank data holds)."""
+        names = tuple(s.name for s in bank_submodels) if self.submodels is None else self.submodels
+        columns = [SUBMODEL_FEATURES * i + j for i, s in enumerate(bank_submodels) if s.name in names
+                   for j in range(SUBMODEL_FEATURES)]
+        start = histogram_width(bank_submodels, chroma=False)
+        if self.chroma:
+            columns += range(start, start + chroma_codes.N_FEATURES)
+        start += chroma_codes.N_FEATURES
+        if self.lattice:
+            columns += range(start, start + jpeg_lattice.N_FEATURES)
+        return np.array(columns)
 
 
-HEAD_CHOICES = (HeadChoice(None, 0.01), HeadChoice(("o3t2",), 0.1), HeadChoice(None, 0.01, lattice=True, manipulations=("jpeg",)))
+HEAD_CHOICES = (HeadChoice(None, 0.01), HeadChoice(("o3t2",), 0.1),
+                HeadChoice(None, 0.01, chroma=True, manipulations=("median", "blur", "resize")),
+                HeadChoice((), 0.01, chroma=True, manipulations=("noise",)),
+                HeadChoice(None, 0.01, lattice=True, manipulations=("jpeg",)))
 """Candidates for each task head, chosen per task by out-of-fold AUC on other makes: every
-submodel (strongly regularised), the paper's single third-order submodel, or (JPEG only) every
-submodel and the lattice features. A missing lattice is also what a never-compressed image
-shows, so the lattice would teach the other heads to flag lossless photos (docs/training-log.md, run 12)."""
+submodel (strongly regularised), the paper's single third-order submodel; for median, blur and
+resizing also every submodel with the chroma histogram; for noise the chroma histogram alone;
+for JPEG every submodel with the lattice features (docs/training-log.md, runs 12 and 14):
+
+- the lattice is also missing from a never-compressed image, so it would teach the other heads
+  to flag lossless photos;
+- noise heads that also read the submodels' histograms rank better but inherit the camera's own
+  noise level: their threshold transfers worse to new makes and they flag more film grain, so
+  noise reads the chroma alone (none of it on a single-channel image: :meth:`SRMBank.colour_detectors`)."""
 
 
 def fit_task_head(pristine: np.ndarray, processed: np.ndarray, choice: HeadChoice, submodels: tuple[Submodel, ...],

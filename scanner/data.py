@@ -357,7 +357,7 @@ def split_by_make(photos: list[Photo], seed: int = 0, fractions: tuple[float, fl
 BANK_POSITIONS = 136
 """Patch positions per photo for bank data: about 80 training photos x 136 = the paper's 10800 per class."""
 
-BANK_DESCRIPTOR = "histograms+lattice-1"
+BANK_DESCRIPTOR = "histograms+chroma+lattice-1"
 """Version of what :func:`build_bank` stores per patch; part of its cache key."""
 
 BANK_GRID = 64
@@ -377,12 +377,13 @@ def task_key(manip: str, strength: float) -> str:
 def _photo_bank(args: tuple) -> dict:
     """Worker: descriptors of the pristine and of every processed version (15 tasks) of up
     to ``n`` patches of one photo, at the same positions (resize: at round(s * position)):
-    the submodels' histograms of the green channel, then the lattice features of the luma
-    (:mod:`scanner.lattice`; every operation is applied to the RGB crop)."""
+    the submodels' histograms of the green channel, the chroma-residual histogram
+    (:mod:`scanner.chroma`), then the lattice features of the luma (:mod:`scanner.lattice`);
+    every operation is applied to the RGB crop."""
     from .bank import descriptors as bank_descriptors
 
     def descriptors(rgb: np.ndarray, where: np.ndarray) -> np.ndarray:
-        return bank_descriptors(_cut(rgb, where), submodels, lattice=True).astype(np.float32)
+        return bank_descriptors(_cut(rgb, where), submodels, lattice=True, chroma=True).astype(np.float32)
 
     path, submodels, n, region, seed = args
     rng = np.random.default_rng(seed)
@@ -408,7 +409,7 @@ class BankData:
     """Descriptors of pristine patches and of their 15 processed versions, per photo.
 
     ``features[key]`` float32 (N, F) for key ``pristine`` or a task key (the submodels'
-    histograms, then the 252 lattice features); row i of every key
+    histograms, the 81 chroma bins, then the 252 lattice features); row i of every key
     comes from the same position of the same photo. ``photo``, ``camera``, ``make`` (N,)."""
 
     features: dict[str, np.ndarray]

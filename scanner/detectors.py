@@ -83,6 +83,10 @@ class NetSet:
         p = self.detectors[name].threshold
         return {PATCH: ScaleCalibration(math.log(p / (1 - p)), 1.0)}
 
+    def colour_detectors(self) -> list[str]:
+        """Detectors that read colour (none: the networks read the green channel)."""
+        return []
+
     def dense(self, pixels, stride: int = 32, device: torch.device | str = "cpu", window: int = PATCH, threads: int = 1):
         """:class:`scanner.bank.WindowScores` of every network on the green channel of uint8
         pixels (H, W[, 3]) (torch's own thread setting applies; ``threads`` is accepted for the

@@ -397,8 +397,8 @@ class Table2Scale:
 def shipped_accuracy(bank, manip: str, data) -> float:
     """Balanced accuracy (%) of the shipped detector of ``manip`` on a task's test patches, at its
     shipped window threshold. The task's patches are green only, so a bank's lattice features see
-    the green channel as luma: the JPEG cell understates the shipped JPEG detector (docs/detectors.md
-    measures it on RGB)."""
+    the green channel as luma and its chroma codes see no colour: the JPEG and noise cells
+    understate the shipped detectors (docs/detectors.md measures them on RGB)."""
     from .train import accuracy_by_strength
 
     logits = bank.patch_logits(data.x)[0][manip]
@@ -528,8 +528,8 @@ one processed at the task's strength), {scale.test_patches_per_image} test posit
 Whole camera makes are held out (split seed {seed}, the shipped bank's): training makes {', '.join(makes.get('train_makes', []))};
 test makes {', '.join(makes.get('test_makes', []))}. Balanced accuracy (%) on the test makes. "shipped" is the shipped
 detector of the task's manipulation (trained on the same makes, all strengths mixed) at its shipped threshold, on the
-green patches of the task (its JPEG lattice features need the luma, so its JPEG cells understate it: docs/detectors.md
-measures the shipped detectors on RGB); the other three are trained per task. Paper columns: Table II, small training set. Every row says its minutes, epochs and
+green patches of the task (its JPEG lattice features need the luma and its noise heads the chroma, so its JPEG and
+noise cells understate it: docs/detectors.md measures the shipped detectors on RGB); the other three are trained per task. Paper columns: Table II, small training set. Every row says its minutes, epochs and
 device.
 
 Hard tasks (blur 0.5, noise 0.25, resize 1.125 and 1.01, JPEG 90) with the recast CNN at or above SRM+SVM:

@@ -531,6 +531,11 @@ class Scorer:
             record.error = {"code": "too_small", "message": f"{path}: {width}x{height} is smaller than one "
                                                             f"{PATCH}x{PATCH} analysis window"}
             return record
+        colour = self.detectors.colour_detectors()
+        if pixels.ndim == 2 and colour:
+            names = " and ".join([", ".join(colour[:-1]), colour[-1]] if len(colour) > 1 else colour)
+            verb = "detectors read colour residuals and see" if len(colour) > 1 else "detector reads colour residuals and sees"
+            record.warnings.append(f"single-channel image: the {names} {verb} less here than in a colour photo")
         analysis = analyze(pixels, self.detectors, options)
         record.detections, record.flagged, record.operation = analysis.detections, analysis.flagged, analysis.operation
         if options.heatmaps is not None:

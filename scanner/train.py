@@ -549,7 +549,7 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
     makes = {side: sorted({camera_make(p.camera) for p in ps}) for side, ps in split.items()}
     data = build_bank(root, BANK_SUBMODELS, photos, cache_dir=cache, progress=progress is not None)
     train = data.of_makes(makes["train"] + makes["validation"])
-    f = {k: head_input(v, histogram_width(BANK_SUBMODELS), feature_transform) for k, v in train.features.items()}
+    f = {k: head_input(v, histogram_width(BANK_SUBMODELS, chroma=True), feature_transform) for k, v in train.features.items()}
     keys = [task_key(m, s) for m, s in all_tasks()]
     candidates = {k: [c for c in HEAD_CHOICES if c.applies(k)] for k in keys}
     fold_makes = make_folds(training, folds, seed)
@@ -577,14 +577,14 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
         say(f"fold {i + 1}/{folds}: scanning its photos")
         tasks = LinearHeads(keys, np.stack([heads[i, chosen[k], k][0] for k in keys]),
                             np.array([heads[i, chosen[k], k][1] - offset[k] for k in keys]))
-        fold_bank = SRMBank(BANK_SUBMODELS, feature_transform, tasks, no_operations, lattice=True)
+        fold_bank = SRMBank(BANK_SUBMODELS, feature_transform, tasks, no_operations, lattice=True, chroma=True)
         maps += photo_logits(fold_bank, [p for p in training if camera_make(p.camera) in fold_makes[i]], stride)
     calibration = calibrate(pristine_oof, maps, stride)
     say("final heads on every training make")
     final = [fit_task_head(f["pristine"], f[k], chosen[k], BANK_SUBMODELS, seed) for k in keys]
     tasks = LinearHeads(keys, np.stack([w for w, _ in final]), np.array([b - offset[k] for (_, b), k in zip(final, keys)]))
     operations = fit_operation_head({k: v[:: OPERATION_SUBSAMPLE] for k, v in f.items()}, seed=seed)
-    bank = SRMBank(BANK_SUBMODELS, feature_transform, tasks, operations, lattice=True)
+    bank = SRMBank(BANK_SUBMODELS, feature_transform, tasks, operations, lattice=True, chroma=True)
     bank.card = {
         "task": {"manipulations": detectors, "tasks": keys},
         "thresholds": {n: {"logit": t, "probability": float(sigmoid(t))} for n, t in calibration.thresholds.items()},

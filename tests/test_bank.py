@@ -9,6 +9,7 @@ from scanner.bank import (HeadChoice, LinearHeads, SRMBank, fit_operation_head, 
                           transform)
 from scanner import manipulations
 from scanner.data import all_tasks, task_key
+from scanner.chroma import N_FEATURES as N_CHROMA
 from scanner.lattice import N_FEATURES as N_LATTICE
 from scanner.detectors import WeightsError, load_shipped, read_card
 from scanner.model import RecastNet, to_input
@@ -70,28 +71,30 @@ def test_bank_features_pool_the_anchor_square(rng):
     np.testing.assert_allclose(f[1, 162 + 81 :], along / (2 * a * a))
 
 
-def random_bank(rng, submodels=BANK_SUBMODELS[:3], tf="sqrt", lattice: bool = False) -> SRMBank:
-    f = 162 * len(submodels) + (N_LATTICE if lattice else 0)
+def random_bank(rng, submodels=BANK_SUBMODELS[:3], tf="sqrt", lattice: bool = False, chroma: bool = False) -> SRMBank:
+    f = 162 * len(submodels) + (N_LATTICE if lattice else 0) + (N_CHROMA if chroma else 0)
     keys = [task_key(m, s) for m, s in all_tasks()]
     card = {"thresholds": {m: {"logit": 0.0, "probability": 0.5} for m in ("median", "blur", "noise", "resize", "jpeg")},
             "image_rule": {m: {"threshold": 0.7, "min_area": 3 * 128 * 128} for m in ("median", "blur", "noise", "resize", "jpeg")}}
     return SRMBank(tuple(submodels), tf, LinearHeads(keys, rng.normal(size=(15, f)), rng.normal(size=15)),
                    LinearHeads(["pristine", "median", "blur", "noise", "resize", "jpeg"], rng.normal(size=(6, f)), rng.normal(size=6)),
-                   card, lattice=lattice)
+                   card, lattice=lattice, chroma=chroma)
 
 
-@pytest.mark.parametrize("stride, threads, band, window, lattice", [
-    (8, 1, 1024, 128, False), (32, 2, 1024, 128, False), (12, 1, 1024, 128, False), (16, 2, 40, 128, False),
-    (8, 2, 1024, 32, False), (16, 1, 40, 64, False), (8, 1, 24, 64, False),
-    (8, 1, 1024, 128, True), (16, 2, 40, 128, True), (8, 2, 24, 32, True), (32, 1, 1024, 64, True)])
-def test_dense_scores_equal_window_by_window(rng, stride, threads, band, window, lattice, monkeypatch):
-    """Dense scores equal scoring each window cut out; with lattice features, on an RGB JPEG
-    (block grid at the corner, windows on it)."""
+@pytest.mark.parametrize("stride, threads, band, window, lattice, chroma", [
+    (8, 1, 1024, 128, False, False), (32, 2, 1024, 128, False, False), (12, 1, 1024, 128, False, False),
+    (16, 2, 40, 128, False, False), (8, 2, 1024, 32, False, False), (16, 1, 40, 64, False, False), (8, 1, 24, 64, False, False),
+    (8, 1, 1024, 128, True, False), (16, 2, 40, 128, True, False), (8, 2, 24, 32, True, False), (32, 1, 1024, 64, True, False),
+    (8, 1, 1024, 128, False, True), (12, 2, 40, 128, False, True), (8, 2, 24, 32, True, True), (16, 1, 1024, 64, True, True)])
+def test_dense_scores_equal_window_by_window(rng, stride, threads, band, window, lattice, chroma, monkeypatch):
+    """Dense scores equal scoring each window cut out; with lattice or chroma features, on an
+    RGB JPEG (block grid at the corner, windows on it)."""
     import scanner.bank
 
     monkeypatch.setattr(scanner.bank, "BAND_ROWS", band)  # 24, 40: several bands on this small image
-    bank = random_bank(rng, lattice=lattice)
-    green = manipulations.jpeg(textured_image(rng, 200, 290), 85) if lattice else textured_image(rng, 200, 290, 1)[..., 0]
+    bank = random_bank(rng, lattice=lattice, chroma=chroma)
+    rgb = lattice or chroma
+    green = manipulations.jpeg(textured_image(rng, 200, 290), 85) if rgb else textured_image(rng, 200, 290, 1)[..., 0]
     scores = bank.dense(green, stride, window=window, threads=threads)
     windows = np.stack([green[t : t + window, l : l + window] for t in scores.tops for l in scores.lefts])
     detectors, operations = bank.patch_logits(windows)
@@ -102,13 +105,13 @@ def test_dense_scores_equal_window_by_window(rng, stride, threads, band, window,
     assert scores.tops[-1] + window + stride > 200 and scores.lefts[-1] + window + stride > 290
 
 
-@pytest.mark.parametrize("lattice", [False, True])
-def test_grids_scored_together_equal_each_grid_alone(rng, monkeypatch, lattice):
+@pytest.mark.parametrize("extras", [False, True])
+def test_grids_scored_together_equal_each_grid_alone(rng, monkeypatch, extras):
     import scanner.bank
 
     monkeypatch.setattr(scanner.bank, "BAND_ROWS", 40)  # several bands, each holding tops of every grid
-    bank = random_bank(rng, lattice=lattice)
-    green = manipulations.jpeg(textured_image(rng, 230, 270), 80) if lattice else textured_image(rng, 230, 270, 1)[..., 0]
+    bank = random_bank(rng, lattice=extras, chroma=extras)
+    green = manipulations.jpeg(textured_image(rng, 230, 270), 80) if extras else textured_image(rng, 230, 270, 1)[..., 0]
     grids = [(128, 16), (64, 16), (32, 8), (128, 24)]
     for (window, stride), together in zip(grids, bank.dense_grids(green, grids, threads=2)):
         alone = bank.dense(green, stride, window=window)
@@ -198,3 +201,30 @@ def test_shipped_bank_is_safetensors_with_a_complete_card():
     for name in bank.names:
         rule = bank.image_rule(name)
         assert 0 < rule.window_threshold <= rule.threshold < 1 and rule.min_area >= 128 * 128
+
+
+def test_colour_detectors_are_those_whose_heads_read_chroma(rng):
+    """Only the detectors with weight on the chroma histogram count as colour detectors, and a
+    scan of a single-channel image warns about them."""
+    import io
+
+    from PIL import Image
+
+    from scanner.scan import ScanOptions, Scorer
+
+    def encode_png(pixels: np.ndarray) -> bytes:
+        out = io.BytesIO()
+        Image.fromarray(pixels).save(out, format="PNG")
+        return out.getvalue()
+
+    bank = random_bank(rng, chroma=True)
+    chroma_columns = slice(bank.n_histograms - N_CHROMA, bank.n_histograms)
+    for i, task in enumerate(bank.tasks.names):
+        if not task.startswith("noise"):
+            bank.tasks.weight[i, chroma_columns] = 0.0
+    assert bank.colour_detectors() == ["noise"]
+    assert random_bank(rng).colour_detectors() == []
+    gray, rgb = textured_image(rng, 160, 160, 1)[..., 0], textured_image(rng, 160, 160)
+    scorer = Scorer(bank, ScanOptions(stride=32))
+    assert any("the noise detector reads colour" in w for w in scorer.score("g.png", encode_png(gray)).warnings)
+    assert not scorer.score("c.png", encode_png(rgb)).warnings

@@ -164,6 +164,19 @@ def test_recompressed_copy_is_flagged_as_jpeg():
         assert not analyze(rgb, bank, ScanOptions()).detections["jpeg"].flagged, name
 
 
+def test_noisy_copy_is_flagged_as_noise_and_the_photo_is_not():
+    """Two JPEG photos with noise of sigma 2 added to R, G and B: the noise detector (chroma
+    codes) flags them and names noise; it does not flag the photos as stored."""
+    from sklearn.datasets import load_sample_image
+
+    bank = load_shipped()
+    for name in ("china.jpg", "flower.jpg"):
+        rgb = load_sample_image(name)
+        noisy = analyze(manipulations.add_noise(rgb, 2.0, seed=3), bank, ScanOptions())
+        assert noisy.detections["noise"].flagged and noisy.operation == "noise", name
+        assert not analyze(rgb, bank, ScanOptions()).detections["noise"].flagged, name
+
+
 def test_flagged_regions_and_table_agree_on_a_local_edit(tmp_path):
     """A photo with one median-filtered square: the record is flagged exactly when it lists
     regions, the region covers the square, the named operation is median filtering, and the
@@ -213,7 +226,8 @@ def test_a_small_processed_square_is_localised_at_32_pixels_and_a_pristine_photo
     bank = load_shipped(None, "cpu")
     photo = load_sample_image("flower.jpg")  # a real photo, untouched
     pristine = analyze(photo, bank, ScanOptions(stride=16))
-    assert not pristine.flagged and all(not (m > 0).any() for m in pristine.evidence.values())
+    assert not pristine.flagged and not any(d.regions for d in pristine.detections.values())
+    assert not (pristine.evidence["median"] > 0).any()
     x, y, side = 240, 160, 96
     forged = photo.copy()
     forged[y : y + side, x : x + side] = manipulations.median(photo, 5)[y : y + side, x : x + side]
