@@ -56,18 +56,31 @@ def _filtered(plane: np.ndarray) -> np.ndarray:
     return out
 
 
-def codes(pixels: np.ndarray) -> np.ndarray:
-    """Chroma-residual codes of uint8 pixels, RGB (..., H, W, 3) or one channel (..., H, W):
-    int16 (..., H - 6, W - 6) in 0..80, anchored at the top-left pixel of each code's 3 x 3
-    support and cropped like :func:`scanner.srm.code_maps`."""
-    pixels = np.asarray(pixels)
-    if pixels.ndim >= 3 and pixels.shape[-1] == 3:
+STRIP = 256
+"""Rows of residuals computed at a time by :func:`codes`, so that memory stays bounded on wide images."""
+
+
+def _strip_codes(pixels: np.ndarray, rgb: bool) -> np.ndarray:
+    """Codes of every 3 x 3 support of uint8 pixels (..., h, w[, 3]): int16 (..., h - 2, w - 2)."""
+    if rgb:
         ycc = np.einsum("...c,kc->k...", pixels.astype(np.float64), _JFIF)
         luma, chroma = _filtered(ycc[0]), np.hypot(_filtered(ycc[1]), _filtered(ycc[2]))
     else:
         luma = _filtered(pixels.astype(np.float64))
         chroma = np.zeros_like(luma)
-    code = (9 * np.digitize(np.abs(luma), LUMA_EDGES) + np.digitize(chroma, CHROMA_EDGES)).astype(np.int16)
+    return (9 * np.digitize(np.abs(luma), LUMA_EDGES) + np.digitize(chroma, CHROMA_EDGES)).astype(np.int16)
+
+
+def codes(pixels: np.ndarray) -> np.ndarray:
+    """Chroma-residual codes of uint8 pixels, RGB (..., H, W, 3) or one channel (..., H, W):
+    int16 (..., H - 6, W - 6) in 0..80, anchored at the top-left pixel of each code's 3 x 3
+    support and cropped like :func:`scanner.srm.code_maps`. Computed :data:`STRIP` rows at a time."""
+    pixels = np.asarray(pixels)
+    rgb = pixels.ndim >= 3 and pixels.shape[-1] == 3
+    rows = (slice(None),) * (pixels.ndim - (3 if rgb else 2))  # leading axes, then the row axis
+    height = pixels.shape[-3 if rgb else -2] - 2
+    code = np.concatenate([_strip_codes(pixels[rows + (slice(r0, min(r0 + STRIP, height) + 2),)], rgb)
+                           for r0 in range(0, height, STRIP)], axis=-2)
     return code[..., : code.shape[-2] - (MAX_EXTENT - 2), : code.shape[-1] - (MAX_EXTENT - 2)]
 
 

@@ -40,6 +40,17 @@ def test_codes_equal_an_explicit_computation(rng):
     assert codes[5, 5] == 0 and len(np.unique(codes)) > 10
 
 
+def test_codes_in_strips_equal_codes_in_one_piece(rng, monkeypatch):
+    import scanner.chroma
+
+    rgb = manipulations.jpeg(textured_image(rng, 31, 26), 90)
+    whole = chroma.codes(rgb)
+    monkeypatch.setattr(scanner.chroma, "STRIP", 4)  # 8 strips, the last one short
+    np.testing.assert_array_equal(chroma.codes(rgb), whole)
+    np.testing.assert_array_equal(chroma.codes(rgb[..., 1]), naive_codes(np.repeat(rgb[..., 1:2], 3, axis=2)))
+    np.testing.assert_array_equal(chroma.codes(np.stack([rgb, rgb[::-1]]))[1], naive_codes(rgb[::-1]))
+
+
 def test_a_gray_image_has_no_chroma(rng):
     gray = textured_image(rng, 24, 24, 1)[..., 0]
     codes = chroma.codes(gray)
