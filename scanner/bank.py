@@ -254,19 +254,27 @@ class SRMBank:
         heads = np.concatenate([self.tasks.weight, self.operations.weight])
         index = cell_index(height - MAX_EXTENT, width - MAX_EXTENT, cell)
 
+        def histogram_logits(counts: np.ndarray, maps: int, column: int) -> list[np.ndarray]:
+            """Per grid, the logits (windows, K + C) of the histogram read at ``column``, from
+            cell counts (rows, cols, 81) summed over ``maps`` code maps."""
+            out = []
+            for (window, _), t, c in zip(grids, tops, lefts):
+                if not len(t):  # no window top of this grid in the band
+                    out.append(np.zeros((0, len(heads))))
+                    continue
+                anchors = window - ANCHOR_MARGIN
+                h = transform(window_sums(counts, t // cell, c // cell, anchors // cell) / float(maps * anchors * anchors),
+                              self.feature_transform)
+                out.append(h @ heads[:, column : column + N_CODES].T)
+            return out
+
         def submodel_logits(i: int) -> list[np.ndarray]:
             maps = code_maps(green, self.submodels[i])
-            out = [np.zeros((len(t) * len(c), len(heads))) for t, c in zip(tops, lefts)]
+            per_direction = []
             for j, direction in enumerate(DIRECTIONS):
                 counts = cell_histograms(maps[direction, "H"], cell, index) + cell_histograms(maps[direction, "V"], cell, index)
-                column = (2 * i + j) * N_CODES
-                for k, ((window, _), t, c) in enumerate(zip(grids, tops, lefts)):
-                    if len(t):
-                        anchors = window - ANCHOR_MARGIN
-                        h = transform(window_sums(counts, t // cell, c // cell, anchors // cell) / (2.0 * anchors * anchors),
-                                      self.feature_transform)
-                        out[k] += h @ heads[:, column : column + N_CODES].T
-            return out
+                per_direction.append(histogram_logits(counts, 2, (2 * i + j) * N_CODES))
+            return [across + along for across, along in zip(*per_direction)]
 
         def lattice_logits() -> list[np.ndarray]:
             features = jpeg_lattice.grid_features(y, [(t, c, window) for (window, _), t, c in zip(grids, tops, lefts)], offset)
@@ -274,13 +282,7 @@ class SRMBank:
 
         def chroma_logits() -> list[np.ndarray]:
             counts = cell_histograms(chroma_codes.codes(pixels), cell, index)
-            column = self.n_histograms - chroma_codes.N_FEATURES
-            out = []
-            for (window, _), t, c in zip(grids, tops, lefts):
-                anchors = window - ANCHOR_MARGIN
-                h = transform(window_sums(counts, t // cell, c // cell, anchors // cell) / float(anchors * anchors), self.feature_transform)
-                out.append(h @ heads[:, column : self.n_histograms].T)
-            return out
+            return histogram_logits(counts, 1, self.n_histograms - chroma_codes.N_FEATURES)
 
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             jobs = [pool.submit(submodel_logits, i) for i in range(len(self.submodels))]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .lattice import luma as jpeg_luma
 from .srm import ANCHOR_MARGIN, MAX_EXTENT, N_CODES, code_histogram
 
 RESIDUAL = np.outer([-1.0, 2.0, -1.0], [-1.0, 2.0, -1.0]) / 4.0
@@ -41,9 +42,9 @@ CHROMA_EDGES = np.array([0.1, 0.2, 0.3, 0.45, 0.65, 0.9, 1.3, 2.0])
 N_FEATURES = N_CODES
 """Length of a window's chroma feature vector (81)."""
 
-_JFIF = np.array([[0.299, 0.587, 0.114],
-                  [-0.168736, -0.331264, 0.5],
-                  [0.5, -0.418688, -0.081312]])
+_CHROMA = np.array([[-0.168736, -0.331264, 0.5],
+                    [0.5, -0.418688, -0.081312]])
+"""JFIF Cb and Cr (less their offset of 128) of R, G, B; the luma is :func:`scanner.lattice.luma`."""
 
 
 def _filtered(plane: np.ndarray) -> np.ndarray:
@@ -62,11 +63,11 @@ STRIP = 256
 
 def _strip_codes(pixels: np.ndarray, rgb: bool) -> np.ndarray:
     """Codes of every 3 x 3 support of uint8 pixels (..., h, w[, 3]): int16 (..., h - 2, w - 2)."""
+    luma = _filtered(jpeg_luma(pixels) if rgb else pixels.astype(np.float64))
     if rgb:
-        ycc = np.einsum("...c,kc->k...", pixels.astype(np.float64), _JFIF)
-        luma, chroma = _filtered(ycc[0]), np.hypot(_filtered(ycc[1]), _filtered(ycc[2]))
+        cb, cr = np.einsum("...c,kc->k...", pixels.astype(np.float64), _CHROMA)
+        chroma = np.hypot(_filtered(cb), _filtered(cr))
     else:
-        luma = _filtered(pixels.astype(np.float64))
         chroma = np.zeros_like(luma)
     return (9 * np.digitize(np.abs(luma), LUMA_EDGES) + np.digitize(chroma, CHROMA_EDGES)).astype(np.int16)
 
