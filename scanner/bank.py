@@ -144,14 +144,20 @@ class SRMBank:
         return {name: np.max([task_logits[i] for i, t in enumerate(self.tasks.names) if detector_of(t) == name], axis=0)
                 for name in self.names}
 
-    def colour_detectors(self) -> list[str]:
+    def colour_detectors(self, only: bool = False) -> list[str]:
         """Detectors with a head that reads the chroma histogram: on a single-channel image it
-        holds no chroma at all, so they see less there than on colour photos."""
+        holds no chroma at all, so they see less there than on colour photos. ``only``: those
+        whose heads read nothing else."""
         if not self.chroma:
             return []
-        columns = slice(self.n_histograms - chroma_codes.N_FEATURES, self.n_histograms)
-        return [name for name in self.names
-                if any(np.any(self.tasks.weight[i, columns]) for i, t in enumerate(self.tasks.names) if detector_of(t) == name)]
+        reads = np.zeros(self.tasks.weight.shape[1], dtype=bool)
+        reads[self.n_histograms - chroma_codes.N_FEATURES : self.n_histograms] = True
+        chosen = []
+        for name in self.names:
+            weights = self.tasks.weight[[i for i, t in enumerate(self.tasks.names) if detector_of(t) == name]]
+            if np.any(weights[:, reads]) and not (only and np.any(weights[:, ~reads])):
+                chosen.append(name)
+        return chosen
 
     def image_rule(self, name: str):
         """When detector ``name`` flags an image (:class:`scanner.scan.ImageRule`), from the card."""

@@ -411,11 +411,15 @@ def evaluate(
     except WeightsError as exc:
         _fatal(str(exc))
     out = out or EVALUATION_FOLDER / "localization.md"
-    command = ("scanner evaluate --localization" + (f" --n-images {n_images}" if n_images != 8 else "")
-               + (f" --stride {stride}" if stride != 16 else "") + f" --out {out}")
-    run_localisation(Path(root), detectors, out, n_images, stride, str(dev), seed, command,
-                     progress=lambda label, m: console.print(f"{label}: best F1 fused {m['fused']['best_f1']:.3f}, 128 "
-                                                           f"{m['128']['best_f1']:.3f}, SVM fused {m['svm fused']['best_f1']:.3f}"))
+    command = ("scanner evaluate --localization" + (f" --weights {weights}" if weights else "") + (f" --seed {seed}" if seed else "")
+               + (f" --n-images {n_images}" if n_images != 8 else "") + (f" --stride {stride}" if stride != 16 else "") + f" --out {out}")
+    try:
+        run_localisation(Path(root), detectors, out, n_images, stride, str(dev), seed, command,
+                         progress=lambda label, m: console.print(f"{label}: best F1 fused {m['fused']['best_f1']:.3f}, 128 "
+                                                               f"{m['128']['best_f1']:.3f}, SVM fused {m['svm fused']['best_f1']:.3f}, "
+                                                               f"any {m['any fused']['best_f1']:.3f}"))
+    except ValueError as exc:
+        _fatal(str(exc), ExitCode.USAGE)
     console.print(f"wrote {out}")
 
 

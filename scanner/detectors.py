@@ -83,8 +83,9 @@ class NetSet:
         p = self.detectors[name].threshold
         return {PATCH: ScaleCalibration(math.log(p / (1 - p)), 1.0)}
 
-    def colour_detectors(self) -> list[str]:
-        """Detectors that read colour (none: the networks read the green channel)."""
+    def colour_detectors(self, only: bool = False) -> list[str]:
+        """Detectors that read colour (none: the networks read the green channel; ``only`` as
+        :meth:`scanner.bank.SRMBank.colour_detectors`)."""
         return []
 
     def dense(self, pixels, stride: int = 32, device: torch.device | str = "cpu", window: int = PATCH, threads: int = 1):

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .data import PATCH
-from .scan import MAP_CELL, sigmoid
+from .scan import ANY_MAP, MAP_CELL, sigmoid
 
 PANEL = 400
 """Longest side of each panel of a figure, in pixels."""
@@ -90,7 +90,8 @@ def detector_panel(gray: np.ndarray, per_pixel: np.ndarray, title: str, subtitle
 
 def figure(rgb: np.ndarray, analysis, stride: int, title: str) -> Image.Image:
     """The figure of one image: the original in colour, then each detector's panel
-    (:func:`detector_panel`), in a grid of at most three columns under a title line."""
+    (:func:`detector_panel`), then the :data:`scanner.scan.ANY_MAP` panel (the largest map of any
+    detector, with every flagged region), in a grid of at most three columns under a title line."""
     height, width = rgb.shape[:2]
     scale = min(1.0, PANEL / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -109,6 +110,13 @@ def figure(rgb: np.ndarray, analysis, stride: int, title: str) -> Image.Image:
                                f"localisation map over the pristine 0.5% level outlined; {len(d.regions)} region(s)",
                                0.5, [r.bbox for r in d.regions], scale, d.flagged)
         panels.append(panel)
+    if len(analysis.detections) > 1:
+        flagged = [d for d in analysis.detections.values() if d.flagged]
+        per_pixel = pixel_map(sigmoid(analysis.combined), MAP_CELL, gray.shape, scale, MAP_CELL)
+        named = f"named: {analysis.operation}" if analysis.operation else "nothing flagged"
+        panels.append(detector_panel(gray, per_pixel, f"{ANY_MAP}: largest map of any detector", f"{named}; every flagged "
+                                     f"detector's regions boxed", 0.5, [r.bbox for d in flagged for r in d.regions], scale,
+                                     bool(flagged)))
     columns = min(3, len(panels))
     cell_w, cell_h = max(p.width for p in panels), max(p.height for p in panels)
     rows = -(-len(panels) // columns)

@@ -31,6 +31,10 @@ WINDOWS = (32, 64, 128)
 MAP_CELL = 8
 """Side in pixels of a cell of the localisation map (the finest window stride)."""
 
+ANY_MAP = "any"
+"""Name of the map that takes, per cell, the largest of the detectors' localisation maps
+(:attr:`Analysis.combined`): the map to read when the operation is unknown."""
+
 
 @dataclass(frozen=True)
 class ScaleCalibration:
@@ -311,6 +315,18 @@ class Analysis:
     def flagged(self) -> bool:
         return any(d.flagged for d in self.detections.values())
 
+    @property
+    def combined(self) -> np.ndarray | None:
+        """The :data:`ANY_MAP` map: per cell, the largest localisation map of any detector (same
+        units, 0 = the pristine 0.5% level): where the image was most likely processed, whatever
+        the operation. None without localisation maps."""
+        return np.max(np.stack(list(self.evidence.values())), axis=0) if self.evidence else None
+
+    def maps(self) -> dict[str, np.ndarray]:
+        """Every localisation map by name: each detector's, then, with more than one, the
+        :data:`ANY_MAP` one."""
+        return self.evidence | ({ANY_MAP: self.combined} if len(self.evidence) > 1 else {})
+
 
 def use_threads(threads: int | None = None) -> int:
     """Limit this process's torch and BLAS threads to ``threads`` (default: every core it may
@@ -477,7 +493,7 @@ def write_heatmaps(record: ImageRecord, analysis: Analysis, display: np.ndarray,
             record.warnings.append(f"thumbnail not written: {path} exists (use --overwrite)")
     if options.raw_maps:
         record.heatmaps |= {"raw": {}, "maps": {}, "map_cell": MAP_CELL}
-        for kind, arrays, suffix in (("raw", analysis.probabilities, "npy"), ("maps", analysis.evidence, "map.npy")):
+        for kind, arrays, suffix in (("raw", analysis.probabilities, "npy"), ("maps", analysis.maps(), "map.npy")):
             for name, values in arrays.items():
                 path = folder / f"{stem.name}.{name}.{suffix}"
                 try:
@@ -533,11 +549,17 @@ class Scorer:
             return record
         colour = self.detectors.colour_detectors()
         if pixels.ndim == 2 and colour:
-            names = " and ".join([", ".join(colour[:-1]), colour[-1]] if len(colour) > 1 else colour)
             verb = "detectors read colour residuals and see" if len(colour) > 1 else "detector reads colour residuals and sees"
-            record.warnings.append(f"single-channel image: the {names} {verb} less here than in a colour photo")
+            record.warnings.append(f"single-channel image: the {_listed(colour)} {verb} less here than in a colour photo")
         analysis = analyze(pixels, self.detectors, options)
         record.detections, record.flagged, record.operation = analysis.detections, analysis.flagged, analysis.operation
+        colour_only = self.detectors.colour_detectors(only=True)
+        lossless_flags = [d.detector for d in analysis.detections.values() if d.flagged and d.detector in colour_only]
+        if lossless_flags and pixels.ndim == 3 and info.format != "JPEG":
+            record.warnings.append(
+                f"{info.format or 'non-JPEG'} file flagged by the {_listed(lossless_flags)} detector, which reads only colour "
+                f"residuals, learnt on camera JPEGs, whose colour is smooth: in a file never stored as JPEG, film grain or a "
+                f"sensor's colour noise can look the same (lossless film scans: docs/detectors.md)")
         if options.heatmaps is not None:
             write_heatmaps(record, analysis, display_rgb(image, green_of(pixels)), stem or Path(Path(path).name), options)
         return record
@@ -549,6 +571,11 @@ class Scorer:
         except ImageError as exc:
             return ImageRecord(path=str(path), status="error", error={"code": exc.code, "message": exc.message})
         return self.score(str(path), data, stem)
+
+
+def _listed(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def scan(paths: list[str | Path], detectors, options: ScanOptions | None = None,

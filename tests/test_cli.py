@@ -95,6 +95,8 @@ def test_figures_one_per_image_compact_and_never_silently_kept(photos, tmp_path)
     assert raw.shape == ((300 - 128) // 32 + 1, (360 - 128) // 32 + 1)
     localisation = np.load(record["heatmaps"]["maps"]["blur"])  # a cell per 8 pixels
     assert record["heatmaps"]["map_cell"] == 8 and localisation.shape == (300 // 8 + 1, 360 // 8)
+    detectors = [np.load(path) for name, path in record["heatmaps"]["maps"].items() if name != "any"]
+    assert len(detectors) == 5 and np.array_equal(np.load(record["heatmaps"]["maps"]["any"]), np.max(detectors, axis=0))
 
 
 def test_bracketed_file_names_print_as_they_are(tmp_path):

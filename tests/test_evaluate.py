@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from scanner import forgery
-from scanner.evaluate import Table2Scale, f1_mcc, localisation_scores, run_table2
+from scanner.evaluate import Table2Scale, f1_mcc, localisation_scores, run_table2, threshold_sweep
 from scanner.heatmaps import pixel_map
 from tests.conftest import textured_image
 
@@ -48,6 +48,16 @@ def test_metrics_match_scikit_learn(rng):
     scores = localisation_scores(prob, truth, 0.5)
     assert scores["auc"] == pytest.approx(roc_auc_score(truth.ravel(), prob.ravel()))
     assert scores["best_f1"] >= scores["f1"] and scores["best_mcc"] >= scores["mcc"]
+
+
+def test_threshold_sweep_equals_every_threshold_one_by_one(rng):
+    truth = rng.random((40, 50)) < 0.02  # a small region: a coarse grid of thresholds would miss its best
+    prob = np.round(truth * 0.4 + rng.random((40, 50)) * 0.8, 2)  # ties, as on a map of cells
+    f1, mcc = threshold_sweep(prob, truth)
+    brute = [f1_mcc(prob >= v, truth) for v in np.unique(prob)[::-1]]
+    assert np.allclose(f1, [b[0] for b in brute]) and np.allclose(mcc, [b[1] for b in brute])
+    scores = localisation_scores(prob, truth, 2.0)  # a threshold above every value: nothing marked
+    assert scores["f1"] == 0 and scores["best_f1"] == pytest.approx(max(b[0] for b in brute))
 
 
 def test_pixel_map_assigns_nearest_window():
@@ -165,3 +175,15 @@ def test_patch_evaluation_reads_lattice_descriptors(rng):
                              np.r_[heads(features["pristine"][test])[:, own], heads(features[key][test])[:, own]])
     assert row.auc_head == pytest.approx(expected)
     assert np.isfinite([r.auc for r in results]).all()
+
+
+def test_localisation_refuses_detectors_of_another_split(tmp_path):
+    """Evaluated on another split's held-out makes, a bank would be scored on makes it trained on."""
+    from scanner.detectors import load_shipped
+    from scanner.evaluate import run_localisation
+
+    bank = load_shipped()
+    trained_on = bank.card["data"]["split_seed"]
+    with pytest.raises(ValueError, match=f"--seed {trained_on}"):
+        run_localisation(tmp_path, bank, tmp_path / "out.md", seed=trained_on + 1)
+    assert not (tmp_path / "out.md").exists()

@@ -177,6 +177,30 @@ def test_noisy_copy_is_flagged_as_noise_and_the_photo_is_not():
         assert not analyze(rgb, bank, ScanOptions()).detections["noise"].flagged, name
 
 
+def test_a_lossless_file_flagged_by_a_colour_detector_carries_a_warning():
+    """Film grain looks like added noise to the chroma codes: a PNG flagged by the noise detector
+    says so in its record; the same photo, unflagged, does not."""
+    import io
+
+    from sklearn.datasets import load_sample_image
+
+    from scanner.scan import Scorer
+
+    scorer = Scorer(load_shipped())
+    rgb = load_sample_image("china.jpg")
+
+    def record(pixels: np.ndarray, fmt: str):
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+        return scorer.score(f"x.{fmt.lower()}", buffer.getvalue())
+
+    noisy = record(manipulations.add_noise(rgb, 2.0, seed=3), "PNG")
+    assert noisy.detections["noise"].flagged
+    assert any("PNG file flagged by the noise detector" in w and "film grain" in w for w in noisy.warnings)
+    clean = record(rgb, "PNG")
+    assert not clean.flagged and not any("film grain" in w for w in clean.warnings)
+
+
 def test_flagged_regions_and_table_agree_on_a_local_edit(tmp_path):
     """A photo with one median-filtered square: the record is flagged exactly when it lists
     regions, the region covers the square, the named operation is median filtering, and the

@@ -1,0 +1,73 @@
+"""Which training photos set the JPEG detector's window threshold?
+
+    python benchmarks/jpeg_threshold.py [--seed 0] [--images ../shared/data/pristine]
+
+Repeats the out-of-fold step of ``scanner train`` (scanner.train.train_bank) for the three JPEG
+heads of split ``--seed``: heads cross-fitted over the same make folds, each shifted to logit 0
+at WINDOW_FPR of its out-of-fold pristine windows, the detector taking the largest. Prints the
+detector's window threshold, the photos whose out-of-fold pristine windows pass it (with the
+JPEG quality that MANIFEST.tsv gives), and each strength's out-of-fold TPR at that threshold.
+Reads the cached bank descriptors (built by ``scanner train`` or
+``benchmarks/detectors_report.py``); about a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from scanner.bank import HEAD_CHOICES, fit_task_head, head_input, histogram_width
+from scanner.data import build_bank, camera_make, default_pristine_dir, list_photos, split_by_make
+from scanner.train import BANK_SUBMODELS, WINDOW_FPR, make_folds
+
+TASKS = ("jpeg:70", "jpeg:80", "jpeg:90")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--images", type=Path, default=None)
+    parser.add_argument("--folds", type=int, default=4)
+    args = parser.parse_args()
+    root = args.images or default_pristine_dir()
+    photos = list_photos(root)
+    split = split_by_make(photos, args.seed)
+    training = split["train"] + split["validation"]
+    train = build_bank(root, BANK_SUBMODELS, photos).of_makes({camera_make(p.camera) for p in training})
+    width = histogram_width(BANK_SUBMODELS, chroma=True)
+    features = {k: head_input(train.features[k], width, "sqrt") for k in ("pristine",) + TASKS}
+    (choice,) = [c for c in HEAD_CHOICES if c.applies("jpeg:70") and c.lattice]
+    folds = make_folds(training, args.folds, args.seed)
+    fold = np.array([next(i for i, makes in enumerate(folds) if m in makes) for m in train.make])
+    # out-of-fold logits of each head (first key) on the pristine and on each task's patches
+    logits = {(h, k): np.zeros(len(train)) for h in TASKS for k in ("pristine",) + TASKS}
+    for i in range(args.folds):
+        fit, held = fold != i, fold == i
+        for h in TASKS:
+            w, b = fit_task_head(features["pristine"][fit], features[h][fit], choice, BANK_SUBMODELS, args.seed)
+            for k in ("pristine",) + TASKS:
+                logits[h, k][held] = features[k][held] @ w + b
+    offset = {h: np.quantile(logits[h, "pristine"], 1 - WINDOW_FPR) for h in TASKS}
+
+    def detector(k: str) -> np.ndarray:
+        return np.max([logits[h, k] - offset[h] for h in TASKS], axis=0)
+
+    threshold = np.quantile(detector("pristine"), 1 - WINDOW_FPR)
+    quality = {Path(r["path"]).name: r["jpeg_quality"] for r in csv.DictReader(open(root / "MANIFEST.tsv"), delimiter="\t")}
+    print(f"split {args.seed}: window threshold {threshold:.3f}; {int(np.sum(detector('pristine') > threshold))} of {len(train)} "
+          f"out-of-fold pristine windows over it\n")
+    print("| photo | make | JPEG quality | windows over the threshold |")
+    print("|---|---|---|---|")
+    for index in np.unique(train.photo):
+        over = int(np.sum(detector("pristine")[train.photo == index] > threshold))
+        if over:
+            photo = photos[index]
+            print(f"| {photo.path.name} | {camera_make(photo.camera)} | {quality.get(photo.path.name, '?')} | {over} |")
+    print("\nout-of-fold TPR of the detector at its window threshold: "
+          + ", ".join(f"{k} {np.mean(detector(k) > threshold):.1%}" for k in TASKS))
+
+if __name__ == "__main__":
+    main()
