@@ -150,7 +150,7 @@ def scan(
     json_out: bool = typer.Option(False, "--json", help="Write one JSON document to stdout (and nothing else)."),
     jsonl: bool = typer.Option(False, "--jsonl", help="Stream one JSON record per line to stdout, then a summary line."),
     heatmaps: Optional[Path] = typer.Option(None, "--heatmaps", help="Write one figure per image here (original, and each detector's map with its scale, score, threshold and regions)."),
-    raw_maps: bool = typer.Option(False, "--raw-maps", help="With --heatmaps or --report: also write each detector's window probabilities as .npy."),
+    raw_maps: bool = typer.Option(False, "--raw-maps", help="With --heatmaps or --report: also write each detector's window probabilities (.npy) and localisation map (.map.npy), and the map of any detector (any.map.npy)."),
     report_dir: Optional[Path] = typer.Option(None, "--report", help="Write an HTML report here (index.html: sortable table, thumbnails, figures)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow an output folder that already holds files, and replace them."),
     engine: str = typer.Option("local", help='local (this process) or ray (workers on a Ray cluster; pip install "scanner\\[ray]").'),
