@@ -3,7 +3,8 @@
     python benchmarks/jpeg_threshold.py [--seed 0] [--images ../shared/data/pristine]
 
 Repeats the out-of-fold step of ``scanner train`` (scanner.train.train_bank) for the three JPEG
-heads of split ``--seed``: heads cross-fitted over the same make folds, each shifted to logit 0
+heads of split ``--seed``: heads cross-fitted over the same make folds
+(scanner.train.cross_fitted_heads), each shifted to logit 0
 at WINDOW_FPR of its out-of-fold pristine windows, the detector taking the largest. Prints the
 detector's window threshold, the photos whose out-of-fold pristine windows pass it (with the
 JPEG quality that MANIFEST.tsv gives), and each strength's out-of-fold TPR at that threshold.
@@ -19,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from scanner.bank import HEAD_CHOICES, fit_task_head, head_input, histogram_width
+from scanner.bank import HEAD_CHOICES, head_input, histogram_width
 from scanner.data import build_bank, camera_make, default_pristine_dir, list_photos, split_by_make
-from scanner.train import BANK_SUBMODELS, WINDOW_FPR, make_folds
+from scanner.train import BANK_SUBMODELS, WINDOW_FPR, cross_fitted_heads, make_folds
 
 TASKS = ("jpeg:70", "jpeg:80", "jpeg:90")
 
@@ -40,16 +41,14 @@ def main() -> None:
     width = histogram_width(BANK_SUBMODELS, chroma=True)
     features = {k: head_input(train.features[k], width, "sqrt") for k in ("pristine",) + TASKS}
     (choice,) = [c for c in HEAD_CHOICES if c.applies("jpeg:70") and c.lattice]
-    folds = make_folds(training, args.folds, args.seed)
-    fold = np.array([next(i for i, makes in enumerate(folds) if m in makes) for m in train.make])
+    heads, fold = cross_fitted_heads(features, {k: [choice] for k in TASKS}, train.make,
+                                     make_folds(training, args.folds, args.seed), args.seed)
     # out-of-fold logits of each head (first key) on the pristine and on each task's patches
     logits = {(h, k): np.zeros(len(train)) for h in TASKS for k in ("pristine",) + TASKS}
-    for i in range(args.folds):
-        fit, held = fold != i, fold == i
-        for h in TASKS:
-            w, b = fit_task_head(features["pristine"][fit], features[h][fit], choice, BANK_SUBMODELS, args.seed)
-            for k in ("pristine",) + TASKS:
-                logits[h, k][held] = features[k][held] @ w + b
+    for (i, _, h), (w, b) in heads.items():
+        held = fold == i
+        for k in ("pristine",) + TASKS:
+            logits[h, k][held] = features[k][held] @ w + b
     offset = {h: np.quantile(logits[h, "pristine"], 1 - WINDOW_FPR) for h in TASKS}
 
     def detector(k: str) -> np.ndarray:

@@ -34,7 +34,7 @@ DILATED[::2, ::2] = chroma.RESIDUAL
 def window_whiteness(rgb: np.ndarray, tops: np.ndarray, lefts: np.ndarray, window: int = 128) -> np.ndarray:
     """(rows, cols, 2): mean 3 x 3 chroma residual magnitude (pixel units) over each window's
     anchored square, and the ratio of the dilated residual's mean magnitude to it."""
-    cb, cr = np.einsum("hwc,kc->khw", rgb.astype(np.float64), chroma._CHROMA)
+    cb, cr = chroma.chroma_planes(rgb)
     near = np.hypot(correlate(cb, chroma.RESIDUAL), correlate(cr, chroma.RESIDUAL))
     far = np.hypot(correlate(cb, DILATED), correlate(cr, DILATED))
     side = window - 8

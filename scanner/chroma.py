@@ -47,6 +47,12 @@ _CHROMA = np.array([[-0.168736, -0.331264, 0.5],
 """JFIF Cb and Cr (less their offset of 128) of R, G, B; the luma is :func:`scanner.lattice.luma`."""
 
 
+def chroma_planes(pixels: np.ndarray) -> np.ndarray:
+    """JFIF Cb and Cr, less their offset of 128, of uint8 RGB pixels (..., H, W, 3): float64
+    (2, ..., H, W), pixel units."""
+    return np.einsum("...c,kc->k...", pixels.astype(np.float64), _CHROMA)
+
+
 def _filtered(plane: np.ndarray) -> np.ndarray:
     """Valid 3 x 3 cross-correlation of plane (..., H, W) with :data:`RESIDUAL`: (..., H - 2, W - 2)."""
     h, w = plane.shape[-2] - 2, plane.shape[-1] - 2
@@ -65,7 +71,7 @@ def _strip_codes(pixels: np.ndarray, rgb: bool) -> np.ndarray:
     """Codes of every 3 x 3 support of uint8 pixels (..., h, w[, 3]): int16 (..., h - 2, w - 2)."""
     luma = _filtered(jpeg_luma(pixels) if rgb else pixels.astype(np.float64))
     if rgb:
-        cb, cr = np.einsum("...c,kc->k...", pixels.astype(np.float64), _CHROMA)
+        cb, cr = chroma_planes(pixels)
         chroma = np.hypot(_filtered(cb), _filtered(cr))
     else:
         chroma = np.zeros_like(luma)

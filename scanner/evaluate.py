@@ -22,15 +22,21 @@ CROP = 768
 """Forgeries are made on central crops of CROP x CROP pixels of the held-out photos."""
 
 
+def _f1_mcc_of_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """F1 and Matthews correlation (0 where undefined) of confusion counts, elementwise."""
+    tp, fp, fn, tn = (np.asarray(c, dtype=np.float64) for c in (tp, fp, fn, tn))
+    f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp), where=tp > 0)
+    denom = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return f1, np.divide(tp * tn - fp * fn, denom, out=np.zeros_like(tp), where=denom > 0)
+
+
 def f1_mcc(prediction: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """Pixel F1 and Matthews correlation of boolean maps."""
-    tp = float(np.sum(prediction & truth))
-    fp = float(np.sum(prediction & ~truth))
-    fn = float(np.sum(~prediction & truth))
-    tn = float(prediction.size - tp - fp - fn)
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-    denom = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-    return f1, float((tp * tn - fp * fn) / denom) if denom else 0.0
+    tp = np.sum(prediction & truth)
+    fp = np.sum(prediction & ~truth)
+    fn = np.sum(~prediction & truth)
+    f1, mcc = _f1_mcc_of_counts(tp, fp, fn, prediction.size - tp - fp - fn)
+    return float(f1), float(mcc)
 
 
 def threshold_sweep(prob: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -43,11 +49,7 @@ def threshold_sweep(prob: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np
     tp = np.cumsum(positives)
     fp = np.cumsum(counts) - tp
     fn = tp[-1] - tp
-    tn = prob.size - tp - fp - fn
-    f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp), where=tp > 0)
-    denom = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-    mcc = np.divide(tp * tn - fp * fn, denom, out=np.zeros_like(tp), where=denom > 0)
-    return f1, mcc
+    return _f1_mcc_of_counts(tp, fp, fn, prob.size - tp - fp - fn)
 
 
 def localisation_scores(prob: np.ndarray, truth: np.ndarray, threshold: float) -> dict:
@@ -57,9 +59,8 @@ def localisation_scores(prob: np.ndarray, truth: np.ndarray, threshold: float) -
 
     auc = float(roc_auc_score(truth.ravel(), prob.ravel())) if 0 < truth.mean() < 1 else float("nan")
     f1, mcc = f1_mcc(prob > threshold, truth)
-    sweep_f1, sweep_mcc = threshold_sweep(prob, truth)
-    return {"auc": auc, "f1": f1, "mcc": mcc, "best_f1": max(f1, float(sweep_f1.max())),
-            "best_mcc": max(mcc, float(sweep_mcc.max()))}
+    sweep_f1, sweep_mcc = threshold_sweep(prob, truth)  # marking nothing scores 0, as marking everything does
+    return {"auc": auc, "f1": f1, "mcc": mcc, "best_f1": float(sweep_f1.max()), "best_mcc": float(sweep_mcc.max())}
 
 
 SMALL_AREA = (0.01, 0.05)
@@ -144,36 +145,43 @@ def held_out_crops(root: Path, seed: int = 0, limit: int | None = None) -> list[
     return crops
 
 
-METHODS = {"fused": ("shipped", None), "128": ("shipped", PATCH), "svm fused": ("svm", None), "svm 128": ("svm", PATCH),
-           "any fused": ("all", None)}
-"""Localisation maps compared: detector set and map window (None = the fused sizes). ``shipped``
-and ``svm`` are the case's own detector (the operation is known); ``all`` is every shipped
-detector, read through the :data:`scanner.scan.ANY_MAP` map (the operation is unknown)."""
+METHODS = {"fused": ("shipped", None, False), "128": ("shipped", PATCH, False), "svm fused": ("svm", None, False),
+           "svm 128": ("svm", PATCH, False), "any fused": ("shipped", None, True)}
+"""Localisation maps compared: detector set, map window (None = the fused sizes), and whether
+the map is that of any detector (:data:`scanner.scan.ANY_MAP`: the operation is unknown) rather
+than that of the case's own detector (the operation is known)."""
 
 
 def evaluate_case(case: Case, crops: list[tuple[str, np.ndarray]], shipped, baseline, stride: int = 16,
                   device: str = "cpu", seed: int = 0) -> tuple[dict, dict]:
     """Metrics for one case over forgeries made from ``crops`` (each crop the target once, the
-    next crop the donor), for each of :data:`METHODS`: the shipped detector and the SRM+SVM
-    ``baseline`` (:func:`svm_bank`), each with its fused localisation map and its 128-pixel one.
-    Maps are thresholded at 0, the pristine 0.5% level (:func:`scanner.scan.localisation_maps`).
+    next crop the donor), for each of :data:`METHODS`: the shipped detector of the case and the
+    SRM+SVM ``baseline`` (:func:`svm_bank`), each with its fused localisation map and its 128-pixel
+    one, and the shipped bank's map of any detector (:attr:`scanner.scan.Analysis.combined`), read
+    from the same analysis as its fused map. Maps are thresholded at 0, the pristine 0.5% level (:func:`scanner.scan.localisation_maps`).
     Copy-moves also report the share of their source region, and of the rest of the image, over
     that threshold. Returns (metrics by method, an example for the figure)."""
     from sklearn.metrics import roc_auc_score
 
     from .scan import MAP_CELL, ScanOptions, analyze
 
-    sets = {"shipped": shipped.select([case.manip]), "svm": baseline, "all": shipped}
+    sets = {"shipped": shipped, "svm": baseline}
     rows: dict[str, list[dict]] = {m: [] for m in METHODS}
-    image_scores: dict[str, tuple[list, list]] = {m: ([], []) for m in ("shipped", "svm")}
+    image_scores: dict[str, tuple[list, list]] = {m: ([], []) for m in sets}
     example = None
     for i, (_, target) in enumerate(crops):
         forged = case.make(target, crops[(i + 1) % len(crops)][1], seed + i)
-        maps = {}
-        for name, (family, window) in METHODS.items():
+        maps, analyses = {}, {}
+        for name, (family, window, blind) in METHODS.items():
             options = ScanOptions(stride=stride, device=device, window=window)
-            result = analyze(forged.image, sets[family], options)
-            cells = result.combined if family == "all" else result.evidence[case.manip]
+            if (family, window) in analyses:
+                result = analyses[family, window]
+            else:
+                result = analyses[family, window] = analyze(forged.image, sets[family], options)
+                if window is None:
+                    image_scores[family][0].append(result.detections[case.manip].score)
+                    image_scores[family][1].append(analyze(target, sets[family], options).detections[case.manip].score)
+            cells = result.combined if blind else result.evidence[case.manip]
             value = pixel_map(cells, MAP_CELL, forged.mask.shape, 1.0, MAP_CELL)
             row = localisation_scores(value, forged.mask, 0.0)
             if forged.source is not None:
@@ -181,9 +189,6 @@ def evaluate_case(case: Case, crops: list[tuple[str, np.ndarray]], shipped, base
                 row |= {"source_over": float(np.mean(value[forged.source] > 0)), "elsewhere_over": float(np.mean(value[elsewhere] > 0))}
             rows[name].append(row)
             maps[name] = value
-            if window is None and family in image_scores:
-                image_scores[family][0].append(result.detections[case.manip].score)
-                image_scores[family][1].append(analyze(target, sets[family], options).detections[case.manip].score)
         if example is None or forged.mask.mean() > example["mask"].mean():
             example = {"original": target, "forged": forged.image, "mask": forged.mask, **maps}
     result = {}
@@ -191,7 +196,7 @@ def evaluate_case(case: Case, crops: list[tuple[str, np.ndarray]], shipped, base
         result[name] = {k: float(np.nanmean([r[k] for r in rows[name]])) for k in rows[name][0]}
     for family, (forged_s, pristine_s) in image_scores.items():
         auc = float(roc_auc_score([1] * len(forged_s) + [0] * len(pristine_s), forged_s + pristine_s))
-        for name, (f, _) in METHODS.items():
+        for name, (f, _, _) in METHODS.items():
             if f == family:
                 result[name]["image_auc"] = auc
     return result, example

@@ -516,6 +516,8 @@ class Scorer:
     def __init__(self, detectors, options: ScanOptions | None = None) -> None:
         self.detectors = detectors
         self.options = options or ScanOptions()
+        self.colour = detectors.colour_detectors()
+        self.colour_only = detectors.colour_detectors(only=True)
 
     @classmethod
     def shipped(cls, manips: list[str] | None = None, options: ScanOptions | None = None, weights: str | Path | None = None) -> "Scorer":
@@ -547,14 +549,12 @@ class Scorer:
             record.error = {"code": "too_small", "message": f"{path}: {width}x{height} is smaller than one "
                                                             f"{PATCH}x{PATCH} analysis window"}
             return record
-        colour = self.detectors.colour_detectors()
-        if pixels.ndim == 2 and colour:
-            verb = "detectors read colour residuals and see" if len(colour) > 1 else "detector reads colour residuals and sees"
-            record.warnings.append(f"single-channel image: the {_listed(colour)} {verb} less here than in a colour photo")
+        if pixels.ndim == 2 and self.colour:
+            verb = "detectors read colour residuals and see" if len(self.colour) > 1 else "detector reads colour residuals and sees"
+            record.warnings.append(f"single-channel image: the {_listed(self.colour)} {verb} less here than in a colour photo")
         analysis = analyze(pixels, self.detectors, options)
         record.detections, record.flagged, record.operation = analysis.detections, analysis.flagged, analysis.operation
-        colour_only = self.detectors.colour_detectors(only=True)
-        lossless_flags = [d.detector for d in analysis.detections.values() if d.flagged and d.detector in colour_only]
+        lossless_flags = [d.detector for d in analysis.detections.values() if d.flagged and d.detector in self.colour_only]
         if lossless_flags and pixels.ndim == 3 and info.format != "JPEG":
             record.warnings.append(
                 f"{info.format or 'non-JPEG'} file flagged by the {_listed(lossless_flags)} detector, which reads only colour "

@@ -523,6 +523,28 @@ def calibrate(pristine_logits: dict[str, np.ndarray], photo_maps: list[dict[str,
                                                      "highest_pristine_image_scores": scores})
 
 
+def cross_fitted_heads(features: dict[str, np.ndarray], candidates: dict[str, list[HeadChoice]], makes: np.ndarray,
+                       fold_makes: list[set[str]], seed: int = 0, say=None
+                       ) -> tuple[dict[tuple[int, HeadChoice, str], tuple[np.ndarray, float]], np.ndarray]:
+    """Task heads fitted without each fold of makes, for out-of-fold scores. ``features`` maps
+    ``pristine`` and each task key to head inputs (N, F); ``candidates`` maps the task keys to
+    fit to their head choices; ``makes`` (N,) is each row's make. Returns ({(fold, choice, task):
+    (weight (F,), bias)}, each row's fold (N,))."""
+    from .bank import fit_task_head
+
+    fold = np.array([next(i for i, fm in enumerate(fold_makes) if m in fm) for m in makes])
+    heads = {}
+    for i, held_makes in enumerate(fold_makes):
+        fit_rows = fold != i
+        if say:
+            say(f"fold {i + 1}/{len(fold_makes)}: task heads without {', '.join(sorted(held_makes))}")
+        for key, choices in candidates.items():
+            for choice in choices:
+                heads[i, choice, key] = fit_task_head(features["pristine"][fit_rows], features[key][fit_rows], choice,
+                                                      BANK_SUBMODELS, seed)
+    return heads, fold
+
+
 def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feature_transform: str = "sqrt",
                cache: Path | None = None, progress=None) -> SRMBank:
     """Train the shipped bank on the training makes of split ``seed`` (the held-out test makes
@@ -553,18 +575,12 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
     keys = [task_key(m, s) for m, s in all_tasks()]
     candidates = {k: [c for c in HEAD_CHOICES if c.applies(k)] for k in keys}
     fold_makes = make_folds(training, folds, seed)
-    fold = np.array([next(i for i, fm in enumerate(fold_makes) if m in fm) for m in train.make])
-    heads: dict[tuple[int, HeadChoice, str], tuple[np.ndarray, float]] = {}
+    heads, fold = cross_fitted_heads(f, candidates, train.make, fold_makes, seed, say)
     oof = {(c, k): (np.zeros(len(train)), np.zeros(len(train))) for k in keys for c in candidates[k]}
-    for i in range(folds):
-        fit_rows, held = fold != i, fold == i
-        say(f"fold {i + 1}/{folds}: task heads without {', '.join(sorted(fold_makes[i]))}")
-        for key in keys:
-            for choice in candidates[key]:
-                w, b = fit_task_head(f["pristine"][fit_rows], f[key][fit_rows], choice, BANK_SUBMODELS, seed)
-                heads[i, choice, key] = (w, b)
-                oof[choice, key][0][held] = f["pristine"][held] @ w + b
-                oof[choice, key][1][held] = f[key][held] @ w + b
+    for (i, choice, key), (w, b) in heads.items():
+        held = fold == i
+        oof[choice, key][0][held] = f["pristine"][held] @ w + b
+        oof[choice, key][1][held] = f[key][held] @ w + b
     labels = np.r_[np.zeros(len(train)), np.ones(len(train))]
     auc = {k: {c.label: float(roc_auc_score(labels, np.r_[oof[c, k][0], oof[c, k][1]])) for c in candidates[k]} for k in keys}
     chosen = {k: max(candidates[k], key=lambda c: auc[k][c.label]) for k in keys}
