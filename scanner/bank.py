@@ -175,6 +175,14 @@ class SRMBank:
             return {PATCH: ScaleCalibration(float(self.card["thresholds"][name]["logit"]), 1.0)}
         return {int(w): ScaleCalibration(float(c["threshold"]), float(c["spread"])) for w, c in self.card["scales"][name].items()}
 
+    def any_calibration(self):
+        """The card's :class:`scanner.scan.AnyCalibration` of the map of any detector (None on
+        cards without one)."""
+        from .scan import AnyCalibration
+
+        c = self.card.get("any_map")
+        return AnyCalibration({n: float(v) for n, v in c["offsets"].items()}, float(c["threshold"])) if c else None
+
     def select(self, names: list[str]) -> "SRMBank":
         """The same bank with only the detectors in ``names`` (the operation head is kept)."""
         rows = [i for i, t in enumerate(self.tasks.names) if detector_of(t) in names]

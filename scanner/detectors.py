@@ -83,6 +83,10 @@ class NetSet:
         p = self.detectors[name].threshold
         return {PATCH: ScaleCalibration(math.log(p / (1 - p)), 1.0)}
 
+    def any_calibration(self) -> None:
+        """No calibration of the map of any detector: it is the largest of the maps."""
+        return None
+
     def colour_detectors(self, only: bool = False) -> list[str]:
         """Detectors that read colour (none: the networks read the green channel; ``only`` as
         :meth:`scanner.bank.SRMBank.colour_detectors`)."""

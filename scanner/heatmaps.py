@@ -90,8 +90,8 @@ def detector_panel(gray: np.ndarray, per_pixel: np.ndarray, title: str, subtitle
 
 def figure(rgb: np.ndarray, analysis, stride: int, title: str) -> Image.Image:
     """The figure of one image: the original in colour, then each detector's panel
-    (:func:`detector_panel`), then the :data:`scanner.scan.ANY_MAP` panel (the largest map of any
-    detector, with every flagged region), in a grid of at most three columns under a title line."""
+    (:func:`detector_panel`), then the :data:`scanner.scan.ANY_MAP` panel (the map of any
+    detector, :func:`scanner.scan.any_map`, with every flagged region), in a grid of at most three columns under a title line."""
     height, width = rgb.shape[:2]
     scale = min(1.0, PANEL / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -114,7 +114,7 @@ def figure(rgb: np.ndarray, analysis, stride: int, title: str) -> Image.Image:
         flagged = [d for d in analysis.detections.values() if d.flagged]
         per_pixel = pixel_map(sigmoid(analysis.combined), MAP_CELL, gray.shape, scale, MAP_CELL)
         named = f"named: {analysis.operation}" if analysis.operation else "nothing flagged"
-        panels.append(detector_panel(gray, per_pixel, f"{ANY_MAP}: largest map of any detector", f"{named}; every flagged "
+        panels.append(detector_panel(gray, per_pixel, f"{ANY_MAP}: map of any detector", f"{named}; every flagged "
                                      f"detector's regions boxed", 0.5, [r.bbox for d in flagged for r in d.regions], scale,
                                      bool(flagged)))
     columns = min(3, len(panels))

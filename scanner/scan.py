@@ -32,8 +32,8 @@ MAP_CELL = 8
 """Side in pixels of a cell of the localisation map (the finest window stride)."""
 
 ANY_MAP = "any"
-"""Name of the map that takes, per cell, the largest of the detectors' localisation maps
-(:attr:`Analysis.combined`): the map to read when the operation is unknown."""
+"""Name of the map of any detector (:func:`any_map`, :attr:`Analysis.combined`): the map to read
+when the operation is unknown."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,44 @@ class ScaleCalibration:
 
     threshold: float
     spread: float
+
+
+@dataclass(frozen=True)
+class AnyCalibration:
+    """How the map of any detector reads each detector's map against its own image
+    (:func:`any_map`): ``offsets`` maps each detector to the excess over its image's median
+    (map units) that 0.5% of pristine cells exceed; ``threshold`` is the level that 0.5% of
+    pristine cells' largest excess less offset exceeds."""
+
+    offsets: dict[str, float]
+    threshold: float
+
+
+def background_excess(maps: np.ndarray) -> np.ndarray:
+    """Localisation maps (D, H, W) less each map's median over the image: how far each cell
+    stands above the image's own background, map units (D, H, W)."""
+    return maps - np.median(maps.reshape(len(maps), -1), axis=1)[:, None, None]
+
+
+def any_map(evidence: dict[str, np.ndarray], calibration: AnyCalibration | None = None) -> np.ndarray:
+    """The map of any detector from the detectors' localisation maps (same grid, H x W cells):
+    per cell, the largest of
+
+    - the maps themselves (absolute: 0 is each detector's pristine 0.5% level), and, with a
+      ``calibration``,
+    - each map's :func:`background_excess` less its offset, less the threshold (relative: 0 is
+      the level that 0.5% of pristine cells exceed above their own image's background).
+
+    The relative part finds a region that stands out from the rest of its image even where a
+    detector sits below its pristine level everywhere, as the JPEG detector does on a camera
+    JPEG with a recompressed splice; the absolute part keeps a wholly processed image lit."""
+    maps = np.stack(list(evidence.values()))
+    absolute = maps.max(axis=0)
+    if calibration is None:
+        return absolute
+    offsets = np.array([calibration.offsets[name] for name in evidence])[:, None, None]
+    relative = (background_excess(maps) - offsets).max(axis=0) - calibration.threshold
+    return np.maximum(absolute, relative)
 
 
 def scale_stride(window: int, stride: int) -> int:
@@ -302,7 +340,8 @@ class Analysis:
     """Everything a scan learns from one image: per-detector results and 128-pixel window
     probabilities (rows, cols), the operation probabilities (C, rows, cols) with their names
     (empty without an operation head), the named operation (None if nothing is flagged), and
-    each detector's localisation map (:func:`localisation_maps`)."""
+    each detector's localisation map (:func:`localisation_maps`) and the calibration of the
+    map of any detector (:func:`any_map`; None: the absolute part alone)."""
 
     detections: dict[str, Detection]
     probabilities: dict[str, np.ndarray]
@@ -310,6 +349,7 @@ class Analysis:
     operation_names: list[str]
     operation: str | None
     evidence: dict[str, np.ndarray] = field(default_factory=dict)
+    any_calibration: AnyCalibration | None = None
 
     @property
     def flagged(self) -> bool:
@@ -317,10 +357,10 @@ class Analysis:
 
     @property
     def combined(self) -> np.ndarray | None:
-        """The :data:`ANY_MAP` map: per cell, the largest localisation map of any detector (same
-        units, 0 = the pristine 0.5% level): where the image was most likely processed, whatever
-        the operation. None without localisation maps."""
-        return np.max(np.stack(list(self.evidence.values())), axis=0) if self.evidence else None
+        """The :data:`ANY_MAP` map (:func:`any_map`, same grid and units as the detectors' maps,
+        0 = the pristine 0.5% level): where the image was most likely processed, whatever the
+        operation. None without localisation maps."""
+        return any_map(self.evidence, self.any_calibration) if self.evidence else None
 
     def maps(self) -> dict[str, np.ndarray]:
         """Every localisation map by name: each detector's, then, with more than one, the
@@ -412,7 +452,8 @@ def analyze(pixels: np.ndarray, detectors, options: ScanOptions) -> Analysis:
         operation = max(flagged, key=lambda d: mean[scores.operation_names.index(d.detector)]).detector
     elif flagged:
         operation = max(flagged, key=lambda d: d.score).detector
-    return Analysis(detections, probabilities, operations, scores.operation_names, operation, evidence)
+    calibration = detectors.any_calibration() if options.window is None else None  # calibrated on the fused maps
+    return Analysis(detections, probabilities, operations, scores.operation_names, operation, evidence, calibration)
 
 
 @dataclass

@@ -492,6 +492,37 @@ def calibrate_scales(bank: SRMBank, photos: list[Photo], stride: int, window_fpr
     return scales
 
 
+def _crop_maps(args: tuple) -> np.ndarray:
+    from .images import load_pixels
+    from .lattice import central_crop
+    from .scan import ScanOptions, analyze
+
+    bank, path, stride = args
+    evidence = analyze(central_crop(load_pixels(path)[0], SCALE_CROP), bank, ScanOptions(stride=stride)).evidence
+    return np.stack([evidence[name] for name in bank.names])
+
+
+def calibrate_any_map(bank: SRMBank, photos: list[Photo], stride: int, cell_fpr: float = WINDOW_FPR, workers: int = 2) -> dict:
+    """The relative part of the map of any detector (:func:`scanner.scan.any_map`), on the fused
+    localisation maps of central :data:`SCALE_CROP` crops of pristine ``photos`` at ``stride``:
+    each detector's offset passes ``cell_fpr`` of the cells' excess over their image's median,
+    and the threshold ``cell_fpr`` of the cells' largest excess less offset. The card's
+    ``any_map`` entry (see :class:`scanner.scan.AnyCalibration`); needs the card's ``scales``."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .scan import background_excess
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        excess = [background_excess(m) for m in pool.map(_crop_maps, [(bank, p.path, stride) for p in photos])]
+    cells = np.concatenate([e.reshape(len(e), -1) for e in excess], axis=1)
+    offsets = np.quantile(cells, 1 - cell_fpr, axis=1)
+    threshold = float(np.quantile((cells - offsets[:, None]).max(axis=0), 1 - cell_fpr))
+    return {"offsets": {name: float(v) for name, v in zip(bank.names, offsets)}, "threshold": threshold,
+            "method": f"fused maps of central {SCALE_CROP}-pixel crops of {len(photos)} training photos at stride {stride}; "
+                      f"offsets and threshold each passed by {cell_fpr:.1%} of the cells",
+            "photos": len(photos)}
+
+
 @dataclass
 class Calibration:
     """Window thresholds (logits) and image rules per detector, with what they were chosen on."""
@@ -556,6 +587,8 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
        pristine windows; a detector takes the largest shifted logit of its strengths.
     3. Thresholds and the image rule come from out-of-fold windows and whole photos (:func:`calibrate`).
     4. The final heads are fitted on every training make.
+    5. The window sizes of the localisation map (:func:`calibrate_scales`) and the map of any
+       detector (:func:`calibrate_any_map`) are calibrated on the training photos.
     """
     from sklearn.metrics import roc_auc_score
 
@@ -623,4 +656,6 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
     }
     say("window sizes of the localisation map")
     bank.card["scales"] = calibrate_scales(bank, training, stride)
+    say("the map of any detector")
+    bank.card["any_map"] = calibrate_any_map(bank, training, stride)
     return bank

@@ -262,3 +262,36 @@ def test_a_small_processed_square_is_localised_at_32_pixels_and_a_pristine_photo
         if window == 32:  # within a map cell or two of the truth
             assert np.abs(box - [x, y, x + side, y + side]).max() <= 16, box
         assert x - 16 <= box[0] and y - 16 <= box[1] and box[2] <= x + side + 16 and box[3] <= y + side + 16, box
+
+
+def test_the_map_of_any_detector_reads_each_map_against_its_own_image():
+    from scanner.scan import AnyCalibration, any_map
+
+    background = {"blur": np.full((20, 30), -2.0), "jpeg": np.full((20, 30), -3.0)}
+    spliced = dict(background, jpeg=background["jpeg"].copy())
+    spliced["jpeg"][5:9, 10:14] = -1.0  # stands 2 above its image's median, still below its pristine level
+    calibration = AnyCalibration({"blur": 1.0, "jpeg": 1.0}, 0.5)
+    assert (any_map(spliced) <= 0).all()  # the largest of the maps alone misses it
+    lit = any_map(spliced, calibration) > 0
+    assert lit[5:9, 10:14].all() and lit.sum() == 16
+    assert not (any_map(background, calibration) > 0).any()
+    wholly = dict(background, blur=np.full((20, 30), 3.0))  # a wholly blurred image stays lit
+    assert (any_map(wholly, calibration) == 3.0).all()
+
+
+def test_a_recompressed_square_shows_in_the_map_of_any_detector(rng):
+    from scanner.scan import MAP_CELL, any_map
+
+    bank = load_shipped(None, "cpu")
+    photo = manipulations.jpeg(textured_image(rng, 384, 512), 92)  # a camera JPEG
+    x, y, side = 192, 128, 128
+    forged = photo.copy()
+    forged[y : y + side, x : x + side] = manipulations.jpeg(photo, 70)[y : y + side, x : x + side]
+    inside = np.zeros((384 // MAP_CELL, 512 // MAP_CELL), dtype=bool)
+    inside[y // MAP_CELL : (y + side) // MAP_CELL, x // MAP_CELL : (x + side) // MAP_CELL] = True
+    analysis = analyze(forged, bank, ScanOptions(stride=16))
+    assert analysis.any_calibration is not None
+    lit = analysis.combined > 0
+    assert lit[inside].mean() > 0.3 and not lit[~inside].any()
+    assert (any_map(analysis.evidence) > 0)[inside].mean() < lit[inside].mean() / 2  # the absolute part alone sees little
+    assert not (analyze(photo, bank, ScanOptions(stride=16)).combined > 0).any()
