@@ -362,10 +362,10 @@ Small forgeries: the fused map beats the 128-pixel map in best-threshold F1 in *
 
 The tables above read the map of the detector of the case's own operation, which an analyst facing a real
 forgery does not know. `scanner scan` also draws the map of any detector (`any`, `scanner.scan.any_map`): per
-cell, the largest of the five detectors' fused maps and of their excesses over their own image's median, each less
-an offset and a threshold calibrated on training photos (the card's `any_map`), so that a region standing out from
-the rest of its image counts even where its detector sits below its pristine level everywhere. Same forgeries,
-every shipped detector:
+cell, the largest of the five detectors' fused maps and of their distances from their own image's median (above
+or below), each less an offset and a threshold calibrated on training photos (the card's `any_map`), so that a
+region standing out from the rest of its image counts even where its detector sits below its pristine level
+everywhere. Same forgeries, every shipped detector:
 
 {chr(10).join(blind)}
 

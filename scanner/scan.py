@@ -48,18 +48,18 @@ class ScaleCalibration:
 @dataclass(frozen=True)
 class AnyCalibration:
     """How the map of any detector reads each detector's map against its own image
-    (:func:`any_map`): ``offsets`` maps each detector to the excess over its image's median
+    (:func:`any_map`): ``offsets`` maps each detector to the distance from its image's median
     (map units) that 0.5% of pristine cells exceed; ``threshold`` is the level that 0.5% of
-    pristine cells' largest excess less offset exceeds."""
+    pristine cells' largest distance less offset exceeds."""
 
     offsets: dict[str, float]
     threshold: float
 
 
-def background_excess(maps: np.ndarray) -> np.ndarray:
-    """Localisation maps (D, H, W) less each map's median over the image: how far each cell
-    stands above the image's own background, map units (D, H, W)."""
-    return maps - np.median(maps.reshape(len(maps), -1), axis=1)[:, None, None]
+def background_departure(maps: np.ndarray) -> np.ndarray:
+    """Localisation maps (D, H, W) -> how far each cell lies from its map's median over the
+    image, above or below: the distance from the image's own background, map units (D, H, W)."""
+    return np.abs(maps - np.median(maps.reshape(len(maps), -1), axis=1)[:, None, None])
 
 
 def any_map(evidence: dict[str, np.ndarray], calibration: AnyCalibration | None = None) -> np.ndarray:
@@ -68,18 +68,21 @@ def any_map(evidence: dict[str, np.ndarray], calibration: AnyCalibration | None 
 
     - the maps themselves (absolute: 0 is each detector's pristine 0.5% level), and, with a
       ``calibration``,
-    - each map's :func:`background_excess` less its offset, less the threshold (relative: 0 is
-      the level that 0.5% of pristine cells exceed above their own image's background).
+    - each map's :func:`background_departure` less its offset, less the threshold (relative: 0
+      is the level that 0.5% of pristine cells pass, away from their own image's background).
 
     The relative part finds a region that stands out from the rest of its image even where a
-    detector sits below its pristine level everywhere, as the JPEG detector does on a camera
-    JPEG with a recompressed splice; the absolute part keeps a wholly processed image lit."""
+    detector sits below its pristine level everywhere, as the JPEG detector does on a camera JPEG
+    with a recompressed splice, and a region that sits *below* the rest, as an edited region
+    does once the whole forgery is saved as JPEG (the untouched background then carries a double
+    compression, the edited region less of one). The absolute part keeps a wholly processed
+    image lit."""
     maps = np.stack(list(evidence.values()))
     absolute = maps.max(axis=0)
     if calibration is None:
         return absolute
     offsets = np.array([calibration.offsets[name] for name in evidence])[:, None, None]
-    relative = (background_excess(maps) - offsets).max(axis=0) - calibration.threshold
+    relative = (background_departure(maps) - offsets).max(axis=0) - calibration.threshold
     return np.maximum(absolute, relative)
 
 

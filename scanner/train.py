@@ -505,16 +505,16 @@ def _crop_maps(args: tuple) -> np.ndarray:
 def calibrate_any_map(bank: SRMBank, photos: list[Photo], stride: int, cell_fpr: float = WINDOW_FPR, workers: int = 2) -> dict:
     """The relative part of the map of any detector (:func:`scanner.scan.any_map`), on the fused
     localisation maps of central :data:`SCALE_CROP` crops of pristine ``photos`` at ``stride``:
-    each detector's offset passes ``cell_fpr`` of the cells' excess over their image's median,
-    and the threshold ``cell_fpr`` of the cells' largest excess less offset. The card's
+    each detector's offset passes ``cell_fpr`` of the cells' distance from their image's median,
+    and the threshold ``cell_fpr`` of the cells' largest distance less offset. The card's
     ``any_map`` entry (see :class:`scanner.scan.AnyCalibration`); needs the card's ``scales``."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from .scan import background_excess
+    from .scan import background_departure
 
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        excess = [background_excess(m) for m in pool.map(_crop_maps, [(bank, p.path, stride) for p in photos])]
-    cells = np.concatenate([e.reshape(len(e), -1) for e in excess], axis=1)
+        departure = [background_departure(m) for m in pool.map(_crop_maps, [(bank, p.path, stride) for p in photos])]
+    cells = np.concatenate([d.reshape(len(d), -1) for d in departure], axis=1)
     offsets = np.quantile(cells, 1 - cell_fpr, axis=1)
     threshold = float(np.quantile((cells - offsets[:, None]).max(axis=0), 1 - cell_fpr))
     return {"offsets": {name: float(v) for name, v in zip(bank.names, offsets)}, "threshold": threshold,

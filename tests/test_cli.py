@@ -99,8 +99,8 @@ def test_figures_one_per_image_compact_and_never_silently_kept(photos, tmp_path)
     calibration = json.loads((Path(__file__).parents[1] / "weights" / "bank.json").read_text())["any_map"]
     names = [name for name in record["heatmaps"]["maps"] if name != "any"]
     maps = np.stack([np.load(record["heatmaps"]["maps"][name]).astype(np.float64) for name in names])
-    excess = np.stack([m - np.median(m) - calibration["offsets"][n] for m, n in zip(maps, names)])
-    expected = np.maximum(maps.max(axis=0), excess.max(axis=0) - calibration["threshold"])
+    departure = np.stack([np.abs(m - np.median(m)) - calibration["offsets"][n] for m, n in zip(maps, names)])
+    expected = np.maximum(maps.max(axis=0), departure.max(axis=0) - calibration["threshold"])
     assert len(names) == 5 and np.allclose(np.load(record["heatmaps"]["maps"]["any"]), expected, atol=1e-4)
 
 

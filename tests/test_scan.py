@@ -269,12 +269,16 @@ def test_the_map_of_any_detector_reads_each_map_against_its_own_image():
 
     background = {"blur": np.full((20, 30), -2.0), "jpeg": np.full((20, 30), -3.0)}
     spliced = dict(background, jpeg=background["jpeg"].copy())
-    spliced["jpeg"][5:9, 10:14] = -1.0  # stands 2 above its image's median, still below its pristine level
+    spliced["jpeg"][5:9, 10:14] = -1.0  # 2 above its image's median, still below its pristine level
     calibration = AnyCalibration({"blur": 1.0, "jpeg": 1.0}, 0.5)
     assert (any_map(spliced) <= 0).all()  # the largest of the maps alone misses it
     lit = any_map(spliced, calibration) > 0
     assert lit[5:9, 10:14].all() and lit.sum() == 16
     assert not (any_map(background, calibration) > 0).any()
+    dipped = dict(background, blur=background["blur"].copy())
+    dipped["blur"][12:15, 3:6] = -4.0  # 2 below its image's median: a region that lacks the rest's trace
+    lit = any_map(dipped, calibration) > 0
+    assert lit[12:15, 3:6].all() and lit.sum() == 9
     wholly = dict(background, blur=np.full((20, 30), 3.0))  # a wholly blurred image stays lit
     assert (any_map(wholly, calibration) == 3.0).all()
 

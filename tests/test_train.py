@@ -245,7 +245,7 @@ def test_the_map_of_any_detector_is_calibrated_on_pristine_photos(tmp_path, rng)
     their maps, 0.5% of cells pass each offset, and 0.5% pass the relative part's 0."""
     from scanner.data import Photo
     from scanner.detectors import load_shipped
-    from scanner.scan import AnyCalibration, any_map, background_excess
+    from scanner.scan import AnyCalibration, any_map, background_departure
     from scanner.train import _crop_maps, calibrate_any_map
 
     bank = load_shipped(None, "cpu")
@@ -256,10 +256,10 @@ def test_the_map_of_any_detector_is_calibrated_on_pristine_photos(tmp_path, rng)
         photos.append(Photo(path, f"camera {k}", ""))
     entry = calibrate_any_map(bank, photos, 32, workers=1)
     maps = [_crop_maps((bank, p.path, 32)) for p in photos]
-    excess = np.concatenate([background_excess(m).reshape(len(m), -1) for m in maps], axis=1)
+    departure = np.concatenate([background_departure(m).reshape(len(m), -1) for m in maps], axis=1)
     offsets = np.array([entry["offsets"][n] for n in bank.names])
-    assert np.allclose((excess > offsets[:, None]).mean(axis=1), 0.005, atol=0.002)
+    assert np.allclose((departure > offsets[:, None]).mean(axis=1), 0.005, atol=0.002)
     calibration = AnyCalibration(entry["offsets"], entry["threshold"])
-    relative = np.concatenate([(background_excess(m) - offsets[:, None, None]).max(axis=0).ravel() for m in maps])
+    relative = np.concatenate([(background_departure(m) - offsets[:, None, None]).max(axis=0).ravel() for m in maps])
     assert abs((relative > entry["threshold"]).mean() - 0.005) <= 0.002
     assert all((any_map(dict(zip(bank.names, m)), calibration) >= m.max(axis=0)).all() for m in maps)
