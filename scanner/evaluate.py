@@ -263,7 +263,7 @@ def run_localisation(root: Path, detectors, out: Path, n_images: int = 8, stride
 
     from .manipulations import MANIPULATIONS
     from .scan import scale_stride
-    from .train import calibrate_scales
+    from .train import calibrate_scales, crop_scores
 
     started = time.perf_counter()
     trained_on = getattr(detectors, "card", {}).get("data", {}).get("split_seed", seed)
@@ -278,7 +278,8 @@ def run_localisation(root: Path, detectors, out: Path, n_images: int = 8, stride
     for case in all_cases():
         if case.manip not in baselines:
             baselines[case.manip] = svm_bank(train, case.manip, seed)
-            baselines[case.manip].card["scales"] = calibrate_scales(baselines[case.manip], split["train"] + split["validation"], stride)
+            baseline = baselines[case.manip]
+            baseline.card["scales"] = calibrate_scales(baseline, crop_scores(baseline, split["train"] + split["validation"], stride))
         metrics, example = evaluate_case(case, crops, detectors, baselines[case.manip], stride, device, seed)
         results[case.label] = metrics
         if case.label in FIGURE_CASES or (case.kind == "splice" and case.strength == MANIPULATIONS[case.manip].strengths[0]):

@@ -451,10 +451,14 @@ def photo_logits(bank: SRMBank, photos: list[Photo], stride: int, workers: int =
 
 SCALE_CROP = 1024
 """Side in pixels of the central crop of each training photo on which the window sizes of
-the localisation map are calibrated (:func:`calibrate_scales`)."""
+the localisation map and the map of any detector are calibrated (:func:`crop_scores`)."""
+
+CropScores = tuple[tuple[int, int], dict]
+"""A central crop's shape (H, W) and its window scores by grid (window, stride)
+(:class:`scanner.bank.WindowScores`)."""
 
 
-def _scale_logits(args: tuple) -> dict[int, dict[str, np.ndarray]]:
+def _crop_scores(args: tuple) -> CropScores:
     from .images import load_pixels
     from .lattice import central_crop
     from .scan import WINDOWS, scale_stride
@@ -462,27 +466,32 @@ def _scale_logits(args: tuple) -> dict[int, dict[str, np.ndarray]]:
     bank, path, stride = args
     crop = central_crop(load_pixels(path)[0], SCALE_CROP)
     grids = [(w, stride if w == PATCH else scale_stride(w, stride)) for w in WINDOWS if min(crop.shape[:2]) >= w]
-    return {w: {n: v.ravel() for n, v in scores.detectors.items()} for (w, _), scores in zip(grids, bank.dense_grids(crop, grids))}
+    return crop.shape[:2], dict(zip(grids, bank.dense_grids(crop, grids)))
 
 
-def calibrate_scales(bank: SRMBank, photos: list[Photo], stride: int, window_fpr: float = WINDOW_FPR,
-                     workers: int = 2) -> dict[str, dict[str, dict[str, float]]]:
-    """For each detector and window size of the localisation map, the logit that ``window_fpr``
-    of the windows of pristine ``photos`` exceed (``threshold``) and their interquartile range
-    (``spread``), on central :data:`SCALE_CROP` crops at the scan's strides:
-    {detector: {str(window): {"threshold", "spread"}}} (see :class:`scanner.scan.ScaleCalibration`).
-
-    ``photos`` are the bank's own training photos, on which its logits sit lower than on new
-    makes; so every size's threshold is raised by the gap between the card's out-of-fold
-    128-pixel window threshold and the 128-pixel one found here (128 then equals the card's)."""
+def crop_scores(bank: SRMBank, photos: list[Photo], stride: int, workers: int = 2) -> list[CropScores]:
+    """Window scores of the central :data:`SCALE_CROP` crop of each of ``photos`` at every
+    window size of the localisation map, at the strides of a scan at ``stride``, ``workers``
+    photos at a time: what :func:`calibrate_scales` and :func:`calibrate_any_map` read."""
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        maps = list(pool.map(_scale_logits, [(bank, p.path, stride) for p in photos]))
+        return list(pool.map(_crop_scores, [(bank, p.path, stride) for p in photos]))
+
+
+def calibrate_scales(bank: SRMBank, crops: list[CropScores], window_fpr: float = WINDOW_FPR) -> dict[str, dict[str, dict[str, float]]]:
+    """For each detector and window size of the localisation map, the logit that ``window_fpr``
+    of the windows of pristine ``crops`` (:func:`crop_scores`) exceed (``threshold``) and their
+    interquartile range (``spread``): {detector: {str(window): {"threshold", "spread"}}} (see
+    :class:`scanner.scan.ScaleCalibration`).
+
+    The crops are the bank's own training photos, on which its logits sit lower than on new
+    makes; so every size's threshold is raised by the gap between the card's out-of-fold
+    128-pixel window threshold and the 128-pixel one found here (128 then equals the card's)."""
     scales: dict[str, dict[str, dict[str, float]]] = {}
     for name in bank.names:
-        for window in sorted({w for m in maps for w in m}):
-            v = np.concatenate([m[window][name] for m in maps if window in m])
+        for window in sorted({w for _, scored in crops for w, _ in scored}):
+            v = np.concatenate([s.detectors[name].ravel() for _, scored in crops for (w, _), s in scored.items() if w == window])
             q1, q3 = np.quantile(v, [0.25, 0.75])
             scales.setdefault(name, {})[str(window)] = {"threshold": float(np.quantile(v, 1 - window_fpr)),
                                                         "spread": float(q3 - q1)}
@@ -492,35 +501,27 @@ def calibrate_scales(bank: SRMBank, photos: list[Photo], stride: int, window_fpr
     return scales
 
 
-def _crop_maps(args: tuple) -> np.ndarray:
-    from .images import load_pixels
-    from .lattice import central_crop
-    from .scan import ScanOptions, analyze
-
-    bank, path, stride = args
-    evidence = analyze(central_crop(load_pixels(path)[0], SCALE_CROP), bank, ScanOptions(stride=stride)).evidence
-    return np.stack([evidence[name] for name in bank.names])
-
-
-def calibrate_any_map(bank: SRMBank, photos: list[Photo], stride: int, cell_fpr: float = WINDOW_FPR, workers: int = 2) -> dict:
+def calibrate_any_map(bank: SRMBank, crops: list[CropScores], stride: int, cell_fpr: float = WINDOW_FPR) -> dict:
     """The relative part of the map of any detector (:func:`scanner.scan.any_map`), on the fused
-    localisation maps of central :data:`SCALE_CROP` crops of pristine ``photos`` at ``stride``:
-    each detector's offset passes ``cell_fpr`` of the cells' distance from their image's median,
-    and the threshold ``cell_fpr`` of the cells' largest distance less offset. The card's
-    ``any_map`` entry (see :class:`scanner.scan.AnyCalibration`); needs the card's ``scales``."""
-    from concurrent.futures import ProcessPoolExecutor
+    localisation maps of pristine ``crops`` (:func:`crop_scores`, scored for a scan at
+    ``stride``): each detector's offset passes ``cell_fpr`` of the cells' distance from their
+    image's median, and the threshold ``cell_fpr`` of the cells' largest distance less offset.
+    The card's ``any_map`` entry (see :class:`scanner.scan.AnyCalibration`); needs the card's
+    ``scales``."""
+    from .scan import ScanOptions, background_departure, localisation_maps
 
-    from .scan import background_departure
-
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        departure = [background_departure(m) for m in pool.map(_crop_maps, [(bank, p.path, stride) for p in photos])]
+    options = ScanOptions(stride=stride)
+    departure = []
+    for shape, scored in crops:
+        maps = localisation_maps(shape, bank, scored, options)
+        departure.append(background_departure(np.stack([maps[name] for name in bank.names])))
     cells = np.concatenate([d.reshape(len(d), -1) for d in departure], axis=1)
     offsets = np.quantile(cells, 1 - cell_fpr, axis=1)
     threshold = float(np.quantile((cells - offsets[:, None]).max(axis=0), 1 - cell_fpr))
     return {"offsets": {name: float(v) for name, v in zip(bank.names, offsets)}, "threshold": threshold,
-            "method": f"fused maps of central {SCALE_CROP}-pixel crops of {len(photos)} training photos at stride {stride}; "
+            "method": f"fused maps of central {SCALE_CROP}-pixel crops of {len(crops)} training photos at stride {stride}; "
                       f"offsets and threshold each passed by {cell_fpr:.1%} of the cells",
-            "photos": len(photos)}
+            "photos": len(crops)}
 
 
 @dataclass
@@ -654,8 +655,8 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
                      "seconds": round(time.perf_counter() - start, 1)},
         "versions": library_versions(),
     }
-    say("window sizes of the localisation map")
-    bank.card["scales"] = calibrate_scales(bank, training, stride)
-    say("the map of any detector")
-    bank.card["any_map"] = calibrate_any_map(bank, training, stride)
+    say("window sizes of the localisation map and the map of any detector")
+    crops = crop_scores(bank, training, stride)
+    bank.card["scales"] = calibrate_scales(bank, crops)
+    bank.card["any_map"] = calibrate_any_map(bank, crops, stride)
     return bank

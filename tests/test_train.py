@@ -229,33 +229,38 @@ def test_window_sizes_are_calibrated_on_colour_photos(tmp_path, rng):
     """The per-size calibration of the localisation map reads RGB photos (for the lattice
     features) and scores every window size on their central crop."""
     from scanner.scan import WINDOWS
-    from scanner.train import BANK_SUBMODELS, _scale_logits
+    from scanner.train import BANK_SUBMODELS, _crop_scores
     from tests.test_bank import random_bank
 
     path = tmp_path / "photo.png"
     Image.fromarray(manipulations.jpeg(textured_image(rng, 300, 420), 90)).save(path)
     bank = random_bank(rng, submodels=BANK_SUBMODELS[:2], lattice=True)
-    logits = _scale_logits((bank, path, 32))
-    assert sorted(logits) == sorted(WINDOWS)
-    assert logits[128]["jpeg"].shape == (((300 - 128) // 32 + 1) * ((420 - 128) // 32 + 1),)
+    shape, scored = _crop_scores((bank, path, 32))
+    assert shape == (300, 420) and sorted(w for w, _ in scored) == sorted(WINDOWS)
+    assert scored[128, 32].detectors["jpeg"].shape == ((300 - 128) // 32 + 1, (420 - 128) // 32 + 1)
 
 
 def test_the_map_of_any_detector_is_calibrated_on_pristine_photos(tmp_path, rng):
     """Offsets and threshold are the 0.5% levels of the photos' own cells: recomputed here from
-    their maps, 0.5% of cells pass each offset, and 0.5% pass the relative part's 0."""
+    the maps a scan draws, 0.5% of cells pass each offset, and 0.5% pass the relative part's 0."""
     from scanner.data import Photo
     from scanner.detectors import load_shipped
-    from scanner.scan import AnyCalibration, any_map, background_departure
-    from scanner.train import _crop_maps, calibrate_any_map
+    from scanner.lattice import central_crop
+    from scanner.scan import AnyCalibration, ScanOptions, analyze, any_map, background_departure
+    from scanner.train import SCALE_CROP, calibrate_any_map, crop_scores
 
     bank = load_shipped(None, "cpu")
-    photos = []
+    photos, images = [], []
     for k in range(3):
         path = tmp_path / f"photo{k}.png"
-        Image.fromarray(manipulations.jpeg(textured_image(rng, 256, 320), 90)).save(path)
+        images.append(manipulations.jpeg(textured_image(rng, 256, 320), 90))
+        Image.fromarray(images[-1]).save(path)
         photos.append(Photo(path, f"camera {k}", ""))
-    entry = calibrate_any_map(bank, photos, 32, workers=1)
-    maps = [_crop_maps((bank, p.path, 32)) for p in photos]
+    entry = calibrate_any_map(bank, crop_scores(bank, photos, 32, workers=1), 32)
+    maps = []
+    for image in images:
+        evidence = analyze(central_crop(image, SCALE_CROP), bank, ScanOptions(stride=32)).evidence
+        maps.append(np.stack([evidence[name] for name in bank.names]))
     departure = np.concatenate([background_departure(m).reshape(len(m), -1) for m in maps], axis=1)
     offsets = np.array([entry["offsets"][n] for n in bank.names])
     assert np.allclose((departure > offsets[:, None]).mean(axis=1), 0.005, atol=0.002)
