@@ -1,7 +1,8 @@
 """Table II in several processes at once (one GPU or many cores shared), resumable.
 
     python benchmarks/table2_parallel.py --state docs/results-table2.state.json --out docs/results-table2.md \
-        [--processes 5] [--threads 3] [--device cuda] [--bayar-epochs N] [--timeout 540] [--images DIR] [--cache DIR]
+        [--processes 5] [--threads 3] [--device cuda] [--bayar-epochs N] [--positions K] [--bayar-minutes M]
+        [--timeout 540] [--images DIR] [--cache DIR]
 
 Each process runs ``scanner evaluate --table2 --scale small`` on its share of the tasks not yet in
 ``--state`` and records each finished task in its own state file at once. At the end, or when
@@ -33,17 +34,21 @@ def main() -> None:
     parser.add_argument("--scale", default="small")
     parser.add_argument("--bayar-epochs", type=int, default=None)
     parser.add_argument("--recast-epochs", type=int, default=None)
+    parser.add_argument("--positions", type=int, default=None, help="recast CNN: positions sampled per training histogram")
+    parser.add_argument("--bayar-minutes", type=float, default=None, help="Bayar2016: training budget per task, minutes")
     parser.add_argument("--timeout", type=float, default=None, help="seconds before unfinished processes are stopped")
     parser.add_argument("--images", type=Path, default=None)
     parser.add_argument("--cache", type=Path, default=None)
     args = parser.parse_args()
     from scanner.evaluate import PAPER_TABLE2, Table2Scale, _task_key, write_table2
 
-    scale = Table2Scale.named(args.scale, args.recast_epochs, args.bayar_epochs)
+    scale = Table2Scale.named(args.scale, args.recast_epochs, args.bayar_epochs, args.positions, args.bayar_minutes)
     done = json.loads(args.state.read_text()) if args.state.exists() else {}
     todo = [(m, s) for m, s in PAPER_TABLE2 if _task_key(scale, m, s) not in done]
     options = (["--bayar-epochs", str(args.bayar_epochs)] if args.bayar_epochs else []) + \
-              (["--recast-epochs", str(args.recast_epochs)] if args.recast_epochs else [])
+              (["--recast-epochs", str(args.recast_epochs)] if args.recast_epochs else []) + \
+              (["--positions", str(args.positions)] if args.positions else []) + \
+              (["--bayar-minutes", f"{args.bayar_minutes:g}"] if args.bayar_minutes else [])
     command = (f"python benchmarks/table2_parallel.py --state {args.state} --out {args.out} --processes {args.processes} "
                f"--threads {args.threads} --device {args.device}" + "".join(f" {o}" for o in options))
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))

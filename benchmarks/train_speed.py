@@ -1,9 +1,11 @@
 """Training throughput: the shipped bank against the recast CNN that shipped before it.
 
-    python benchmarks/train_speed.py [--patches 2000] [--steps 5] [--device cpu|cuda] [--batch 36]
+    python benchmarks/train_speed.py [--patches 2000] [--steps 5] [--device cpu|cuda] [--batch 36] [--positions 256]
 
-- recast CNN (the previous shipped architecture): forward + backward of a batch of 36 patches
-  of 128x128 in soft-max mode with 2 torch threads, as `scanner train --arch recast` runs it;
+- recast CNN (the previous shipped architecture): forward + backward + Adam of a batch of 36
+  patches of 128x128 in soft-max mode with 2 torch threads and then 1, as `scanner train --arch
+  recast` runs it (denormals flushed, as :func:`scanner.train.fine_tune` does): every position,
+  then ``--positions`` sampled positions per histogram (Table II's CPU setting);
 - SRM bank (what ships now): its eight branches do not train, so each patch goes through them
   once (exact numpy descriptor, one process per core) and only the heads are fitted, on the
   cached descriptors. Throughput = patches / (descriptor time on 2 cores + head fitting time)
@@ -58,31 +60,60 @@ def gpu_rate(net: torch.nn.Module, batch: int, steps: int, device: str) -> float
     return batch * steps / (time.perf_counter() - start)
 
 
+def recast_rate(positions: int | None, steps: int) -> float:
+    """Patches per second of forward + backward + Adam steps of the soft-max recast CNN on a
+    fixed batch of 36 patches, after one warm-up step."""
+    from scanner.model import RecastNet, to_input
+
+    net = RecastNet.from_srm(exact=False)
+    net.sample_positions = positions
+    opt = torch.optim.Adam(net.parameters(), lr=1e-6)
+    x = to_input(patches(36))
+    y = torch.randint(0, 2, (36,), generator=torch.Generator().manual_seed(0))
+    step = lambda: (opt.zero_grad(), torch.nn.functional.cross_entropy(net(x), y).backward(), opt.step())
+    step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return 36 * steps / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patches", type=int, default=2000, help="patches for the descriptor timing")
     parser.add_argument("--steps", type=int, default=5, help="recast CNN training steps timed")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda to time the networks on the GPU too")
     parser.add_argument("--batch", type=int, default=36, help="batch size of the GPU timings")
+    parser.add_argument("--positions", type=int, default=256, help="sampled positions per histogram for the second recast timing")
     args = parser.parse_args()
     from scanner.bank import HeadChoice, fit_task_head, transform
     from scanner.model import BayarNet, RecastNet, to_input
     from scanner.train import BANK_SUBMODELS
 
-    torch.set_num_threads(2)
     print("## Training throughput (2 CPU cores)\n")
-    net = RecastNet.from_srm(exact=False)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-6)
-    x = to_input(patches(36))
-    y = torch.randint(0, 2, (36,))
-    step = lambda: (opt.zero_grad(), torch.nn.functional.cross_entropy(net(x), y).backward(), opt.step())
-    step()  # warm-up
+    torch.set_flush_denormal(True)
+    rates = {}
+    for threads in (2, 1):
+        torch.set_num_threads(threads)
+        for positions, steps in ((None, args.steps), (args.positions, 10 * args.steps)):
+            rate = recast_rate(positions, steps)
+            rates[threads, positions] = rate
+            print(f"- recast CNN, forward + backward + Adam, batch 36, {threads} thread{'s' * (threads > 1)}, "
+                  f"{'every position' if positions is None else f'{positions} sampled positions per histogram'}: "
+                  f"**{rate:.1f} patches/s** ({steps} steps); 15 epochs of 21600 patches: {15 * 21600 / rate / 60:.0f} min per task")
+    bayar = BayarNet()
+    opt = torch.optim.SGD(bayar.parameters(), lr=1e-3, momentum=0.9)
+    x, y = to_input(patches(64, 4)), torch.randint(0, 2, (64,), generator=torch.Generator().manual_seed(0))
+    step = lambda: (opt.zero_grad(), torch.nn.functional.cross_entropy(bayar(x), y).backward(), opt.step())
+    step()
     start = time.perf_counter()
     for _ in range(args.steps):
         step()
-    recast = 36 * args.steps / (time.perf_counter() - start)
-    print(f"- recast CNN, forward + backward, batch 36, 2 threads: **{recast:.1f} patches/s** "
-          f"({args.steps} steps); 15 epochs of 21600 patches: {15 * 21600 / recast / 3600:.1f} h per task")
+    rate = 64 * args.steps / (time.perf_counter() - start)
+    print(f"- Bayar2016, forward + backward + SGD, batch 64, 1 thread: **{rate:.1f} patches/s**; "
+          f"one epoch of 21600 patches: {21600 / rate / 60:.1f} min, the paper's 60: {60 * 21600 / rate / 3600:.1f} h per task")
+    torch.set_num_threads(2)
+    recast = rates[2, None]
 
     if args.device.startswith("cuda"):
         for name, make in (("recast CNN", lambda: RecastNet.from_srm(exact=False)), ("Bayar2016", BayarNet)):

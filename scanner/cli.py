@@ -364,6 +364,8 @@ def evaluate(
     scale: str = typer.Option("small", help="--table2 protocol: small (the paper's small training set: 15 recast, 60 Bayar epochs; hours per task on a CPU), reduced or tiny."),
     recast_epochs: Optional[int] = typer.Option(None, min=1, help="--table2: recast CNN epochs instead of the scale's."),
     bayar_epochs: Optional[int] = typer.Option(None, min=1, help="--table2: Bayar2016 epochs instead of the scale's (the report says which)."),
+    positions: Optional[int] = typer.Option(None, min=1, help="--table2: the recast CNN's training histograms average this many random positions of a patch, not all ~15600 (an unbiased estimate; 256 makes the paper's schedule fit a CPU)."),
+    bayar_minutes: Optional[float] = typer.Option(None, min=0.1, help="--table2: stop Bayar2016's training after this many minutes per task (a CPU budget)."),
     state: Optional[Path] = typer.Option(None, help="--table2: the resumable state (default OUT with .state.json); finished tasks are never recomputed."),
     task: Optional[List[str]] = typer.Option(None, help="--table2 tasks as MANIP:STRENGTH (repeat); default all 15."),
     cache: Optional[Path] = typer.Option(None, help="Patch cache folder (default ~/.cache/scanner)."),
@@ -390,13 +392,14 @@ def evaluate(
         from .evaluate import Table2Scale, run_table2
 
         try:
-            protocol = Table2Scale.named(scale, recast_epochs, bayar_epochs)
+            protocol = Table2Scale.named(scale, recast_epochs, bayar_epochs, positions, bayar_minutes)
             tasks = [(t.split(":")[0], float(t.split(":")[1])) for t in task] if task else None
         except (ValueError, IndexError) as exc:
             _fatal(f"{exc}; tasks are MANIP:STRENGTH, e.g. blur:0.5", ExitCode.USAGE)
         out = out or EVALUATION_FOLDER / "table2.md"
         command = (f"scanner evaluate --table2 --scale {scale}" + "".join(f" --task {t}" for t in task or [])
                    + (f" --recast-epochs {recast_epochs}" if recast_epochs else "") + (f" --bayar-epochs {bayar_epochs}" if bayar_epochs else "")
+                   + (f" --positions {positions}" if positions else "") + (f" --bayar-minutes {bayar_minutes:g}" if bayar_minutes else "")
                    + f" --out {out}")
         run_table2(Path(root), protocol, out, state or out.with_suffix(".state.json"), dev, cache, tasks, command, seed,
                    progress=lambda key, r: console.print(f"{key}: SVM {r['svm']['accuracy']:.2f}, CNN {r['recast']['accuracy']:.2f}, "

@@ -414,7 +414,11 @@ PAPER_TABLE2 = {
 class Table2Scale:
     """How much of the paper's protocol a run uses. ``small`` is the paper's small training set
     and schedule (about 10800 pristine + 10800 processed training patches, 15 recast epochs, 60
-    Bayar epochs); ``reduced`` and ``tiny`` are labelled as what they are."""
+    Bayar epochs); ``reduced`` and ``tiny`` are labelled as what they are. ``recast_positions``
+    samples that many positions per training histogram of the recast CNN
+    (:attr:`RecastNet.sample_positions`); ``bayar_minutes`` stops Bayar2016's training at that
+    wall-clock budget. Both are part of the state's task keys (:attr:`tag`), so runs with other
+    settings never mix."""
 
     name: str
     patches_per_image: int
@@ -423,12 +427,15 @@ class Table2Scale:
     bayar_epochs: int
     max_steps: int | None = None
     region: int = 1024
+    recast_positions: int | None = None
+    bayar_minutes: float | None = None
 
     @classmethod
-    def named(cls, name: str, recast_epochs: int | None = None, bayar_epochs: int | None = None) -> "Table2Scale":
+    def named(cls, name: str, recast_epochs: int | None = None, bayar_epochs: int | None = None,
+              recast_positions: int | None = None, bayar_minutes: float | None = None) -> "Table2Scale":
         """``small`` (136 positions per training photo, as the bank's data: about 10900 per class
         on the ~80 photos of the training makes), ``reduced`` (a CPU protocol) or ``tiny`` (a smoke
-        test); the epochs can be overridden (the report says so)."""
+        test); the epochs, position sampling and Bayar budget can be set (the report says so)."""
         scales = {"small": cls("small", 136, 64, 15, 60, region=1536), "reduced": cls("reduced", 12, 8, 1, 1, 20),
                   "tiny": cls("tiny", 2, 2, 1, 1, 2)}
         if name not in scales:
@@ -436,7 +443,16 @@ class Table2Scale:
         scale = scales[name]
         scale.recast_epochs = recast_epochs or scale.recast_epochs
         scale.bayar_epochs = bayar_epochs or scale.bayar_epochs
+        scale.recast_positions = recast_positions
+        scale.bayar_minutes = bayar_minutes
         return scale
+
+    @property
+    def tag(self) -> str:
+        """The scale's name plus its settings that differ from the paper's, e.g.
+        ``small+positions256+bayar5min``."""
+        return (self.name + (f"+positions{self.recast_positions}" if self.recast_positions else "")
+                + (f"+bayar{self.bayar_minutes:g}min" if self.bayar_minutes else ""))
 
 
 def shipped_accuracy(bank, manip: str, data) -> float:
@@ -475,15 +491,18 @@ def run_table2_task(root: Path, manip: str, strength: float, scale: Table2Scale,
     svm, report = run_baseline(data, seed)
     result["svm"] = {"accuracy": report["accuracy"][f"{float(strength):g}"], "minutes": (time.perf_counter() - t) / 60,
                      "device": "cpu"}
-    for arch, epochs in (("recast", scale.recast_epochs), ("bayar", scale.bayar_epochs)):
+    for arch, epochs, limits in (("recast", scale.recast_epochs, {"positions": scale.recast_positions}),
+                                 ("bayar", scale.bayar_epochs, {"max_minutes": scale.bayar_minutes})):
         t = time.perf_counter()
         torch.manual_seed(seed)
         net = build_network(arch, svm if arch == "recast" else None)
-        cfg = TrainConfig.for_arch(arch, epochs=epochs, max_steps_per_epoch=scale.max_steps, seed=seed)
-        fine_tune(net, data.train, cfg, device, progress=progress)
+        cfg = TrainConfig.for_arch(arch, epochs=epochs, max_steps_per_epoch=scale.max_steps, seed=seed, **limits)
+        trained = fine_tune(net, data.train, cfg, device, progress=progress)
         scores = predict_scores(net, data.test.x, device)
         result[arch] = {"accuracy": accuracy_by_strength(scores, data.test)[f"{float(strength):g}"],
-                        "minutes": (time.perf_counter() - t) / 60, "epochs": epochs, "device": str(device),
+                        "minutes": (time.perf_counter() - t) / 60, "epochs": round(trained.epochs_trained, 2),
+                        "steps": trained.steps, "epoch_losses": [round(v, 5) for v in trained.losses],
+                        "device": str(device), **{k: v for k, v in limits.items() if v is not None},
                         "device_name": torch.cuda.get_device_name(device) if str(device).startswith("cuda") else "cpu"}
     t = time.perf_counter()
     result["shipped"] = {"accuracy": shipped_accuracy(load_shipped([manip]), manip, data.test),
@@ -492,7 +511,7 @@ def run_table2_task(root: Path, manip: str, strength: float, scale: Table2Scale,
 
 
 def _task_key(scale: Table2Scale, manip: str, strength: float) -> str:
-    return f"{scale.name}/{manip}/{float(strength):g}"
+    return f"{scale.tag}/{manip}/{float(strength):g}"
 
 
 def run_table2(root: Path, scale: Table2Scale, out: Path, state: Path, device, cache: Path | None = None,
@@ -549,6 +568,12 @@ def write_table2(done: dict, scale: Table2Scale, out: Path, command: str, seed: 
                     f"{np.mean(means['shipped']):.2f} | {paper_mean[1]:.2f} | {paper_mean[2]:.2f} | {paper_mean[0]:.2f} | | | |")
     makes = next(iter(done.values()), {}) if done else {}
     label = "the paper's small training set and schedule" if scale.name == "small" else f"a **{scale.name}** protocol, not the paper's"
+    deviations = "".join([
+        f" The recast CNN's training histograms average {scale.recast_positions} random positions of each patch instead of"
+        " all ~15 600 (an unbiased estimate of each histogram at 1/60 of the cost; evaluation uses every position;"
+        " docs/method.md)." if scale.recast_positions else "",
+        f" Bayar2016's training stops after {scale.bayar_minutes:g} minutes per task (a CPU budget: the"
+        " epochs column gives how far it got)." if scale.bayar_minutes else ""])
     caveat = "" if scale.name == "small" else f"""
 **At this scale the table compares the pipelines, not the methods.** The recast CNN takes
 {scale.recast_epochs * (scale.max_steps or 0) or 'a few'} Adam steps at lr 1e-6 from its SRM+SVM initialisation, so it stays
@@ -569,7 +594,7 @@ Produced by:
 
 Scale: {label}: {scale.patches_per_image} training positions per photo of the training makes (each a pristine patch and
 one processed at the task's strength), {scale.test_patches_per_image} test positions per photo of the held-out makes
-(pristine + processed), recast CNN {scale.recast_epochs} epochs, Bayar2016 {scale.bayar_epochs} epochs{f', at most {scale.max_steps} steps per epoch' if scale.max_steps else ''}.
+(pristine + processed), recast CNN {scale.recast_epochs} epochs, Bayar2016 {scale.bayar_epochs} epochs{f', at most {scale.max_steps} steps per epoch' if scale.max_steps else ''}.{deviations}
 Whole camera makes are held out (split seed {seed}, the shipped bank's): training makes {', '.join(makes.get('train_makes', []))};
 test makes {', '.join(makes.get('test_makes', []))}. Balanced accuracy (%) on the test makes. "shipped" is the shipped
 detector of the task's manipulation (trained on the same makes, all strengths mixed) at its shipped threshold, on the

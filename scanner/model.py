@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .srm import N_CODES, N_FEATURES, ORDER, QUANT_STEP, RESIDUAL_FILTER, codebook
+from .srm import (N_CODES, N_FEATURES, ORDER, QUANT_STEP, RESIDUAL_FILTER, code_histogram, codebook,
+                  cooccurrence_codes, quantize, residual)
 
 PIXEL_SCALE = 256.0
 """Network inputs are pixels / 256 (spec 2.1)."""
@@ -128,16 +129,36 @@ class CooccurrenceBranch(nn.Module):
 
     The codeword layer is the paper's 1x1 convolution with 81 filters, applied
     channels-last as a ``Linear(4, 81)`` (weights = codewords, bias = -||c||^2 / 2).
+    ``direction`` (across or along) and the SRM submodel ``kernel``, ``step`` the branch
+    starts from; the latter two also define the control variate of sampled histograms.
     """
 
-    def __init__(self, kernel_size: tuple[int, int]) -> None:
+    def __init__(self, direction: str, kernel: np.ndarray = RESIDUAL_FILTER, step: float = QUANT_STEP) -> None:
         super().__init__()
-        self.residual = nn.Conv2d(1, ORDER, kernel_size)
+        self.direction = direction
+        self.srm_kernel, self.srm_step = np.asarray(kernel), float(step)
+        self.residual = nn.Conv2d(1, ORDER, branch_kernels(len(kernel))[direction])
         self.codebook = nn.Linear(ORDER, N_CODES)
+
+    def srm_codes(self, x: torch.Tensor) -> np.ndarray:
+        """Codes (N, h, w) in 0..80 of the branch's SRM submodel (fixed, not trained) on the
+        grid of :meth:`residuals`: what hard-max assigns at initialisation (:meth:`RecastNet.from_srm`)."""
+        pixels = (x[:, 0].detach() * PIXEL_SCALE).round().cpu().numpy().astype(np.int32)
+        return cooccurrence_codes(quantize(residual(pixels, -1, self.srm_kernel), self.srm_step), self.direction, -1)
 
     def residuals(self, x: torch.Tensor) -> torch.Tensor:
         """Residual vectors (N, h, w, 4) of x (N, 1, H, W); h, w as a valid convolution."""
         return self.residual(x).permute(0, 2, 3, 1)
+
+    def sampled_residuals(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Residual vectors (N, k, 4) of x (N, 1, H, W) at ``positions`` (k,), flat indices into
+        the (h, w) grid of :meth:`residuals`: the convolution evaluated at those positions only,
+        by gathering each tap's pixels (equal to ``residuals(x)`` there)."""
+        kh, kw = self.residual.kernel_size
+        width = x.shape[-1] - kw + 1
+        rows, cols = positions // width, positions % width
+        taps = torch.stack([x[:, 0, rows + a, cols + b] for a in range(kh) for b in range(kw)], dim=-1)
+        return taps @ self.residual.weight.reshape(ORDER, -1).t() + self.residual.bias
 
     def assign(self, r: torch.Tensor, mode: str, alpha: float) -> torch.Tensor:
         """Codeword assignments (..., 81) of residual vectors (..., 4): one-hot of the best
@@ -151,10 +172,32 @@ class CooccurrenceBranch(nn.Module):
         """Assignments (N, h, w, 81) of every valid position of x (N, 1, H, W)."""
         return self.assign(self.residuals(x), mode, alpha)
 
-    def histogram(self, x: torch.Tensor, mode: str, alpha: float) -> torch.Tensor:
+    def histogram(self, x: torch.Tensor, mode: str, alpha: float, sample: int | None = None,
+                  generator: torch.Generator | None = None, control_variate: bool = True) -> torch.Tensor:
         """Average-pooled assignments (N, 81), float64, of x (N, 1, H, W).
 
-        Hard mode counts the arg-max codes exactly; soft mode uses :class:`SoftHistogram`."""
+        Hard mode counts the arg-max codes exactly; soft mode uses :class:`SoftHistogram`.
+        With ``sample`` (soft mode only) the mean is taken over that many positions drawn at
+        random without replacement (the same draw for the whole batch): an unbiased estimate of
+        the full histogram at a fraction of the cost. With ``control_variate`` the estimate is
+
+            mean_sampled(soft) - mean_sampled(onehot(c)) + mean_all(onehot(c)),
+
+        c the branch's fixed SRM codes (:meth:`srm_codes`, cheap to count everywhere): still
+        unbiased, and far less noisy while the soft-max stays near the SRM it started from.
+        The gradient is that of the sampled soft-max alone."""
+        if sample is not None:
+            if mode != "soft":
+                raise ValueError("position sampling is for training, in soft mode")
+            kh, kw = self.residual.kernel_size
+            grid_size = (x.shape[-2] - kh + 1) * (x.shape[-1] - kw + 1)
+            positions = torch.randperm(grid_size, generator=generator)[:sample]
+            h = SoftHistogram.apply(self.sampled_residuals(x, positions.to(x.device)), self.codebook.weight, self.codebook.bias, alpha)
+            if not control_variate:
+                return h
+            codes = self.srm_codes(x).reshape(len(x), -1)
+            correction = code_histogram(codes) - code_histogram(codes[:, positions.numpy()])
+            return h + torch.as_tensor(correction, dtype=h.dtype, device=h.device)
         r = self.residuals(x)
         flat = r.reshape(r.shape[0], -1, ORDER)
         if mode == "soft":
@@ -192,17 +235,24 @@ class RecastNet(nn.Module):
 
     ``mode='hard'`` uses hard-max (exact SRM histograms once initialised by
     :meth:`from_srm`); ``mode='soft'`` uses soft-max with sharpness ``alpha``.
+    ``sample_positions`` (soft mode, training only): each histogram of a training forward pass
+    averages that many randomly drawn positions instead of all ~15600 of a 128x128 patch, with
+    the SRM codes as control variate (:meth:`CooccurrenceBranch.histogram`): an unbiased
+    estimate of the histogram (the loss, non-linear in it, is then slightly biased); evaluation
+    (``net.eval()``) always uses every position.
     """
 
-    def __init__(self, mode: str = "soft", alpha: float = SOFTMAX_ALPHA, taps: int = len(RESIDUAL_FILTER)) -> None:
+    sample_positions: int | None = None
+
+    def __init__(self, mode: str = "soft", alpha: float = SOFTMAX_ALPHA, kernel: np.ndarray = RESIDUAL_FILTER,
+                 step: float = QUANT_STEP) -> None:
         super().__init__()
         if mode not in ("hard", "soft"):
             raise ValueError(f"mode must be 'hard' or 'soft', not {mode!r}")
         self.mode = mode
         self.alpha = alpha
-        kernels = branch_kernels(taps)
-        self.across = CooccurrenceBranch(kernels["across"])
-        self.along = CooccurrenceBranch(kernels["along"])
+        self.across = CooccurrenceBranch("across", kernel, step)
+        self.along = CooccurrenceBranch("along", kernel, step)
         self.head = nn.Linear(N_FEATURES, 2)
 
     @classmethod
@@ -212,7 +262,7 @@ class RecastNet(nn.Module):
         step 4.5; any 1-D residual ``kernel`` and quantisation ``step`` in pixel units), in
         hard-max if ``exact``, else soft-max with ``alpha``; the head is zero until trained or
         set from an SVM."""
-        net = cls(mode="hard" if exact else "soft", alpha=alpha, taps=len(kernel))
+        net = cls(mode="hard" if exact else "soft", alpha=alpha, kernel=kernel, step=step)
         delta = step / PIXEL_SCALE
         digits = torch.as_tensor(codebook(), dtype=torch.float32)
         with torch.no_grad():
@@ -239,10 +289,11 @@ class RecastNet(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled histograms (N, 162), float64: for each branch the mean of the average-pooled
         assignments on the image and on its transpose (tied weights)."""
+        sample = self.sample_positions if self.training else None
         halves = []
         for _, branch in self.branches():
-            horizontal = branch.histogram(x, self.mode, self.alpha)
-            vertical = branch.histogram(x.transpose(-1, -2), self.mode, self.alpha)
+            horizontal = branch.histogram(x, self.mode, self.alpha, sample)
+            vertical = branch.histogram(x.transpose(-1, -2), self.mode, self.alpha, sample)
             halves.append((horizontal + vertical) / 2)
         return torch.cat(halves, dim=1)
 

@@ -145,7 +145,9 @@ class TrainConfig:
     own soft-max features. ``validation_fraction`` of the training cameras are held out for
     early stopping: the state with the lowest validation loss, checked every ``eval_every``
     steps and at the start, is kept. Bayar defaults follow spec 3.2 (SGD momentum 0.9, lr 1e-3 halved
-    every 3 epochs, decay 5e-4, batch 64, 60 epochs)."""
+    every 3 epochs, decay 5e-4, batch 64, 60 epochs). ``positions`` (recast only): each training
+    histogram averages this many random positions (:attr:`RecastNet.sample_positions`), not all.
+    ``max_minutes``: training stops after the first step that ends past this wall-clock budget."""
 
     arch: str = "recast"
     epochs: int = 15
@@ -157,6 +159,8 @@ class TrainConfig:
     validation_fraction: float = 0.2
     eval_every: int = 30
     seed: int = 0
+    positions: int | None = None
+    max_minutes: float | None = None
 
     @classmethod
     def for_arch(cls, arch: str, **overrides) -> "TrainConfig":
@@ -170,12 +174,15 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     """Mean training loss per epoch, validation losses as (step, loss), the step whose state
-    was kept (None without validation), epochs completed and wall time."""
+    was kept (None without validation), epochs completed, optimiser steps taken in this call,
+    epochs' worth of steps (fractional when a time budget stopped an epoch) and wall time."""
 
     losses: list[float] = field(default_factory=list)
     validation: list[tuple[int, float]] = field(default_factory=list)
     best_step: int | None = None
     epochs_done: int = 0
+    steps: int = 0
+    epochs_trained: float = 0.0
     seconds: float = 0.0
 
 
@@ -220,8 +227,22 @@ def fine_tune(net: nn.Module, data: PatchSet, cfg: TrainConfig, device: torch.de
     optimiser, epoch, losses, best state) is written to ``checkpoint`` (atomically); ``resume``
     restarts from it. A KeyboardInterrupt leaves the last complete checkpoint in place and
     re-raises. The Bayar constraint is projected after every optimiser step. With
-    ``validation``, the state of lowest validation loss (step 0 included) is restored at the end."""
+    ``validation``, the state of lowest validation loss (step 0 included) is restored at the end.
+    Denormal floats are flushed to zero while training (the soft-max gradients of far codewords
+    fall below 1e-38, and the CPU's slow path for them halved the recast CNN's speed)."""
+    supported = torch.set_flush_denormal(True)
+    try:
+        return _fine_tune(net, data, cfg, device, checkpoint, resume, progress, validation)
+    finally:
+        if supported:
+            torch.set_flush_denormal(False)
+
+
+def _fine_tune(net: nn.Module, data: PatchSet, cfg: TrainConfig, device: torch.device, checkpoint: Path | None,
+               resume: bool, progress: bool, validation: PatchSet | None) -> TrainResult:
     net.to(device)
+    if cfg.positions is not None:
+        net.sample_positions = cfg.positions
     opt, sched = _optimizer(net, cfg)
     result = TrainResult()
     best: dict | None = None
@@ -248,6 +269,7 @@ def fine_tune(net: nn.Module, data: PatchSet, cfg: TrainConfig, device: torch.de
             best, best_loss, result.best_step = state["best"], float(state["best_loss"]), int(state["best_step"])
     elif validation is not None:
         check(0)
+    result.epochs_trained = result.epochs_done
     generator = torch.Generator().manual_seed(cfg.seed)
     for _ in range(result.epochs_done):  # keep the shuffles of a resumed run identical
         torch.randperm(len(data), generator=generator)
@@ -258,10 +280,12 @@ def fine_tune(net: nn.Module, data: PatchSet, cfg: TrainConfig, device: torch.de
         steps = min(steps, cfg.max_steps_per_epoch)
     from .progress import progress as show_progress
 
+    out_of_time = False
     for epoch in range(result.epochs_done, cfg.epochs):
         net.train()
         order = torch.randperm(len(data), generator=generator)
         total = 0.0
+        taken = 0
         for step in show_progress(range(steps), steps, f"epoch {epoch + 1}/{cfg.epochs}", "steps", progress):
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             x = to_input(data.x[idx.numpy()], device)
@@ -272,13 +296,23 @@ def fine_tune(net: nn.Module, data: PatchSet, cfg: TrainConfig, device: torch.de
             if isinstance(net, BayarNet):
                 net.project_constraint()
             total += loss.item()
+            result.steps += 1
+            taken += 1
             if validation is not None and ((epoch * steps + step + 1) % cfg.eval_every == 0 or step == steps - 1):
                 check(epoch * steps + step + 1)
                 net.train()
+            if cfg.max_minutes is not None and time.perf_counter() - start_time > 60 * cfg.max_minutes:
+                out_of_time = True
+                break
+        if out_of_time and taken < steps:
+            result.epochs_trained = result.epochs_done + taken / steps
+            result.losses.append(total / taken)
+            break
         if sched is not None:
             sched.step()
         result.losses.append(total / steps)
         result.epochs_done = epoch + 1
+        result.epochs_trained = result.epochs_done
         if checkpoint is not None:
             state = {"net": net.state_dict(), "optimizer": opt.state_dict(), "epoch": result.epochs_done,
                      "losses": result.losses, "scheduler": sched.state_dict() if sched is not None else {},
@@ -287,6 +321,8 @@ def fine_tune(net: nn.Module, data: PatchSet, cfg: TrainConfig, device: torch.de
             tmp = checkpoint.with_suffix(".tmp")
             torch.save(state, tmp)
             tmp.replace(checkpoint)
+        if out_of_time:
+            break
     if best is not None:
         net.load_state_dict(best)
     result.seconds = time.perf_counter() - start_time

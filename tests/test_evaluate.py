@@ -114,6 +114,14 @@ def test_table2_skips_finished_tasks_and_reports_them(tmp_path, monkeypatch):
     assert "| blur 0.5 | 91.00 | 93.50 | 80.25 | 88.00 | 87.10 | 95.70 | 83.10 |" in text
     assert "**1 of 1** run" in text and "| jpeg 90 | not run |" in text
 
+    sampled = Table2Scale.named("small", recast_positions=256, bayar_minutes=5)
+    assert sampled.tag == "small+positions256+bayar5min"
+    done = run_table2(tmp_path, sampled, tmp_path / "t2s.md", state, "cpu", tasks=[("blur", 0.5)], command="test")
+    assert calls[-1] == ("blur", 0.5)  # the exact schedule's result does not stand in for the sampled one
+    assert "small+positions256+bayar5min/blur/0.5" in done and "small/blur/0.5" in done
+    text = (tmp_path / "t2s.md").read_text()
+    assert "256 random positions" in text and "after 5 minutes per task" in text
+
 
 def test_demo_runs_under_a_minute_and_names_what_was_done(tmp_path):
     env = dict(os.environ, NO_COLOR="1", COLUMNS="220")

@@ -138,3 +138,83 @@ def test_soft_histogram_blocks_of_several_patches_equal_one_patch_at_a_time(monk
     for other in results[1:]:
         for a, e in zip(other, results[0]):
             torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("branch", ["across", "along"])
+def test_sampled_residuals_equal_the_convolution_at_those_positions(rng, branch):
+    net = RecastNet.from_srm(exact=False)
+    with torch.no_grad():
+        getattr(net, branch).residual.weight.normal_()  # free taps, not only the SRM's
+        getattr(net, branch).residual.bias.normal_()
+    x = to_input(rng.integers(0, 256, (3, 40, 52), dtype=np.uint8))
+    module = getattr(net, branch)
+    for view in (x, x.transpose(-1, -2)):
+        full = module.residuals(view)
+        positions = torch.randperm(full.shape[1] * full.shape[2])[:50]
+        expected = full.reshape(3, -1, 4)[:, positions]
+        torch.testing.assert_close(module.sampled_residuals(view, positions), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_sampling_every_position_gives_the_full_histogram_and_gradients(rng):
+    x = to_input(rng.integers(0, 256, (2, 30, 34), dtype=np.uint8))
+    results = []
+    for sample in (None, 10**6):  # more than the grid holds: every position, in random order
+        net = RecastNet.from_srm(exact=False)
+        with torch.no_grad():
+            net.head.weight.normal_(generator=torch.Generator().manual_seed(0))
+        net.sample_positions = sample
+        loss = net(x).sum()
+        loss.backward()
+        results.append([loss.detach()] + [p.grad.clone() for p in net.parameters()])
+    for a, e in zip(results[1], results[0]):
+        torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-6)
+
+
+def test_sampled_histogram_is_an_unbiased_estimate_of_the_full_one(rng):
+    from scipy import ndimage
+
+    green = ndimage.gaussian_filter(rng.normal(128, 30, (1, 40, 40)), (0, 1.0, 1.0)).round().clip(0, 255).astype(np.uint8)
+    branch = RecastNet.from_srm(exact=False).across
+    x = to_input(green)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        branch.codebook.bias.add_(torch.randn(81, generator=generator, dtype=torch.float32) * 2e-5)  # off the SRM's codes
+        full = branch.histogram(x, "soft", 2.0**16)[0]
+        for control_variate in (False, True):
+            draws = torch.stack([branch.histogram(x, "soft", 2.0**16, 16, generator, control_variate)[0] for _ in range(3000)])
+            standard_error = draws.std(dim=0) / np.sqrt(len(draws))
+            assert float(draws.std(dim=0).max()) > 1e-3  # the draws do differ
+            assert bool(((draws.mean(dim=0) - full).abs() <= 5 * standard_error + 1e-7).all())
+    with pytest.raises(ValueError):
+        branch.histogram(x, "hard", 2.0**16, sample=16)
+
+
+def test_the_srm_control_variate_cuts_the_sampling_noise_near_the_srm(rng):
+    from scipy import ndimage
+
+    green = ndimage.gaussian_filter(rng.normal(128, 30, (2, 64, 64)), (0, 1.0, 1.0)).round().clip(0, 255).astype(np.uint8)
+    net = RecastNet.from_srm(exact=False)
+    x = to_input(green)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for branch in (net.across, net.along):
+            hard = RecastNet.from_srm(exact=True)
+            codes = branch.srm_codes(x)  # the fixed SRM codes are what hard-max assigns at initialisation
+            exact = getattr(hard, "across" if branch is net.across else "along")
+            np.testing.assert_array_equal(codes, exact.codebook(exact.residuals(x)).argmax(dim=-1).numpy())
+            full = branch.histogram(x, "soft", net.alpha)
+            error = {cv: torch.stack([branch.histogram(x, "soft", net.alpha, 64, generator, cv) - full
+                                      for _ in range(200)]).pow(2).sum(-1).mean() for cv in (False, True)}
+            assert float(error[True]) < float(error[False]) / 10
+
+
+def test_evaluation_ignores_position_sampling(rng):
+    net = RecastNet.from_srm(exact=False)
+    x = to_input(rng.integers(0, 256, (2, 40, 40), dtype=np.uint8))
+    with torch.no_grad():
+        full = net.features(x)
+        net.sample_positions = 8
+        net.eval()
+        assert torch.equal(net.features(x), full)
+        net.train()
+        assert not torch.allclose(net.features(x), full)

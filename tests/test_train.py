@@ -268,3 +268,23 @@ def test_the_map_of_any_detector_is_calibrated_on_pristine_photos(tmp_path, rng)
     relative = np.concatenate([(background_departure(m) - offsets[:, None, None]).max(axis=0).ravel() for m in maps])
     assert abs((relative > entry["threshold"]).mean() - 0.005) <= 0.002
     assert all((any_map(dict(zip(bank.names, m)), calibration) >= m.max(axis=0)).all() for m in maps)
+
+
+def test_sampled_positions_still_lower_the_loss(rng):
+    data = tiny_blur_set(rng)
+    torch.manual_seed(0)
+    net = RecastNet.from_srm(exact=False)
+    before = mean_loss(net, data)
+    fine_tune(net, data, TrainConfig(epochs=2, lr=1e-2, batch_size=8, positions=128), torch.device("cpu"), progress=False)
+    assert net.sample_positions == 128
+    assert mean_loss(net, data) < before - 0.01  # measured on every position (eval mode)
+
+
+def test_a_time_budget_stops_training_mid_epoch(rng):
+    data = tiny_blur_set(rng, n=48, size=32)
+    net = RecastNet.from_srm(exact=False)
+    result = fine_tune(net, data, TrainConfig(epochs=50, batch_size=4, max_minutes=0.0), torch.device("cpu"), progress=False)
+    assert result.steps == 1 and result.epochs_done == 0  # the budget is checked after each step
+    assert result.epochs_trained == pytest.approx(1 / 24)
+    full = fine_tune(RecastNet.from_srm(exact=False), data, TrainConfig(epochs=1, batch_size=48), torch.device("cpu"), progress=False)
+    assert (full.steps, full.epochs_done, full.epochs_trained) == (2, 1, 1)
