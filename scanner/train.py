@@ -421,6 +421,8 @@ def train_detector(data: TaskData, cfg: TrainConfig, device: torch.device, out_d
         "training": {"optimizer": "adam" if cfg.arch == "recast" else "sgd", "lr": cfg.lr, "weight_decay": cfg.weight_decay,
                      "batch_size": cfg.batch_size, "epochs": cfg.epochs, "max_steps_per_epoch": cfg.max_steps_per_epoch,
                      "head_init": cfg.head_init if cfg.arch == "recast" else None,
+                     "sampled_positions": cfg.positions, "max_minutes": cfg.max_minutes,
+                     "epochs_trained": round(result.epochs_trained, 3),
                      "epoch_losses": [round(v, 5) for v in result.losses], "seconds": round(result.seconds, 1),
                      "validation_cameras": sorted(set(validation.camera.tolist())) if validation is not None else [],
                      "validation_losses": [[k, round(v, 5)] for k, v in result.validation], "kept_step": result.best_step,

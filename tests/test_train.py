@@ -288,3 +288,22 @@ def test_a_time_budget_stops_training_mid_epoch(rng):
     assert result.epochs_trained == pytest.approx(1 / 24)
     full = fine_tune(RecastNet.from_srm(exact=False), data, TrainConfig(epochs=1, batch_size=48), torch.device("cpu"), progress=False)
     assert (full.steps, full.epochs_done, full.epochs_trained) == (2, 1, 1)
+
+
+def test_cli_trains_the_recast_cnn_on_sampled_positions(photo_folder, tmp_path):
+    from typer.testing import CliRunner
+
+    from scanner.cli import app
+
+    out = tmp_path / "models"
+    result = CliRunner().invoke(app, ["train", "--arch", "recast", "--manip", "blur", "--images", str(photo_folder),
+                                      "--epochs", "1", "--positions", "64", "--patches-per-image", "3",
+                                      "--test-patches-per-image", "2", "--out", str(out), "--cache", str(tmp_path / "cache"),
+                                      "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "blur.json").read_text())
+    assert card["training"]["sampled_positions"] == 64 and card["training"]["epochs_trained"] == 1
+    assert load_detector(out / "blur.json").net.sample_positions is None  # a loaded network scores every position
+    refused = CliRunner().invoke(app, ["train", "--arch", "bayar", "--manip", "blur", "--images", str(photo_folder),
+                                       "--positions", "64", "--out", str(out)])
+    assert refused.exit_code != 0 and "--positions is for --arch recast" in refused.output
