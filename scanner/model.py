@@ -244,6 +244,9 @@ class RecastNet(nn.Module):
 
     sample_positions: int | None = None
 
+    def after_step(self) -> None:
+        """Called after every optimiser step; the recast network has no constraint to restore."""
+
     def __init__(self, mode: str = "soft", alpha: float = SOFTMAX_ALPHA, kernel: np.ndarray = RESIDUAL_FILTER,
                  step: float = QUANT_STEP) -> None:
         super().__init__()
@@ -310,7 +313,7 @@ class BayarNet(nn.Module):
     """Bayar & Stamm (2016) constrained CNN adapted to 128x128 inputs (spec section 3.2).
 
     conv1 is a bank of 3 prediction-error filters 5x5 (centre -1, other taps summing to 1),
-    kept so by :meth:`project_constraint` after every optimiser step.
+    kept so by :meth:`project_constraint` after every optimiser step (:meth:`after_step`).
     """
 
     def __init__(self, patch_size: int = 128) -> None:
@@ -326,6 +329,10 @@ class BayarNet(nn.Module):
             nn.Flatten(), nn.Linear(n_flat, 4096), nn.ReLU(), nn.Dropout(0.5),
             nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 2),
         )
+        self.project_constraint()
+
+    def after_step(self) -> None:
+        """Called after every optimiser step: restore the prediction-error constraint."""
         self.project_constraint()
 
     @torch.no_grad()

@@ -293,8 +293,7 @@ def _fine_tune(net: nn.Module, data: PatchSet, cfg: TrainConfig, device: torch.d
             opt.zero_grad()
             loss.backward()
             opt.step()
-            if isinstance(net, BayarNet):
-                net.project_constraint()
+            net.after_step()
             total += loss.item()
             result.steps += 1
             taken += 1

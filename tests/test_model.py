@@ -73,7 +73,7 @@ def test_bayar_constraint_holds_after_optimizer_steps(rng):
         before = net.constrained.weight.detach().clone()
         opt.step()
         assert not torch.equal(before, net.constrained.weight)  # the step moved the filters
-        net.project_constraint()
+        net.after_step()  # what fine_tune calls
         w = net.constrained.weight.detach()
         assert torch.all(w[:, :, 2, 2] == -1)
         off = w.sum(dim=(2, 3)) - w[:, :, 2, 2]
