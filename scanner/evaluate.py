@@ -433,10 +433,11 @@ class Table2Scale:
     @classmethod
     def named(cls, name: str, recast_epochs: int | None = None, bayar_epochs: int | None = None,
               recast_positions: int | None = None, bayar_minutes: float | None = None) -> "Table2Scale":
-        """``small`` (136 positions per training photo, as the bank's data: about 10900 per class
-        on the ~80 photos of the training makes), ``reduced`` (a CPU protocol) or ``tiny`` (a smoke
-        test); the epochs, position sampling and Bayar budget can be set (the report says so)."""
-        scales = {"small": cls("small", 136, 64, 15, 60, region=1536), "reduced": cls("reduced", 12, 8, 1, 1, 20),
+        """``small`` (up to 160 non-overlapping positions per training photo in a 2048-pixel region:
+        at least the paper's 10800 per class on split 0's 82 training photos, some of which are
+        smaller than the region), ``reduced`` (a CPU protocol) or ``tiny`` (a smoke test); the
+        epochs, position sampling and Bayar budget can be set (the report says so)."""
+        scales = {"small": cls("small", 160, 64, 15, 60, region=2048), "reduced": cls("reduced", 12, 8, 1, 1, 20),
                   "tiny": cls("tiny", 2, 2, 1, 1, 2)}
         if name not in scales:
             raise ValueError(f"unknown scale {name!r}; choose from {', '.join(scales)}")
