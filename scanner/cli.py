@@ -309,7 +309,7 @@ def train(
     batch_size: Optional[int] = typer.Option(None, help="recast, bayar: batch size (default 36 recast, 64 bayar)."),
     max_steps: Optional[int] = typer.Option(None, help="recast, bayar: cap on optimiser steps per epoch."),
     head_init: str = typer.Option("svm", help="recast: FC init, svm (SVM on exact SRM features) or svm-soft."),
-    positions: Optional[int] = typer.Option(None, min=1, help="recast: training histograms average this many random positions of a patch (with the SRM codes as control variate), not all ~15600; 256 runs about 20x faster on a CPU."),
+    positions: Optional[int] = typer.Option(None, min=1, help="recast: training histograms average this many random positions of a patch (with the SRM codes as control variate), not all ~15600; 256 trains about 30x faster on a CPU."),
     minutes: Optional[float] = typer.Option(None, min=0.1, help="recast, bayar: stop training after this many minutes."),
     patches_per_image: int = typer.Option(36, help="recast, bayar: training patches per photo (and as many processed)."),
     test_patches_per_image: int = typer.Option(16, help="recast, bayar: held-out positions per test photo."),

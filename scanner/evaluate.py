@@ -567,12 +567,13 @@ def write_table2(done: dict, scale: Table2Scale, out: Path, command: str, seed: 
         paper_mean = np.mean(means["paper"], axis=0)
         rows.append(f"| **mean** | {np.mean(means['svm']):.2f} | {np.mean(means['recast']):.2f} | {np.mean(means['bayar']):.2f} | "
                     f"{np.mean(means['shipped']):.2f} | {paper_mean[1]:.2f} | {paper_mean[2]:.2f} | {paper_mean[0]:.2f} | | | |")
+        rows[-1] = rows[-1].replace("**mean**", f"**mean of the {len(means['svm'])} run**")
     makes = next(iter(done.values()), {}) if done else {}
     label = "the paper's small training set and schedule" if scale.name == "small" else f"a **{scale.name}** protocol, not the paper's"
     deviations = "".join([
         f" The recast CNN's training histograms average {scale.recast_positions} random positions of each patch instead of"
-        " all ~15 600 (an unbiased estimate of each histogram at 1/60 of the cost; evaluation uses every position;"
-        " docs/method.md)." if scale.recast_positions else "",
+        " all ~15 600, with the SRM codes as control variate (an unbiased estimate of each histogram; evaluation uses"
+        " every position; docs/method.md)." if scale.recast_positions else "",
         f" Bayar2016's training stops after {scale.bayar_minutes:g} minutes per task (a CPU budget: the"
         " epochs column gives how far it got)." if scale.bayar_minutes else ""])
     caveat = "" if scale.name == "small" else f"""
@@ -593,7 +594,7 @@ Produced by:
 {command}
 ```
 
-Scale: {label}: {scale.patches_per_image} training positions per photo of the training makes (each a pristine patch and
+Scale: {label}: up to {scale.patches_per_image} training positions per photo of the training makes (each a pristine patch and
 one processed at the task's strength), {scale.test_patches_per_image} test positions per photo of the held-out makes
 (pristine + processed), recast CNN {scale.recast_epochs} epochs, Bayar2016 {scale.bayar_epochs} epochs{f', at most {scale.max_steps} steps per epoch' if scale.max_steps else ''}.{deviations}
 Whole camera makes are held out (split seed {seed}, the shipped bank's): training makes {', '.join(makes.get('train_makes', []))};
