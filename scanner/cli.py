@@ -346,10 +346,10 @@ def train(
         _fatal("--arch must be bank, recast or bayar", ExitCode.USAGE)
     if not manip or len(manip) != 1:
         _fatal(f"--arch {arch} trains one task: give exactly one --manip", ExitCode.USAGE)
-    dev = _device(device)
-    data = _task(images, manip[0], strength, seed, patches_per_image, test_patches_per_image, cache, quiet)
     if positions is not None and arch != "recast":
         _fatal("--positions is for --arch recast", ExitCode.USAGE)
+    dev = _device(device)
+    data = _task(images, manip[0], strength, seed, patches_per_image, test_patches_per_image, cache, quiet)
     cfg = TrainConfig.for_arch(arch, epochs=epochs, lr=lr, batch_size=batch_size, max_steps_per_epoch=max_steps,
                                head_init=head_init, seed=seed, positions=positions, max_minutes=minutes)
     name = name or (manip[0] if not strength else f"{manip[0]}-{'-'.join(f'{s:g}' for s in strength)}") + ("-bayar" if arch == "bayar" else "")
