@@ -372,6 +372,7 @@ def evaluate(
     bayar_minutes: Optional[float] = typer.Option(None, min=0.1, help="--table2: stop Bayar2016's training after this many minutes per task (a CPU budget)."),
     state: Optional[Path] = typer.Option(None, help="--table2: the resumable state (default OUT with .state.json); finished tasks are never recomputed."),
     task: Optional[List[str]] = typer.Option(None, help="--table2 tasks as MANIP:STRENGTH (repeat); default all 15."),
+    redo: Optional[List[str]] = typer.Option(None, help="--table2: recompute this method's cells (svm, recast, bayar or shipped; repeat) in finished tasks where an older scanner version computed them, e.g. after a fix."),
     cache: Optional[Path] = typer.Option(None, help="Patch cache folder (default ~/.cache/scanner)."),
     images: Optional[Path] = typer.Option(None, help="Folder of pristine photos (default ../shared/data/pristine)."),
     n_images: int = typer.Option(8, help="Held-out photos (one forgery per photo and case)."),
@@ -393,19 +394,23 @@ def evaluate(
     dev = _device(device)
     console = _stderr()
     if table2:
-        from .evaluate import Table2Scale, run_table2
+        from .evaluate import TABLE2_METHODS, Table2Scale, run_table2
 
         try:
             protocol = Table2Scale.named(scale, recast_epochs, bayar_epochs, positions, bayar_minutes)
             tasks = [(t.split(":")[0], float(t.split(":")[1])) for t in task] if task else None
+            unknown = set(redo or []) - set(TABLE2_METHODS)
+            if unknown:
+                raise ValueError(f"--redo takes {', '.join(TABLE2_METHODS)}, not {', '.join(sorted(unknown))}")
         except (ValueError, IndexError) as exc:
             _fatal(f"{exc}; tasks are MANIP:STRENGTH, e.g. blur:0.5", ExitCode.USAGE)
         out = out or EVALUATION_FOLDER / "table2.md"
         command = (f"scanner evaluate --table2 --scale {scale}" + "".join(f" --task {t}" for t in task or [])
                    + (f" --recast-epochs {recast_epochs}" if recast_epochs else "") + (f" --bayar-epochs {bayar_epochs}" if bayar_epochs else "")
                    + (f" --positions {positions}" if positions else "") + (f" --bayar-minutes {bayar_minutes:g}" if bayar_minutes else "")
-                   + f" --out {out}")
+                   + "".join(f" --redo {m}" for m in redo or []) + f" --out {out}")
         run_table2(Path(root), protocol, out, state or out.with_suffix(".state.json"), dev, cache, tasks, command, seed,
+                   redo=tuple(redo or ()),
                    progress=lambda key, r: console.print(f"{key}: SVM {r['svm']['accuracy']:.2f}, CNN {r['recast']['accuracy']:.2f}, "
                                                          f"Bayar {r['bayar']['accuracy']:.2f}, shipped {r['shipped']['accuracy']:.2f}"))
         console.print(f"wrote {out}")

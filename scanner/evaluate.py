@@ -468,14 +468,22 @@ def shipped_accuracy(bank, manip: str, data) -> float:
     return accuracy
 
 
+TABLE2_METHODS = ("svm", "recast", "bayar", "shipped")
+"""The methods of a Table II row, in the order a task computes them."""
+
+
 def run_table2_task(root: Path, manip: str, strength: float, scale: Table2Scale, device, cache: Path | None,
-                    seed: int = 0, progress: bool = False, workers: int | None = None) -> dict:
+                    seed: int = 0, progress: bool = False, workers: int | None = None,
+                    methods: tuple[str, ...] = TABLE2_METHODS, previous: dict | None = None) -> dict:
     """SRM+SVM, recast CNN and Bayar2016 trained on one task, and the shipped detector, scored on
-    the held-out makes of split ``seed``: accuracies (%), minutes, epochs and device per method."""
+    the held-out makes of split ``seed``: accuracies (%), minutes, epochs, device and the scanner
+    version per method. Only ``methods`` are computed (the recast CNN needs the SVM, which is then
+    refitted); the other cells come from ``previous``, a row computed before."""
     import time
 
     import torch
 
+    from . import __version__
     from .data import build_task
     from .detectors import load_shipped
     from .train import (TrainConfig, accuracy_by_strength, build_network, fine_tune, predict_scores, run_baseline)
@@ -483,17 +491,22 @@ def run_table2_task(root: Path, manip: str, strength: float, scale: Table2Scale,
     data = build_task(root, manip, (strength,), scale.patches_per_image, scale.test_patches_per_image, seed,
                       region=scale.region, cache_dir=cache, split="make", workers=workers)
     train_pristine = int(np.sum(data.train.y == 0))
-    result = {"n_train": len(data.train), "n_test": len(data.test), "n_train_pristine": train_pristine,
-              "manifest_sha256": data.manifest_sha256, "train_makes": data.manifest["train_makes"],
-              "test_makes": data.manifest["test_makes"],
-              "train_cameras": len({p["camera"] for p in data.manifest["train"]}),
-              "test_cameras": len({p["camera"] for p in data.manifest["test"]})}
-    t = time.perf_counter()
-    svm, report = run_baseline(data, seed)
-    result["svm"] = {"accuracy": report["accuracy"][f"{float(strength):g}"], "minutes": (time.perf_counter() - t) / 60,
-                     "device": "cpu"}
+    result = dict(previous or {})
+    result.update({"n_train": len(data.train), "n_test": len(data.test), "n_train_pristine": train_pristine,
+                   "manifest_sha256": data.manifest_sha256, "train_makes": data.manifest["train_makes"],
+                   "test_makes": data.manifest["test_makes"],
+                   "train_cameras": len({p["camera"] for p in data.manifest["train"]}),
+                   "test_cameras": len({p["camera"] for p in data.manifest["test"]})})
+    svm = None
+    if {"svm", "recast"} & set(methods):
+        t = time.perf_counter()
+        svm, report = run_baseline(data, seed)
+        result["svm"] = {"accuracy": report["accuracy"][f"{float(strength):g}"], "minutes": (time.perf_counter() - t) / 60,
+                         "device": "cpu", "version": __version__}
     for arch, epochs, limits in (("recast", scale.recast_epochs, {"positions": scale.recast_positions}),
                                  ("bayar", scale.bayar_epochs, {"max_minutes": scale.bayar_minutes})):
+        if arch not in methods:
+            continue
         t = time.perf_counter()
         torch.manual_seed(seed)
         net = build_network(arch, svm if arch == "recast" else None)
@@ -504,10 +517,12 @@ def run_table2_task(root: Path, manip: str, strength: float, scale: Table2Scale,
                         "minutes": (time.perf_counter() - t) / 60, "epochs": round(trained.epochs_trained, 2),
                         "steps": trained.steps, "epoch_losses": [round(v, 5) for v in trained.losses],
                         "device": str(device), **{k: v for k, v in limits.items() if v is not None},
-                        "device_name": torch.cuda.get_device_name(device) if str(device).startswith("cuda") else "cpu"}
-    t = time.perf_counter()
-    result["shipped"] = {"accuracy": shipped_accuracy(load_shipped([manip]), manip, data.test),
-                         "minutes": (time.perf_counter() - t) / 60, "device": "cpu"}
+                        "device_name": torch.cuda.get_device_name(device) if str(device).startswith("cuda") else "cpu",
+                        "version": __version__}
+    if "shipped" in methods:
+        t = time.perf_counter()
+        result["shipped"] = {"accuracy": shipped_accuracy(load_shipped([manip]), manip, data.test),
+                             "minutes": (time.perf_counter() - t) / 60, "device": "cpu", "version": __version__}
     return result
 
 
@@ -517,18 +532,24 @@ def _task_key(scale: Table2Scale, manip: str, strength: float) -> str:
 
 def run_table2(root: Path, scale: Table2Scale, out: Path, state: Path, device, cache: Path | None = None,
                tasks: list[tuple[str, float]] | None = None, command: str = "", seed: int = 0, progress=None,
-               workers: int | None = None) -> dict:
+               workers: int | None = None, redo: tuple[str, ...] = ()) -> dict:
     """Every task of Table II (or ``tasks``), resumable: each finished task is written to
     ``state`` (JSON) at once, and a task already there is never recomputed, so a killed run
-    loses at most the task it was on. Writes the Markdown report ``out`` of every task in
-    ``state`` at this scale."""
+    loses at most the task it was on. ``redo`` names methods whose cells in finished tasks are
+    recomputed where an older scanner version computed them (after a fix); a cell refreshed once
+    is not refreshed again. Writes the Markdown report ``out`` of every task in ``state`` at this
+    scale."""
     import json
+
+    from . import __version__
 
     done = json.loads(state.read_text()) if state.exists() else {}
     for manip, strength in tasks or list(PAPER_TABLE2):
         key = _task_key(scale, manip, strength)
-        if key not in done:
-            done[key] = run_table2_task(root, manip, strength, scale, device, cache, seed, workers=workers)
+        stale = tuple(m for m in redo if key in done and done[key][m].get("version") != __version__)
+        if key not in done or stale:
+            done[key] = run_table2_task(root, manip, strength, scale, device, cache, seed, workers=workers,
+                                        methods=stale or TABLE2_METHODS, previous=done.get(key))
             state.parent.mkdir(parents=True, exist_ok=True)
             temporary = state.with_suffix(".tmp")
             temporary.write_text(json.dumps(done, indent=1))
@@ -541,7 +562,7 @@ def run_table2(root: Path, scale: Table2Scale, out: Path, state: Path, device, c
 
 def write_table2(done: dict, scale: Table2Scale, out: Path, command: str, seed: int) -> None:
     """The Markdown report of the tasks of ``done`` (a Table II state) at ``scale``, in the paper's order."""
-    methods = ("svm", "recast", "bayar", "shipped")
+    methods = TABLE2_METHODS
     rows = ["| task | SRM+SVM | recast CNN | Bayar2016 | shipped | paper SRM+SVM | paper CNN | paper Bayar | "
             "train (pristine) / test | minutes SVM / CNN / Bayar | CNN, Bayar: epochs, device |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -314,11 +314,23 @@ class BayarNet(nn.Module):
 
     conv1 is a bank of 3 prediction-error filters 5x5 (centre -1, other taps summing to 1),
     kept so by :meth:`project_constraint` after every optimiser step (:meth:`after_step`).
+    Its off-centre taps start uniform in [0, 1) before the projection, so each filter starts as
+    a local average's prediction error; a symmetric start puts the taps' sum near zero, and
+    the projection then divides by it, giving taps in the tens. The layer sees grey levels
+    divided by :attr:`INPUT_UNIT`, so that its initial output has about unit spread on camera
+    photos: on 0..255, SGD at the spec's lr 1e-3 kills every ReLU within about 100 steps
+    (docs/training-log.md, session 9).
     """
+
+    INPUT_UNIT = 8.0
+    """Grey levels per input unit of the constrained layer (its output has a standard deviation of
+    about 5.5 grey levels at initialisation on camera photos, 0.7 units)."""
 
     def __init__(self, patch_size: int = 128) -> None:
         super().__init__()
         self.constrained = nn.Conv2d(1, 3, 5, bias=False)
+        with torch.no_grad():
+            self.constrained.weight.uniform_(0.0, 1.0)
         self.features = nn.Sequential(
             nn.Conv2d(3, 96, 7, stride=2), nn.ReLU(), nn.MaxPool2d(3, 2),
             nn.Conv2d(96, 64, 5), nn.ReLU(), nn.MaxPool2d(3, 2),
@@ -347,8 +359,9 @@ class BayarNet(nn.Module):
         w[:, :, c, c] = -1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (N, 1, 128, 128) pixels / 256 -> logits (N, 2). The input is scaled to 0..255."""
-        return self.classifier(self.features(self.constrained(x * PIXEL_SCALE)))
+        """x: (N, 1, 128, 128) pixels / 256 -> logits (N, 2); the constrained layer sees grey
+        levels / :attr:`INPUT_UNIT`."""
+        return self.classifier(self.features(self.constrained(x * (PIXEL_SCALE / self.INPUT_UNIT))))
 
     def grid_logits(self, green: np.ndarray, stride: int = 32, device: torch.device | str = "cpu") -> np.ndarray:
         """Logit difference of every 128x128 window on the grid, window by window."""

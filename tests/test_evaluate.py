@@ -123,6 +123,33 @@ def test_table2_skips_finished_tasks_and_reports_them(tmp_path, monkeypatch):
     assert "256 random positions" in text and "after 5 minutes per task" in text
 
 
+def test_table2_redo_recomputes_stale_cells_once(tmp_path, monkeypatch):
+    import json
+
+    import scanner
+    import scanner.evaluate
+
+    cell = lambda a, v: {"accuracy": a, "minutes": 1.0, "epochs": 1, "device": "cpu", "version": v}  # noqa: E731
+    row = {"n_train": 10, "n_train_pristine": 5, "n_test": 4, "train_makes": ["canon"], "test_makes": ["kodak"],
+           "svm": cell(91.0, "0.0.1"), "recast": cell(93.5, "0.0.1"), "bayar": cell(50.0, "0.0.1"), "shipped": cell(88.0, "0.0.1")}
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"small/blur/0.5": row, "small/noise/2": {**row, "bayar": cell(70.0, scanner.__version__)}}))
+    calls = []
+
+    def fake(root, manip, strength, *args, methods, previous, **kwargs):
+        calls.append((manip, methods))
+        return {**previous, **{m: cell(80.0, scanner.__version__) for m in methods}}
+
+    monkeypatch.setattr(scanner.evaluate, "run_table2_task", fake)
+    tasks = [("blur", 0.5), ("noise", 2.0)]
+    done = run_table2(tmp_path, Table2Scale.named("small"), tmp_path / "t2.md", state, "cpu", tasks=tasks, redo=("bayar",))
+    assert calls == [("blur", ("bayar",))]  # noise 2's Bayar cell is already this version's
+    assert done["small/blur/0.5"]["bayar"]["accuracy"] == 80.0 and done["small/blur/0.5"]["svm"]["accuracy"] == 91.0
+    assert json.loads(state.read_text()) == done
+    run_table2(tmp_path, Table2Scale.named("small"), tmp_path / "t2.md", state, "cpu", tasks=tasks, redo=("bayar",))
+    assert len(calls) == 1  # a refreshed cell is not refreshed again
+
+
 def test_demo_runs_under_a_minute_and_names_what_was_done(tmp_path):
     env = dict(os.environ, NO_COLOR="1", COLUMNS="220")
     start = time.perf_counter()

@@ -13,7 +13,7 @@ from PIL import Image
 from scanner import manipulations
 from scanner.data import PatchSet, build_task, list_photos, split_by_camera
 from scanner.detectors import WeightsError, load_detector, save_detector
-from scanner.model import RecastNet, to_input
+from scanner.model import BayarNet, RecastNet, to_input
 from scanner.train import TrainConfig, fine_tune, fit_svm, init_head_from_svm
 from scanner.srm import srm_features
 from tests.conftest import textured_image
@@ -77,6 +77,27 @@ def test_one_epoch_lowers_the_loss(rng):
     before = mean_loss(net, data)
     fine_tune(net, data, TrainConfig(epochs=1, lr=1e-2, batch_size=8), torch.device("cpu"), progress=False)
     assert mean_loss(net, data) < before - 0.01
+
+
+def test_bayar_learns_at_the_spec_learning_rate_without_killing_its_relus():
+    # Before 0.5.4 the constrained taps started symmetric (their sum near zero, so the
+    # projection made them tens) and saw 0..255: SGD at lr 1e-3 killed every ReLU and the loss
+    # stayed at ln 2 or above (here 0.69-2.5, 0 units alive), as in every Table II run.
+    data = tiny_blur_set(np.random.default_rng(0), n=96, size=48)
+    torch.manual_seed(0)
+    net = BayarNet(patch_size=48)
+    off_centre = net.constrained.weight.detach().clone()
+    off_centre[:, :, 2, 2] = 0
+    assert float(off_centre.min()) >= 0 and float(off_centre.max()) < 1  # a local-average predictor
+    net.eval()
+    before = mean_loss(net, data)
+    fine_tune(net, data, TrainConfig.for_arch("bayar", epochs=4, validation_fraction=0, batch_size=32),
+              torch.device("cpu"), progress=False)
+    net.eval()
+    with torch.no_grad():
+        features = net.features(net.constrained(to_input(data.x) * (256 / net.INPUT_UNIT)))
+    assert float((features > 0).float().mean()) > 0.1
+    assert mean_loss(net, data) < min(before, np.log(2)) - 0.1
 
 
 def test_svm_head_reproduces_svm_scores(rng):
