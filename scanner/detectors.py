@@ -149,6 +149,9 @@ def _network_for(card: dict) -> nn.Module:
     if kind == "recast":
         return RecastNet(mode=arch.get("mode", "soft"), alpha=float(arch.get("alpha", 2.0**16)))
     if kind == "bayar":
+        if arch.get("input_unit") != BayarNet.INPUT_UNIT:
+            raise WeightsError("this Bayar2016 model was trained by scanner < 0.5.4, whose network saw 0..255 grey "
+                               "levels and never left chance; retrain it with `scanner train --arch bayar`")
         return BayarNet(patch_size=int(arch.get("patch", 128)))
     raise WeightsError(f"model card names an unknown architecture {kind!r}")
 

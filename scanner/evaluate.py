@@ -594,7 +594,7 @@ def write_table2(done: dict, scale: Table2Scale, out: Path, command: str, seed: 
         f" The recast CNN's training histograms average {scale.recast_positions} random positions of each patch instead of"
         " all ~15 600, with the SRM codes as control variate (an unbiased estimate of each histogram; evaluation uses"
         " every position; docs/method.md)." if scale.recast_positions else "",
-        f" Bayar2016's training stops after {scale.bayar_minutes:g} minutes per task (a CPU budget: the"
+        f" Bayar2016's training stops after {scale.bayar_minutes:g} minutes per task (a time budget: the"
         " epochs column gives how far it got)." if scale.bayar_minutes else ""])
     caveat = "" if scale.name == "small" else f"""
 **At this scale the table compares the pipelines, not the methods.** The recast CNN takes

@@ -411,7 +411,9 @@ def train_detector(data: TaskData, cfg: TrainConfig, device: torch.device, out_d
                                             + ("the linear SVM on the exact SRM features" if cfg.head_init == "svm" else
                                                "a linear SVM refitted on the initial network's soft-max features")
                                             + " (standardisation folded in)"}
-                         if cfg.arch == "recast" else {"type": "bayar", "patch": 128, "initialisation": "PyTorch default, constraint projected"}),
+                         if cfg.arch == "recast" else {"type": "bayar", "patch": 128, "input_unit": BayarNet.INPUT_UNIT,
+                                                   "initialisation": "constrained off-centre taps uniform in [0, 1), "
+                                                                     "projected; other layers PyTorch default"}),
         "task": {"manipulation": task["manipulation"], "strengths": task["strengths"]},
         "data": {"manifest_sha256": data.manifest_sha256, "n_train": len(data.train), "n_test": len(data.test),
                  "train_cameras": sorted({p["camera"] for p in task["train"]}),

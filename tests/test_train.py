@@ -150,6 +150,19 @@ def test_saved_detector_reloads_to_identical_outputs(tmp_path, rng):
     assert det.threshold == 0.7 and det.manipulation == "blur"
 
 
+def test_a_bayar_model_from_before_the_input_unit_fix_is_refused(tmp_path):
+    card = {"task": {"manipulation": "noise"}, "threshold": {"probability": 0.5}}
+    net = BayarNet()
+    old = save_detector(net, {**card, "architecture": {"type": "bayar", "patch": 128}}, tmp_path / "old", "noise")
+    with pytest.raises(WeightsError, match="retrain"):
+        load_detector(old)
+    new = save_detector(net, {**card, "architecture": {"type": "bayar", "patch": 128, "input_unit": BayarNet.INPUT_UNIT}},
+                        tmp_path / "new", "noise")
+    x = to_input(np.random.default_rng(0).integers(0, 256, (2, 128, 128), dtype=np.uint8))
+    with torch.no_grad():
+        assert torch.equal(load_detector(new).net(x), net.eval()(x))
+
+
 def test_tampered_weights_are_refused(tmp_path):
     card_path = saved_detector(tmp_path)
     weights = tmp_path / "blur.safetensors"
