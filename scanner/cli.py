@@ -369,7 +369,7 @@ def evaluate(
     recast_epochs: Optional[int] = typer.Option(None, min=1, help="--table2: recast CNN epochs instead of the scale's."),
     bayar_epochs: Optional[int] = typer.Option(None, min=1, help="--table2: Bayar2016 epochs instead of the scale's (the report says which)."),
     positions: Optional[int] = typer.Option(None, min=1, help="--table2: the recast CNN's training histograms average this many random positions of a patch, not all ~15600 (an unbiased estimate; 256 makes the paper's schedule fit a CPU)."),
-    bayar_minutes: Optional[float] = typer.Option(None, min=0.1, help="--table2: stop Bayar2016's training after this many minutes per task (a CPU budget)."),
+    bayar_minutes: Optional[float] = typer.Option(None, min=0.1, help="--table2: stop Bayar2016's training after this many minutes per task (a time budget)."),
     state: Optional[Path] = typer.Option(None, help="--table2: the resumable state (default OUT with .state.json); finished tasks are never recomputed."),
     task: Optional[List[str]] = typer.Option(None, help="--table2 tasks as MANIP:STRENGTH (repeat); default all 15."),
     redo: Optional[List[str]] = typer.Option(None, help="--table2: recompute this method's cells (svm, recast, bayar or shipped; repeat) in finished tasks where an older scanner version computed them, e.g. after a fix."),
@@ -399,11 +399,11 @@ def evaluate(
         try:
             protocol = Table2Scale.named(scale, recast_epochs, bayar_epochs, positions, bayar_minutes)
             tasks = [(t.split(":")[0], float(t.split(":")[1])) for t in task] if task else None
-            unknown = set(redo or []) - set(TABLE2_METHODS)
-            if unknown:
-                raise ValueError(f"--redo takes {', '.join(TABLE2_METHODS)}, not {', '.join(sorted(unknown))}")
         except (ValueError, IndexError) as exc:
             _fatal(f"{exc}; tasks are MANIP:STRENGTH, e.g. blur:0.5", ExitCode.USAGE)
+        unknown = set(redo or []) - set(TABLE2_METHODS)
+        if unknown:
+            _fatal(f"--redo takes {', '.join(TABLE2_METHODS)}, not {', '.join(sorted(unknown))}", ExitCode.USAGE)
         out = out or EVALUATION_FOLDER / "table2.md"
         command = (f"scanner evaluate --table2 --scale {scale}" + "".join(f" --task {t}" for t in task or [])
                    + (f" --recast-epochs {recast_epochs}" if recast_epochs else "") + (f" --bayar-epochs {bayar_epochs}" if bayar_epochs else "")

@@ -150,6 +150,15 @@ def test_table2_redo_recomputes_stale_cells_once(tmp_path, monkeypatch):
     assert len(calls) == 1  # a refreshed cell is not refreshed again
 
 
+def test_table2_redo_names_a_method(tmp_path):
+    from typer.testing import CliRunner
+
+    from scanner.cli import app
+
+    result = CliRunner().invoke(app, ["evaluate", "--table2", "--redo", "cnn", "--images", str(tmp_path)])
+    assert result.exit_code == 2 and "--redo takes svm, recast, bayar, shipped, not cnn" in result.output
+
+
 def test_demo_runs_under_a_minute_and_names_what_was_done(tmp_path):
     env = dict(os.environ, NO_COLOR="1", COLUMNS="220")
     start = time.perf_counter()
