@@ -358,10 +358,14 @@ class BayarNet(nn.Module):
         w /= total
         w[:, :, c, c] = -1
 
+    def prediction_errors(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, 1, H, W) pixels / 256 -> (N, 3, H-4, W-4) the constrained filters' prediction
+        errors, in units of :attr:`INPUT_UNIT` grey levels."""
+        return self.constrained(x * (PIXEL_SCALE / self.INPUT_UNIT))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (N, 1, 128, 128) pixels / 256 -> logits (N, 2); the constrained layer sees grey
-        levels / :attr:`INPUT_UNIT`."""
-        return self.classifier(self.features(self.constrained(x * (PIXEL_SCALE / self.INPUT_UNIT))))
+        """x: (N, 1, 128, 128) pixels / 256 -> logits (N, 2)."""
+        return self.classifier(self.features(self.prediction_errors(x)))
 
     def grid_logits(self, green: np.ndarray, stride: int = 32, device: torch.device | str = "cpu") -> np.ndarray:
         """Logit difference of every 128x128 window on the grid, window by window."""

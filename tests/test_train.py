@@ -95,7 +95,7 @@ def test_bayar_learns_at_the_spec_learning_rate_without_killing_its_relus():
               torch.device("cpu"), progress=False)
     net.eval()
     with torch.no_grad():
-        features = net.features(net.constrained(to_input(data.x) * (256 / net.INPUT_UNIT)))
+        features = net.features(net.prediction_errors(to_input(data.x)))
     assert float((features > 0).float().mean()) > 0.1
     assert mean_loss(net, data) < min(before, np.log(2)) - 0.1
 
