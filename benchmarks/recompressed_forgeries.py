@@ -4,10 +4,11 @@
 
 The forgeries of ``scanner evaluate --localization`` for a few cases (same crops, donors and
 seeds), each compressed as a whole at ``--quality`` after the edit. Pixel AUC and exact
-best-threshold F1, averaged over the photos, of three maps: the case's own detector's fused map,
-the largest of the detectors' maps (the map of any detector without its relative part), and the
-shipped map of any detector (:func:`scanner.scan.any_map`); and the share of the unforged crops'
-cells (compressed the same way) over 0 in each map of any detector.
+best-threshold F1, averaged over the photos, of four maps: the case's own detector's fused map,
+its resaved head's map where the bank has one (``-`` otherwise), the largest of the detectors'
+maps (the map of any detector without its relative part), and the shipped
+map of any detector (:func:`scanner.scan.any_map`); and the share of the unforged crops' cells
+(compressed the same way) over 0 in the last two.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from scanner.data import default_pristine_dir
 from scanner.detectors import load_shipped
 from scanner.evaluate import all_cases, held_out_crops, localisation_scores
 from scanner.heatmaps import pixel_map
+from scanner.bank import resaved_name
 from scanner.scan import MAP_CELL, ScanOptions, analyze, any_map, use_threads
 
 CASES = ("small splice blur 0.75", "small splice median 5", "small copy-move resize 1.125", "small splice jpeg 80",
@@ -50,6 +52,7 @@ def main() -> None:
         return manipulations.jpeg(image, args.quality) if args.quality < 100 else image
 
     options = ScanOptions(stride=args.stride)
+
     over = {"largest": [], "shipped": []}
     for _, crop in crops:
         analysis = analyze(saved(crop), bank, options)
@@ -58,20 +61,23 @@ def main() -> None:
     print(f"Bank {folder} (split {seed}), {len(crops)} held-out photos, whole forgery saved as JPEG {args.quality}, "
           f"stride {args.stride}. Unforged crops' cells over 0: largest map {np.mean(over['largest']):.2%}, "
           f"shipped map of any detector {np.mean(over['shipped']):.2%}.\n")
-    print("| case | own detector AUC / best F1 | largest map | shipped map of any detector |")
-    print("|---|---|---|---|")
+    print("| case | own detector AUC / best F1 | own resaved map | largest map | shipped map of any detector |")
+    print("|---|---|---|---|---|")
     cases = {c.label: c for c in all_cases()}
     for label in CASES:
         case = cases[label]
-        rows: dict[str, list] = {"own": [], "largest": [], "shipped": []}
+        rows: dict[str, list] = {"own": [], "resaved": [], "largest": [], "shipped": []}
         for i, (_, target) in enumerate(crops):  # as scanner.evaluate.evaluate_case
             forged = case.make(target, crops[(i + 1) % len(crops)][1], seed + i)
             analysis = analyze(saved(forged.image), bank, options)
-            maps = {"own": analysis.evidence[case.manip], "largest": any_map(analysis.evidence), "shipped": analysis.combined}
+            maps = {"own": analysis.evidence[case.manip], "resaved": analysis.resaved.get(resaved_name(case.manip)),
+                    "largest": any_map(analysis.evidence), "shipped": analysis.combined}
             for name, cells in maps.items():
-                r = localisation_scores(pixel_map(cells, MAP_CELL, forged.mask.shape, 1.0, MAP_CELL), forged.mask, 0.0)
-                rows[name].append((r["auc"], r["best_f1"]))
-        cells = [" / ".join(f"{v:.3f}" for v in np.mean(rows[name], axis=0)) for name in ("own", "largest", "shipped")]
+                if cells is not None:
+                    r = localisation_scores(pixel_map(cells, MAP_CELL, forged.mask.shape, 1.0, MAP_CELL), forged.mask, 0.0)
+                    rows[name].append((r["auc"], r["best_f1"]))
+        cells = [" / ".join(f"{v:.3f}" for v in np.mean(rows[name], axis=0)) if rows[name] else "-"
+                 for name in ("own", "resaved", "largest", "shipped")]
         print(f"| {label} | " + " | ".join(cells) + " |")
 
 

@@ -13,7 +13,11 @@ histogram if any, the lattice features if any. The bank does not train; only the
   (submodels and chroma), then the lattice features if the bank has them. A manipulation's
   detector scores a window with the largest logit of its strengths' heads;
 - ``operations``: a multi-class head (pristine and the five manipulations) that names the
-  most likely operation when several detectors fire.
+  most likely operation when several detectors fire;
+- ``resaved`` (optional): a head per manipulation trained on images saved as JPEG after the
+  operation against images saved as JPEG alone, as most edited images are published. They draw
+  localisation maps (named ``blur-resaved`` etc.) that feed the map of any detector, and never
+  the verdict.
 
 Dense scanning counts codes in cells of ``gcd(stride, 120)`` pixels once per image and adds
 cells up into windows, so every window on the grid costs 81 additions per map instead of a
@@ -106,19 +110,30 @@ def detector_of(task: str) -> str:
 @dataclass
 class WindowScores:
     """Dense results on the window grid: ``tops``/``lefts`` (pixels), detector logits
-    (rows, cols) keyed by detector name, operation logits (C, rows, cols)."""
+    (rows, cols) keyed by detector name, operation logits (C, rows, cols), and the resaved
+    heads' logits (rows, cols) keyed by map name (:func:`resaved_name`; maps only, never a verdict)."""
 
     tops: np.ndarray
     lefts: np.ndarray
     detectors: dict[str, np.ndarray]
     operations: np.ndarray
     operation_names: list[str]
+    resaved: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+RESAVED_SUFFIX = "-resaved"
+
+
+def resaved_name(manipulation: str) -> str:
+    """The map name of a manipulation's resaved head (``blur`` -> ``blur-resaved``)."""
+    return manipulation + RESAVED_SUFFIX
 
 
 @dataclass
 class SRMBank:
     """A bank of exact submodels, a head per task (a detector per manipulation takes the largest
-    of its strengths'), an operation head, and the model card (thresholds, image rules)."""
+    of its strengths'), an operation head, optional resaved heads (one per manipulation, named
+    by the manipulation) and the model card (thresholds, image rules)."""
 
     submodels: tuple[Submodel, ...]
     feature_transform: str
@@ -128,6 +143,7 @@ class SRMBank:
     path: Path | None = None
     lattice: bool = False
     chroma: bool = False
+    resaved: LinearHeads | None = None
 
     @property
     def n_histograms(self) -> int:
@@ -167,13 +183,16 @@ class SRMBank:
         return ImageRule(float(self.card["thresholds"][name]["probability"]), float(rule["threshold"]), int(rule["min_area"]))
 
     def scales(self, name: str) -> dict:
-        """Window size (pixels) -> :class:`scanner.scan.ScaleCalibration` of detector ``name``,
-        from the card (only the 128-pixel window threshold, spread 1, on cards without one)."""
+        """Window size (pixels) -> :class:`scanner.scan.ScaleCalibration` of detector (or resaved
+        map) ``name``, from the card (only a detector's 128-pixel window threshold, spread 1, on
+        cards without scales; nothing for a map the card does not calibrate)."""
         from .scan import ScaleCalibration
 
         if "scales" not in self.card:
-            return {PATCH: ScaleCalibration(float(self.card["thresholds"][name]["logit"]), 1.0)}
-        return {int(w): ScaleCalibration(float(c["threshold"]), float(c["spread"])) for w, c in self.card["scales"][name].items()}
+            known = name in self.card["thresholds"]
+            return {PATCH: ScaleCalibration(float(self.card["thresholds"][name]["logit"]), 1.0)} if known else {}
+        return {int(w): ScaleCalibration(float(c["threshold"]), float(c["spread"]))
+                for w, c in self.card["scales"].get(name, {}).items()}
 
     def any_calibration(self):
         """The card's :class:`scanner.scan.AnyCalibration` of the map of any detector (None on
@@ -184,11 +203,17 @@ class SRMBank:
         return AnyCalibration({n: float(v) for n, v in c["offsets"].items()}, float(c["threshold"])) if c else None
 
     def select(self, names: list[str]) -> "SRMBank":
-        """The same bank with only the detectors in ``names`` (the operation head is kept)."""
-        rows = [i for i, t in enumerate(self.tasks.names) if detector_of(t) in names]
-        heads = LinearHeads([self.tasks.names[i] for i in rows], self.tasks.weight[rows], self.tasks.bias[rows])
-        return SRMBank(self.submodels, self.feature_transform, heads, self.operations, self.card, self.path, self.lattice,
-                       self.chroma)
+        """The same bank with only the detectors (and resaved heads) in ``names`` (the operation
+        head is kept)."""
+
+        def keep(heads: LinearHeads | None, of) -> LinearHeads | None:
+            if heads is None:
+                return None
+            rows = [i for i, t in enumerate(heads.names) if of(t) in names]
+            return LinearHeads([heads.names[i] for i in rows], heads.weight[rows], heads.bias[rows])
+
+        return SRMBank(self.submodels, self.feature_transform, keep(self.tasks, detector_of), self.operations, self.card,
+                       self.path, self.lattice, self.chroma, keep(self.resaved, lambda name: name))
 
     def describe(self) -> dict:
         """What the JSON output records of the models used."""
@@ -249,27 +274,37 @@ class SRMBank:
             local_offset = ((offset[0] - r0) % jpeg_lattice.BLOCK, offset[1])
             for k, logits in enumerate(self._band_logits(strip, grids, local, lefts, cell, local_offset, threads)):
                 parts[k].append(logits)
-        n = len(self.tasks.names)
+        n, c = len(self.tasks.names), len(self.operations.names)
+        resaved = self.resaved.names if self.resaved is not None else []
         out = []
         for k in range(len(grids)):
             logits = np.concatenate(parts[k], axis=1)
-            out.append(WindowScores(tops[k], lefts[k], self.detector_logits(logits[:n]), logits[n:], list(self.operations.names)))
+            out.append(WindowScores(tops[k], lefts[k], self.detector_logits(logits[:n]), logits[n : n + c],
+                                    list(self.operations.names),
+                                    {resaved_name(name): logits[n + c + i] for i, name in enumerate(resaved)}))
         return out
+
+    def _all_heads(self) -> LinearHeads:
+        """Every head in dense-scoring order: tasks, operations, resaved."""
+        parts = [self.tasks, self.operations] + ([self.resaved] if self.resaved is not None else [])
+        return LinearHeads([n for h in parts for n in h.names], np.concatenate([h.weight for h in parts]),
+                           np.concatenate([h.bias for h in parts]))
 
     def _band_logits(self, pixels: np.ndarray, grids: list[tuple[int, int]], tops: list[np.ndarray], lefts: list[np.ndarray],
                      cell: int, offset: tuple[int, int], threads: int) -> list[np.ndarray]:
-        """Logits of every head (K + C, rows, cols) for the windows of each grid whose tops and
+        """Logits of every head (:meth:`_all_heads`, K + C + R, rows, cols) for the windows of each grid whose tops and
         lefts (pixels of ``pixels`` (H, W[, 3]), multiples of ``cell``) are given, lattice blocks on
-        the grid at ``offset``; grids without a top here give (K + C, 0, cols)."""
+        the grid at ``offset``; grids without a top here give (K + C + R, 0, cols)."""
         from concurrent.futures import ThreadPoolExecutor
 
         green, y = split_planes(pixels, stacked=False) if self.lattice else (green_of(pixels), None)
         height, width = green.shape
-        heads = np.concatenate([self.tasks.weight, self.operations.weight])
+        all_heads = self._all_heads()
+        heads = all_heads.weight
         index = cell_index(height - MAX_EXTENT, width - MAX_EXTENT, cell)
 
         def histogram_logits(counts: np.ndarray, maps: int, column: int) -> list[np.ndarray]:
-            """Per grid, the logits (windows, K + C) of the histogram read at ``column``, from
+            """Per grid, the logits (windows, K + C + R) of the histogram read at ``column``, from
             cell counts (rows, cols, 81) summed over ``maps`` code maps."""
             out = []
             for (window, _), t, c in zip(grids, tops, lefts):
@@ -305,7 +340,7 @@ class SRMBank:
             if self.chroma:
                 jobs.append(pool.submit(chroma_logits))
             per_submodel = [job.result() for job in jobs]
-        bias = np.concatenate([self.tasks.bias, self.operations.bias])
+        bias = all_heads.bias
         return [(sum(parts) + bias).T.reshape(len(heads), len(t), len(c))
                 for parts, t, c in zip(zip(*per_submodel), tops, lefts)]
 
@@ -358,6 +393,8 @@ def save_bank(bank: SRMBank, directory: str | Path, name: str = "bank") -> Path:
     weights = directory / f"{name}.safetensors"
     tensors = {"tasks.weight": bank.tasks.weight, "tasks.bias": bank.tasks.bias,
                "operations.weight": bank.operations.weight, "operations.bias": bank.operations.bias}
+    if bank.resaved is not None:
+        tensors |= {"resaved.weight": bank.resaved.weight, "resaved.bias": bank.resaved.bias}
     # safetensors writes the raw buffer: a Fortran-ordered array (scikit-learn's multinomial
     # coef_) would come back scrambled, so every tensor is made C-contiguous first
     save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(weights))
@@ -365,6 +402,7 @@ def save_bank(bank: SRMBank, directory: str | Path, name: str = "bank") -> Path:
                 architecture={"type": "srm-bank", "submodels": [[s.order, s.threshold] for s in bank.submodels],
                               "transform": bank.feature_transform, "window": PATCH, "anchors": PATCH - ANCHOR_MARGIN,
                               "tasks": bank.tasks.names, "operations": bank.operations.names,
+                              **({"resaved": bank.resaved.names} if bank.resaved is not None else {}),
                               **({"chroma": CHROMA_CARD} if bank.chroma else {}),
                               **({"lattice": LATTICE_CARD} if bank.lattice else {})},
                 weights_file=weights.name, weights_sha256=file_sha256(weights))
@@ -383,10 +421,12 @@ def load_bank(card: dict, weights: Path) -> SRMBank:
     if "chroma" in arch and arch["chroma"] != CHROMA_CARD:
         raise ValueError(f"the card's chroma codes {arch['chroma']} are not this version's {CHROMA_CARD}")
     tensors = load_file(str(weights))
+    resaved = (LinearHeads(list(arch["resaved"]), tensors["resaved.weight"], tensors["resaved.bias"])
+               if "resaved" in arch else None)
     return SRMBank(tuple(Submodel(int(o), int(t)) for o, t in arch["submodels"]), arch["transform"],
                    LinearHeads(list(arch["tasks"]), tensors["tasks.weight"], tensors["tasks.bias"]),
                    LinearHeads(list(arch["operations"]), tensors["operations.weight"], tensors["operations.bias"]), card,
-                   lattice="lattice" in arch, chroma="chroma" in arch)
+                   lattice="lattice" in arch, chroma="chroma" in arch, resaved=resaved)
 
 
 LATTICE_CARD = {"frequencies": [list(f) for f in jpeg_lattice.FREQUENCIES], "steps": jpeg_lattice.STEPS.tolist(),

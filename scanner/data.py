@@ -374,18 +374,10 @@ def task_key(manip: str, strength: float) -> str:
     return f"{manip}:{strength:g}"
 
 
-def _photo_bank(args: tuple) -> dict:
-    """Worker: descriptors of the pristine and of every processed version (15 tasks) of up
-    to ``n`` patches of one photo, at the same positions (resize: at round(s * position)):
-    the submodels' histograms of the green channel, the chroma-residual histogram
-    (:mod:`scanner.chroma`), then the lattice features of the luma (:mod:`scanner.lattice`);
-    every operation is applied to the RGB crop."""
-    from .bank import descriptors as bank_descriptors
-
-    def descriptors(rgb: np.ndarray, where: np.ndarray) -> np.ndarray:
-        return bank_descriptors(_cut(rgb, where), submodels, lattice=True, chroma=True).astype(np.float32)
-
-    path, submodels, n, region, seed = args
+def _bank_region(path: str, n: int, region: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+    """The crop and up to ``n`` patch positions (P, 2) of one photo for bank data, with the
+    generator that drew them: positions on a :data:`BANK_GRID` grid inside the margin, valid for
+    every resizing scale."""
     rng = np.random.default_rng(seed)
     crop, _, _ = _random_region(load_rgb(path), region, rng)
     rh, rw = crop.shape[:2]
@@ -396,11 +388,65 @@ def _photo_bank(args: tuple) -> dict:
     positions = grid[np.array(fits, dtype=bool)] if len(grid) else grid
     if len(positions) > n:
         positions = positions[np.sort(rng.choice(len(positions), n, replace=False))]
-    out = {"positions": positions, "pristine": descriptors(crop, positions)}
+    return crop, positions, rng
+
+
+def _bank_descriptors(rgb: np.ndarray, where: np.ndarray, submodels) -> np.ndarray:
+    """Bank descriptors (N, F) float32 of the RGB patches of ``rgb`` at ``where``: the
+    submodels' histograms of the green channel, the chroma-residual histogram
+    (:mod:`scanner.chroma`), then the lattice features of the luma (:mod:`scanner.lattice`)."""
+    from .bank import descriptors
+
+    return descriptors(_cut(rgb, where), submodels, lattice=True, chroma=True).astype(np.float32)
+
+
+def _photo_bank(args: tuple) -> dict:
+    """Worker: descriptors (:func:`_bank_descriptors`) of the pristine and of every processed
+    version (15 tasks) of up to ``n`` patches of one photo, at the same positions (resize: at
+    round(s * position)); every operation is applied to the RGB crop."""
+    path, submodels, n, region, seed = args
+    crop, positions, _ = _bank_region(path, n, region, seed)
+    out = {"positions": positions, "pristine": _bank_descriptors(crop, positions, submodels)}
     for k, (name, strength) in enumerate(all_tasks()):
         processed = manipulations.apply(crop, name, strength, seed + 1000 * (k + 1))
         where = np.round(strength * positions).astype(np.int64) if name == "resize" else positions
-        out[task_key(name, strength)] = descriptors(processed, where)
+        out[task_key(name, strength)] = _bank_descriptors(processed, where, submodels)
+    return out
+
+
+RESAVE_QUALITIES = (75, 80, 85, 90, 95)
+"""JPEG qualities at which the resaved bank data saves each photo, one drawn per photo."""
+
+RESAVED_MANIPULATIONS = ("median", "blur", "noise", "resize")
+"""Manipulations with a resaved head: their traces after the whole image is saved as JPEG
+(a JPEG region resaved as JPEG is left to the JPEG detector and the map of any detector)."""
+
+RESAVED_DESCRIPTOR = "resaved-1"
+"""Version of what :func:`build_resaved_bank` stores per patch; part of its cache key."""
+
+
+def resave_quality(sha256: str) -> int:
+    """The :data:`RESAVE_QUALITIES` entry of a photo (fixed by its hash, so that every use of
+    the photo saves it alike)."""
+    return RESAVE_QUALITIES[int(sha256[:8], 16) % len(RESAVE_QUALITIES)]
+
+
+def _photo_resaved(args: tuple) -> dict:
+    """Worker: descriptors (:func:`_bank_descriptors`) of the patches of :func:`_photo_bank`
+    after the whole crop is saved as JPEG at ``quality``: ``pristine`` (the crop saved as is)
+    and, for each of :data:`RESAVED_MANIPULATIONS`, the crop processed at one of the
+    manipulation's two strongest strengths (drawn per photo), then saved. Resized patches are
+    cut at round(s * position) moved down to the JPEG block grid, as the pristine ones lie on it."""
+    path, submodels, n, region, seed, quality = args
+    crop, positions, rng = _bank_region(path, n, region, seed)
+    out = {"positions": positions, "quality": np.array(quality),
+           "pristine": _bank_descriptors(manipulations.jpeg(crop, quality), positions, submodels)}
+    for k, name in enumerate(RESAVED_MANIPULATIONS):
+        strength = float(rng.choice(manipulations.get(name).strengths[:2]))
+        processed = manipulations.jpeg(manipulations.apply(crop, name, strength, seed + 7000 * (k + 1)), quality)
+        where = np.round(strength * positions).astype(np.int64) // 8 * 8 if name == "resize" else positions
+        out[name] = _bank_descriptors(processed, where, submodels)
+        out[f"{name}:strength"] = np.array(strength)
     return out
 
 
@@ -427,38 +473,75 @@ class BankData:
         return self.subset(np.isin(self.make, list(makes)))
 
 
-def build_bank(root: str | Path, submodels, photos: list[Photo] | None = None, positions: int = BANK_POSITIONS,
-               region: int = 1536, seed: int = 0, cache_dir: str | Path | None = None, workers: int | None = None,
-               progress: bool = False) -> BankData:
-    """Bank descriptors of every photo under ``root`` (or of ``photos``), cached per photo."""
-    root = Path(root)
-    photos = photos if photos is not None else list_photos(root)
-    cache = (Path(cache_dir) if cache_dir else default_cache_dir()) / "bank"
+def _cached_photos(photos: list[Photo], cache: Path, spec, worker, args, progress: bool, workers: int | None,
+                   label: str) -> list[Path]:
+    """Run ``worker(args(photo))`` on every photo whose result is not cached yet (``workers``
+    processes) and save it as an npz named by the hash of ``spec(photo)`` under ``cache``;
+    returns each photo's npz path."""
     cache.mkdir(parents=True, exist_ok=True)
 
     def key(photo: Photo) -> Path:
-        spec = json.dumps([PATCH_PROTOCOL, BANK_DESCRIPTOR, photo.sha256, [(s.order, s.threshold) for s in submodels], positions, region, seed])
-        return cache / f"{hashlib.sha256(spec.encode()).hexdigest()[:24]}.npz"
+        return cache / f"{hashlib.sha256(json.dumps(spec(photo)).encode()).hexdigest()[:24]}.npz"
 
     todo = [p for p in photos if not key(p).exists()]
     if todo:
-        args = [(str(p.path), tuple(submodels), positions, region, seed + int(p.sha256[:8], 16) % 100_000) for p in todo]
         with ProcessPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
-            results = show_progress(pool.map(_photo_bank, args), len(args), "bank descriptors", "photos", progress)
+            results = show_progress(pool.map(worker, [args(p) for p in todo]), len(todo), label, "photos", progress)
             for p, result in zip(todo, results):
                 tmp = key(p).with_suffix(".tmp.npz")
                 np.savez(tmp, **result)
                 tmp.replace(key(p))
+    return [key(p) for p in photos]
+
+
+def _photo_seed(photo: Photo, seed: int) -> int:
+    """The seed of a photo's bank data: the run's ``seed`` offset by the photo's hash."""
+    return seed + int(photo.sha256[:8], 16) % 100_000
+
+
+def _stack_photos(photos: list[Photo], files: list[Path]) -> BankData:
+    """:class:`BankData` of the photos' cached npz ``files``: every per-position array (2-D)
+    but the positions, stacked over the photos in order."""
     parts: dict[str, list[np.ndarray]] = {}
     photo_idx, cams, makes = [], [], []
-    for i, p in enumerate(photos):
-        with np.load(key(p)) as z:
+    for i, (p, path) in enumerate(zip(photos, files)):
+        with np.load(path) as z:
             n = len(z["positions"])
             for k in z.files:
-                if k != "positions":
+                if k != "positions" and z[k].ndim == 2:
                     parts.setdefault(k, []).append(z[k])
         photo_idx.append(np.full(n, i))
         cams.append(np.full(n, p.camera, dtype=object))
         makes.append(np.full(n, camera_make(p.camera), dtype=object))
     return BankData({k: np.concatenate(v) for k, v in parts.items()}, np.concatenate(photo_idx), np.concatenate(cams),
                     np.concatenate(makes))
+
+
+def build_bank(root: str | Path, submodels, photos: list[Photo] | None = None, positions: int = BANK_POSITIONS,
+               region: int = 1536, seed: int = 0, cache_dir: str | Path | None = None, workers: int | None = None,
+               progress: bool = False) -> BankData:
+    """Bank descriptors of every photo under ``root`` (or of ``photos``), cached per photo."""
+    photos = photos if photos is not None else list_photos(root)
+    cache = (Path(cache_dir) if cache_dir else default_cache_dir()) / "bank"
+    sub = [(s.order, s.threshold) for s in submodels]
+    files = _cached_photos(photos, cache, lambda p: [PATCH_PROTOCOL, BANK_DESCRIPTOR, p.sha256, sub, positions, region, seed],
+                           _photo_bank, lambda p: (str(p.path), tuple(submodels), positions, region, _photo_seed(p, seed)),
+                           progress, workers, "bank descriptors")
+    return _stack_photos(photos, files)
+
+
+def build_resaved_bank(root: str | Path, submodels, photos: list[Photo] | None = None, positions: int = BANK_POSITIONS,
+                       region: int = 1536, seed: int = 0, cache_dir: str | Path | None = None, workers: int | None = None,
+                       progress: bool = False) -> BankData:
+    """Resaved bank descriptors (:func:`_photo_resaved`: keys ``pristine`` and each of
+    :data:`RESAVED_MANIPULATIONS`) of every photo under ``root`` (or of ``photos``), each photo
+    saved at its :func:`resave_quality`, cached per photo; same crops and positions as
+    :func:`build_bank`."""
+    photos = photos if photos is not None else list_photos(root)
+    cache = (Path(cache_dir) if cache_dir else default_cache_dir()) / "resaved"
+    sub = [(s.order, s.threshold) for s in submodels]
+    files = _cached_photos(photos, cache, lambda p: [PATCH_PROTOCOL, RESAVED_DESCRIPTOR, p.sha256, sub, positions, region, seed],
+                           _photo_resaved, lambda p: (str(p.path), tuple(submodels), positions, region, _photo_seed(p, seed),
+                                                      resave_quality(p.sha256)),
+                           progress, workers, "resaved bank descriptors")
+    return _stack_photos(photos, files)

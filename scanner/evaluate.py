@@ -366,7 +366,8 @@ forgery does not know. `scanner scan` also draws the map of any detector (`any`,
 cell, the largest of the five detectors' fused maps and of their distances from their own image's median (above
 or below), each less an offset and a threshold calibrated on training photos (the card's `any_map`), so that a
 region standing out from the rest of its image counts even where its detector sits below its pristine level
-everywhere. Same forgeries, every shipped detector:
+everywhere; the distances of the resaved heads' maps count too (since 0.6.0). Same forgeries, every shipped
+detector:
 
 {chr(10).join(blind)}
 

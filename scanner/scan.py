@@ -62,26 +62,31 @@ def background_departure(maps: np.ndarray) -> np.ndarray:
     return np.abs(maps - np.median(maps.reshape(len(maps), -1), axis=1)[:, None, None])
 
 
-def any_map(evidence: dict[str, np.ndarray], calibration: AnyCalibration | None = None) -> np.ndarray:
-    """The map of any detector from the detectors' localisation maps (same grid, H x W cells):
-    per cell, the largest of
+def any_map(evidence: dict[str, np.ndarray], calibration: AnyCalibration | None = None,
+            resaved: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """The map of any detector from the detectors' localisation maps ``evidence`` and the
+    resaved heads' maps ``resaved`` (same grid, H x W cells): per cell, the largest of
 
-    - the maps themselves (absolute: 0 is each detector's pristine 0.5% level), and, with a
-      ``calibration``,
+    - the detectors' maps themselves (absolute: 0 is each detector's pristine 0.5% level), and,
+      with a ``calibration``,
     - each map's :func:`background_departure` less its offset, less the threshold (relative: 0
-      is the level that 0.5% of pristine cells pass, away from their own image's background).
+      is the level that 0.5% of pristine cells pass, away from their own image's background),
+      the resaved maps' included.
 
     The relative part finds a region that stands out from the rest of its image even where a
     detector sits below its pristine level everywhere, as the JPEG detector does on a camera JPEG
     with a recompressed splice, and a region that sits *below* the rest, as an edited region
     does once the whole forgery is saved as JPEG (the untouched background then carries a double
     compression, the edited region less of one). The absolute part keeps a wholly processed
-    image lit."""
-    maps = np.stack(list(evidence.values()))
-    absolute = maps.max(axis=0)
+    image lit. The resaved maps, which read an edit through that final JPEG save, count only
+    relative to their own image: their absolute level backs no verdict, and on content unlike
+    the training photos' it can sit over 0 everywhere (docs/method.md)."""
+    absolute = np.stack(list(evidence.values())).max(axis=0)
     if calibration is None:
         return absolute
-    offsets = np.array([calibration.offsets[name] for name in evidence])[:, None, None]
+    everything = evidence | (resaved or {})
+    maps = np.stack(list(everything.values()))
+    offsets = np.array([calibration.offsets[name] for name in everything])[:, None, None]
     relative = (background_departure(maps) - offsets).max(axis=0) - calibration.threshold
     return np.maximum(absolute, relative)
 
@@ -343,8 +348,8 @@ class Analysis:
     """Everything a scan learns from one image: per-detector results and 128-pixel window
     probabilities (rows, cols), the operation probabilities (C, rows, cols) with their names
     (empty without an operation head), the named operation (None if nothing is flagged), and
-    each detector's localisation map (:func:`localisation_maps`) and the calibration of the
-    map of any detector (:func:`any_map`; None: the absolute part alone)."""
+    each detector's localisation map (:func:`localisation_maps`), the resaved heads' maps, and
+    the calibration of the map of any detector (:func:`any_map`; None: the absolute part alone)."""
 
     detections: dict[str, Detection]
     probabilities: dict[str, np.ndarray]
@@ -353,6 +358,7 @@ class Analysis:
     operation: str | None
     evidence: dict[str, np.ndarray] = field(default_factory=dict)
     any_calibration: AnyCalibration | None = None
+    resaved: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def flagged(self) -> bool:
@@ -363,12 +369,13 @@ class Analysis:
         """The :data:`ANY_MAP` map (:func:`any_map`, same grid and units as the detectors' maps,
         0 = the pristine 0.5% level): where the image was most likely processed, whatever the
         operation. None without localisation maps."""
-        return any_map(self.evidence, self.any_calibration) if self.evidence else None
+        return any_map(self.evidence, self.any_calibration, self.resaved) if self.evidence else None
 
     def maps(self) -> dict[str, np.ndarray]:
-        """Every localisation map by name: each detector's, then, with more than one, the
-        :data:`ANY_MAP` one."""
-        return self.evidence | ({ANY_MAP: self.combined} if len(self.evidence) > 1 else {})
+        """Every localisation map by name: each detector's, each resaved head's, then, with more
+        than one, the :data:`ANY_MAP` one."""
+        maps = self.evidence | self.resaved
+        return maps | ({ANY_MAP: self.combined} if len(maps) > 1 else {})
 
 
 def use_threads(threads: int | None = None) -> int:
@@ -406,15 +413,17 @@ def map_grids(detectors, shape: tuple[int, int], options: ScanOptions) -> list[t
 
 
 def localisation_maps(shape: tuple[int, int], detectors, scored: dict, options: ScanOptions) -> dict[str, np.ndarray]:
-    """Each detector's localisation map: a cell every :data:`MAP_CELL` pixels of an image of
-    ``shape`` (H, W), the mean over the grids of :func:`map_grids` of the mean logit of the
-    windows covering the cell, less that size's pristine threshold, in units of its pristine
-    spread (:class:`ScaleCalibration`). 0 is the 0.5%-of-pristine-windows level of every size.
-    ``scored`` maps each grid (window, stride) to its :class:`scanner.bank.WindowScores`."""
+    """Each detector's localisation map, and each resaved head's (:mod:`scanner.bank`): a cell
+    every :data:`MAP_CELL` pixels of an image of ``shape`` (H, W), the mean over the grids of
+    :func:`map_grids` of the mean logit of the windows covering the cell, less that size's
+    pristine threshold, in units of its pristine spread (:class:`ScaleCalibration`). 0 is the
+    0.5%-of-pristine-windows level of every size. ``scored`` maps each grid (window, stride) to
+    its :class:`scanner.bank.WindowScores`."""
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
     for window, stride in map_grids(detectors, shape, options):
-        for name, logits in scored[window, stride].detectors.items():
+        scores = scored[window, stride]
+        for name, logits in (scores.detectors | scores.resaved).items():
             scale = detectors.scales(name).get(window)
             if scale is not None:
                 z = (coverage_mean(logits, stride, window, shape) - scale.threshold) / scale.spread
@@ -435,7 +444,9 @@ def analyze(pixels: np.ndarray, detectors, options: ScanOptions) -> Analysis:
     scored = dict(zip(grids, detectors.dense_grids(pixels, grids, options.device, options.threads)))
     scores = scored[PATCH, options.stride]  # the verdict's windows
     operations = _softmax(scores.operations) if len(scores.operation_names) else scores.operations
-    evidence = localisation_maps(shape, detectors, scored, options)
+    maps = localisation_maps(shape, detectors, scored, options)
+    evidence = {name: m for name, m in maps.items() if name in scores.detectors}
+    resaved = {name: m for name, m in maps.items() if name not in evidence}
     detections, probabilities = {}, {}
     for name, logits in scores.detectors.items():
         prob = sigmoid(logits)
@@ -456,7 +467,7 @@ def analyze(pixels: np.ndarray, detectors, options: ScanOptions) -> Analysis:
     elif flagged:
         operation = max(flagged, key=lambda d: d.score).detector
     calibration = detectors.any_calibration() if options.window is None else None  # calibrated on the fused maps
-    return Analysis(detections, probabilities, operations, scores.operation_names, operation, evidence, calibration)
+    return Analysis(detections, probabilities, operations, scores.operation_names, operation, evidence, calibration, resaved)
 
 
 @dataclass

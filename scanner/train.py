@@ -14,8 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .bank import HeadChoice, SRMBank
-from .data import BANK_POSITIONS, PATCH, PatchSet, Photo, TaskData, build_bank, camera_make, list_photos, split_by_make
+from .bank import HeadChoice, LinearHeads, SRMBank
+from .data import (BANK_POSITIONS, BankData, PATCH, RESAVE_QUALITIES, RESAVED_MANIPULATIONS, PatchSet, Photo, TaskData, build_bank,
+                   build_resaved_bank, camera_make, list_photos, resave_quality, split_by_make)
 from .model import BayarNet, RecastNet, to_input
 from .scan import MIN_AREA, sigmoid
 from .srm import Submodel, srm_features
@@ -500,41 +501,49 @@ CropScores = tuple[tuple[int, int], dict]
 def _crop_scores(args: tuple) -> CropScores:
     from .images import load_pixels
     from .lattice import central_crop
+    from .manipulations import jpeg
     from .scan import WINDOWS, scale_stride
 
-    bank, path, stride = args
+    bank, path, stride, quality = args
     crop = central_crop(load_pixels(path)[0], SCALE_CROP)
+    if quality is not None:
+        crop = jpeg(crop, quality)
     grids = [(w, stride if w == PATCH else scale_stride(w, stride)) for w in WINDOWS if min(crop.shape[:2]) >= w]
     return crop.shape[:2], dict(zip(grids, bank.dense_grids(crop, grids)))
 
 
-def crop_scores(bank: SRMBank, photos: list[Photo], stride: int, workers: int = 2) -> list[CropScores]:
-    """Window scores of the central :data:`SCALE_CROP` crop of each of ``photos`` at every
-    window size of the localisation map, at the strides of a scan at ``stride``, ``workers``
-    photos at a time: what :func:`calibrate_scales` and :func:`calibrate_any_map` read."""
+def crop_scores(bank: SRMBank, photos: list[Photo], stride: int, workers: int = 2, resave: bool = False) -> list[CropScores]:
+    """Window scores of the central :data:`SCALE_CROP` crop of each of ``photos`` (``resave``:
+    saved as JPEG at the photo's :func:`scanner.data.resave_quality` first) at every window
+    size of the localisation map, at the strides of a scan at ``stride``, ``workers`` photos at
+    a time: what :func:`calibrate_scales` and :func:`calibrate_any_map` read."""
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_crop_scores, [(bank, p.path, stride) for p in photos]))
+        return list(pool.map(_crop_scores, [(bank, p.path, stride, resave_quality(p.sha256) if resave else None)
+                                            for p in photos]))
 
 
-def calibrate_scales(bank: SRMBank, crops: list[CropScores], window_fpr: float = WINDOW_FPR) -> dict[str, dict[str, dict[str, float]]]:
-    """For each detector and window size of the localisation map, the logit that ``window_fpr``
-    of the windows of pristine ``crops`` (:func:`crop_scores`) exceed (``threshold``) and their
-    interquartile range (``spread``): {detector: {str(window): {"threshold", "spread"}}} (see
-    :class:`scanner.scan.ScaleCalibration`).
+def calibrate_scales(bank: SRMBank, crops: list[CropScores], window_fpr: float = WINDOW_FPR,
+                     resaved: bool = False) -> dict[str, dict[str, dict[str, float]]]:
+    """For each detector (``resaved``: each resaved head's map instead) and window size of the
+    localisation map, the logit that ``window_fpr`` of the windows of pristine ``crops``
+    (:func:`crop_scores`) exceed (``threshold``) and their interquartile range (``spread``):
+    {name: {str(window): {"threshold", "spread"}}} (see :class:`scanner.scan.ScaleCalibration`).
 
     The crops are the bank's own training photos, on which its logits sit lower than on new
-    makes; so every size's threshold is raised by the gap between the card's out-of-fold
-    128-pixel window threshold and the 128-pixel one found here (128 then equals the card's)."""
+    makes; so every size of a detector has its threshold raised by the gap between the card's
+    out-of-fold 128-pixel window threshold and the 128-pixel one found here (128 then equals the
+    card's). Resaved heads have no out-of-fold threshold and keep the one found here."""
     scales: dict[str, dict[str, dict[str, float]]] = {}
-    for name in bank.names:
+    for name in (list(crops[0][1].values())[0].resaved if resaved else bank.names):
         for window in sorted({w for _, scored in crops for w, _ in scored}):
-            v = np.concatenate([s.detectors[name].ravel() for _, scored in crops for (w, _), s in scored.items() if w == window])
+            v = np.concatenate([(s.resaved if resaved else s.detectors)[name].ravel()
+                                for _, scored in crops for (w, _), s in scored.items() if w == window])
             q1, q3 = np.quantile(v, [0.25, 0.75])
             scales.setdefault(name, {})[str(window)] = {"threshold": float(np.quantile(v, 1 - window_fpr)),
                                                         "spread": float(q3 - q1)}
-        shift = bank.card["thresholds"][name]["logit"] - scales[name][str(PATCH)]["threshold"]
+        shift = 0.0 if resaved else bank.card["thresholds"][name]["logit"] - scales[name][str(PATCH)]["threshold"]
         for calibration in scales[name].values():
             calibration["threshold"] += shift
     return scales
@@ -553,14 +562,16 @@ def calibrate_any_map(bank: SRMBank, crops: list[CropScores], stride: int, cell_
     departure = []
     for shape, scored in crops:
         maps = localisation_maps(shape, bank, scored, options)
-        departure.append(background_departure(np.stack([maps[name] for name in bank.names])))
+        names = list(maps)
+        departure.append(background_departure(np.stack([maps[name] for name in names])))
     cells = np.concatenate([d.reshape(len(d), -1) for d in departure], axis=1)
     offsets = np.quantile(cells, 1 - cell_fpr, axis=1)
     threshold = float(np.quantile((cells - offsets[:, None]).max(axis=0), 1 - cell_fpr))
-    return {"offsets": {name: float(v) for name, v in zip(bank.names, offsets)}, "threshold": threshold,
-            "method": f"fused maps of central {SCALE_CROP}-pixel crops of {len(crops)} training photos at stride {stride}; "
+    return {"offsets": {name: float(v) for name, v in zip(names, offsets)}, "threshold": threshold,
+            "method": f"fused maps of {len(crops)} central {SCALE_CROP}-pixel crops of training photos (as stored, and saved as "
+                      f"JPEG where the bank has resaved heads) at stride {stride}; "
                       f"offsets and threshold each passed by {cell_fpr:.1%} of the cells",
-            "photos": len(crops)}
+            "crops": len(crops)}
 
 
 @dataclass
@@ -627,12 +638,14 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
        pristine windows; a detector takes the largest shifted logit of its strengths.
     3. Thresholds and the image rule come from out-of-fold windows and whole photos (:func:`calibrate`).
     4. The final heads are fitted on every training make.
-    5. The window sizes of the localisation map (:func:`calibrate_scales`) and the map of any
-       detector (:func:`calibrate_any_map`) are calibrated on the training photos.
+    5. The resaved heads (:func:`fit_resaved_heads`) are fitted on every training make.
+    6. The window sizes of the localisation map (:func:`calibrate_scales`) are calibrated on the
+       training photos as stored (detectors) and as stored and resaved (resaved heads), the map
+       of any detector (:func:`calibrate_any_map`) on both.
     """
     from sklearn.metrics import roc_auc_score
 
-    from .bank import (HEAD_CHOICES, LinearHeads, OPERATIONS, detector_of, fit_operation_head, fit_task_head, head_input,
+    from .bank import (HEAD_CHOICES, OPERATIONS, detector_of, fit_operation_head, fit_task_head, head_input,
                        histogram_width)
     from .data import all_tasks, task_key
 
@@ -694,8 +707,36 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
                      "seconds": round(time.perf_counter() - start, 1)},
         "versions": library_versions(),
     }
+    say("resaved heads on every training make")
+    resaved = build_resaved_bank(root, BANK_SUBMODELS, photos, cache_dir=cache, progress=progress is not None)
+    bank.resaved, bank.card["resaved"] = fit_resaved_heads(resaved.of_makes(makes["train"] + makes["validation"]),
+                                                           feature_transform, seed)
     say("window sizes of the localisation map and the map of any detector")
     crops = crop_scores(bank, training, stride)
-    bank.card["scales"] = calibrate_scales(bank, crops)
-    bank.card["any_map"] = calibrate_any_map(bank, crops, stride)
+    resaved_crops = crop_scores(bank, training, stride, resave=True)
+    bank.card["scales"] = calibrate_scales(bank, crops) | calibrate_scales(bank, crops + resaved_crops, resaved=True)
+    bank.card["any_map"] = calibrate_any_map(bank, crops + resaved_crops, stride)
     return bank
+
+
+RESAVED_CHOICE = HeadChoice(None, 0.01)
+"""How every resaved head is fitted: every submodel, no chroma or lattice (docs/training-log.md, run 20)."""
+
+
+def fit_resaved_heads(data: BankData, feature_transform: str, seed: int = 0) -> tuple[LinearHeads, dict]:
+    """One head per :data:`scanner.data.RESAVED_MANIPULATIONS` on resaved bank data
+    (:func:`scanner.data.build_resaved_bank`): the manipulation then a JPEG save against the
+    JPEG save alone (:data:`RESAVED_CHOICE`), shifted so that logit 0 passes
+    :data:`WINDOW_FPR` of the resaved pristine patches. Returns the heads and their card entry."""
+    from .bank import fit_task_head, head_input, histogram_width
+
+    f = {k: head_input(v, histogram_width(BANK_SUBMODELS, chroma=True), feature_transform) for k, v in data.features.items()}
+    weights, biases = [], []
+    for name in RESAVED_MANIPULATIONS:
+        w, b = fit_task_head(f["pristine"], f[name], RESAVED_CHOICE, BANK_SUBMODELS, seed)
+        weights.append(w)
+        biases.append(b - float(np.quantile(f["pristine"] @ w + b, 1 - WINDOW_FPR)))
+    card = {"manipulations": list(RESAVED_MANIPULATIONS), "choice": RESAVED_CHOICE.label, "qualities": list(RESAVE_QUALITIES),
+            "strengths": "one of the manipulation's two strongest per photo", "n_train_positions": len(data),
+            "use": "localisation maps and the map of any detector only, never the verdict"}
+    return LinearHeads(list(RESAVED_MANIPULATIONS), np.stack(weights), np.array(biases)), card

@@ -71,14 +71,16 @@ def test_bank_features_pool_the_anchor_square(rng):
     np.testing.assert_allclose(f[1, 162 + 81 :], along / (2 * a * a))
 
 
-def random_bank(rng, submodels=BANK_SUBMODELS[:3], tf="sqrt", lattice: bool = False, chroma: bool = False) -> SRMBank:
+def random_bank(rng, submodels=BANK_SUBMODELS[:3], tf="sqrt", lattice: bool = False, chroma: bool = False,
+                resaved: bool = True) -> SRMBank:
     f = 162 * len(submodels) + (N_LATTICE if lattice else 0) + (N_CHROMA if chroma else 0)
     keys = [task_key(m, s) for m, s in all_tasks()]
     card = {"thresholds": {m: {"logit": 0.0, "probability": 0.5} for m in ("median", "blur", "noise", "resize", "jpeg")},
             "image_rule": {m: {"threshold": 0.7, "min_area": 3 * 128 * 128} for m in ("median", "blur", "noise", "resize", "jpeg")}}
     return SRMBank(tuple(submodels), tf, LinearHeads(keys, rng.normal(size=(15, f)), rng.normal(size=15)),
                    LinearHeads(["pristine", "median", "blur", "noise", "resize", "jpeg"], rng.normal(size=(6, f)), rng.normal(size=6)),
-                   card, lattice=lattice, chroma=chroma)
+                   card, lattice=lattice, chroma=chroma,
+                   resaved=LinearHeads(["median", "blur", "noise", "resize"], rng.normal(size=(4, f)), rng.normal(size=4)) if resaved else None)
 
 
 @pytest.mark.parametrize("stride, threads, band, window, lattice, chroma", [
@@ -101,6 +103,10 @@ def test_dense_scores_equal_window_by_window(rng, stride, threads, band, window,
     for name, logits in scores.detectors.items():
         np.testing.assert_allclose(logits.ravel(), detectors[name], atol=1e-9)
     np.testing.assert_allclose(scores.operations.reshape(6, -1).T, operations, atol=1e-9)
+    resaved = bank.resaved(bank.features(windows))
+    assert list(scores.resaved) == ["median-resaved", "blur-resaved", "noise-resaved", "resize-resaved"]
+    for i, logits in enumerate(scores.resaved.values()):
+        np.testing.assert_allclose(logits.ravel(), resaved[:, i], atol=1e-9)
     assert scores.tops[-1] + window <= 200 and scores.lefts[-1] + window <= 290
     assert scores.tops[-1] + window + stride > 200 and scores.lefts[-1] + window + stride > 290
 
@@ -120,6 +126,8 @@ def test_grids_scored_together_equal_each_grid_alone(rng, monkeypatch, extras):
         for name in alone.detectors:
             np.testing.assert_allclose(together.detectors[name], alone.detectors[name], rtol=0, atol=1e-9)
         np.testing.assert_allclose(together.operations, alone.operations, rtol=0, atol=1e-9)
+        for name in alone.resaved:
+            np.testing.assert_allclose(together.resaved[name], alone.resaved[name], rtol=0, atol=1e-9)
 
 
 def test_detector_is_the_largest_of_its_task_heads(rng):
@@ -181,9 +189,13 @@ def test_safetensors_round_trip_and_tamper_check(rng, tmp_path):
     again = load_bank(card, weights)
     np.testing.assert_array_equal(again.tasks.weight, bank.tasks.weight)
     np.testing.assert_array_equal(again.operations.weight, bank.operations.weight)
+    np.testing.assert_array_equal(again.resaved.weight, bank.resaved.weight)
     assert again.submodels == bank.submodels and again.tasks.names == bank.tasks.names
+    assert again.resaved.names == bank.resaved.names
     loaded = load_shipped(["blur", "jpeg"], directory=tmp_path)
     assert loaded.names == ["blur", "jpeg"] and loaded.image_rule("jpeg") == ImageRule(0.5, 0.7, 3 * 128 * 128)
+    assert loaded.resaved.names == ["blur"]
+    np.testing.assert_array_equal(loaded.resaved.weight[0], bank.resaved.weight[1])
     data = bytearray(weights.read_bytes())
     data[-1] ^= 1
     weights.write_bytes(bytes(data))
@@ -201,6 +213,10 @@ def test_shipped_bank_is_safetensors_with_a_complete_card():
     for name in bank.names:
         rule = bank.image_rule(name)
         assert 0 < rule.window_threshold <= rule.threshold < 1 and rule.min_area >= 128 * 128
+    maps = bank.names + [f"{name}-resaved" for name in bank.resaved.names]
+    assert bank.resaved.names == card["resaved"]["manipulations"] == ["median", "blur", "noise", "resize"]
+    assert set(card["scales"]) == set(card["any_map"]["offsets"]) == set(maps)
+    assert all(set(bank.scales(name)) == {32, 64, 128} for name in maps)
 
 
 def test_colour_detectors_are_those_whose_heads_read_chroma(rng):

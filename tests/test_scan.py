@@ -281,6 +281,13 @@ def test_the_map_of_any_detector_reads_each_map_against_its_own_image():
     assert lit[12:15, 3:6].all() and lit.sum() == 9
     wholly = dict(background, blur=np.full((20, 30), 3.0))  # a wholly blurred image stays lit
     assert (any_map(wholly, calibration) == 3.0).all()
+    calibration = AnyCalibration({"blur": 1.0, "jpeg": 1.0, "blur-resaved": 1.0}, 0.5)
+    level = np.full((20, 30), 2.0)  # a resaved map over 0 everywhere: no region, no light
+    assert not (any_map(background, calibration, {"blur-resaved": level}) > 0).any()
+    edited = level.copy()
+    edited[2:6, 20:25] = 5.0  # a region standing out from the rest of the resaved map lights
+    lit = any_map(background, calibration, {"blur-resaved": edited}) > 0
+    assert lit[2:6, 20:25].all() and lit.sum() == 20
 
 
 def test_a_recompressed_square_shows_in_the_map_of_any_detector(rng):

@@ -261,7 +261,7 @@ def test_networks_trained_with_arch_recast_scan_through_the_same_interface(tmp_p
 
 def test_window_sizes_are_calibrated_on_colour_photos(tmp_path, rng):
     """The per-size calibration of the localisation map reads RGB photos (for the lattice
-    features) and scores every window size on their central crop."""
+    features) and scores every window size on their central crop, as stored or saved as JPEG."""
     from scanner.scan import WINDOWS
     from scanner.train import BANK_SUBMODELS, _crop_scores
     from tests.test_bank import random_bank
@@ -269,9 +269,14 @@ def test_window_sizes_are_calibrated_on_colour_photos(tmp_path, rng):
     path = tmp_path / "photo.png"
     Image.fromarray(manipulations.jpeg(textured_image(rng, 300, 420), 90)).save(path)
     bank = random_bank(rng, submodels=BANK_SUBMODELS[:2], lattice=True)
-    shape, scored = _crop_scores((bank, path, 32))
+    shape, scored = _crop_scores((bank, path, 32, None))
     assert shape == (300, 420) and sorted(w for w, _ in scored) == sorted(WINDOWS)
     assert scored[128, 32].detectors["jpeg"].shape == ((300 - 128) // 32 + 1, (420 - 128) // 32 + 1)
+    assert scored[128, 32].resaved["blur-resaved"].shape == scored[128, 32].detectors["jpeg"].shape
+    _, resaved = _crop_scores((bank, path, 32, 75))
+    assert not np.allclose(resaved[128, 32].detectors["jpeg"], scored[128, 32].detectors["jpeg"])
+    again = bank.dense(manipulations.jpeg(np.asarray(Image.open(path).convert("RGB")), 75), 32)
+    np.testing.assert_allclose(resaved[128, 32].resaved["blur-resaved"], again.resaved["blur-resaved"])
 
 
 def test_the_map_of_any_detector_is_calibrated_on_pristine_photos(tmp_path, rng):
@@ -293,15 +298,23 @@ def test_the_map_of_any_detector_is_calibrated_on_pristine_photos(tmp_path, rng)
     entry = calibrate_any_map(bank, crop_scores(bank, photos, 32, workers=1), 32)
     maps = []
     for image in images:
-        evidence = analyze(central_crop(image, SCALE_CROP), bank, ScanOptions(stride=32)).evidence
-        maps.append(np.stack([evidence[name] for name in bank.names]))
+        analysis = analyze(central_crop(image, SCALE_CROP), bank, ScanOptions(stride=32))
+        evidence = analysis.evidence | analysis.resaved
+        names = list(evidence)  # the detectors', then the resaved heads'
+        maps.append(np.stack([evidence[name] for name in names]))
+    assert sorted(entry["offsets"]) == sorted(names)
     departure = np.concatenate([background_departure(m).reshape(len(m), -1) for m in maps], axis=1)
-    offsets = np.array([entry["offsets"][n] for n in bank.names])
+    offsets = np.array([entry["offsets"][n] for n in names])
     assert np.allclose((departure > offsets[:, None]).mean(axis=1), 0.005, atol=0.002)
     calibration = AnyCalibration(entry["offsets"], entry["threshold"])
     relative = np.concatenate([(background_departure(m) - offsets[:, None, None]).max(axis=0).ravel() for m in maps])
     assert abs((relative > entry["threshold"]).mean() - 0.005) <= 0.002
-    assert all((any_map(dict(zip(bank.names, m)), calibration) >= m.max(axis=0)).all() for m in maps)
+    detectors = len(bank.names)
+    for m in maps:
+        both = any_map(dict(zip(names[:detectors], m[:detectors])), calibration, dict(zip(names[detectors:], m[detectors:])))
+        assert (both >= m[:detectors].max(axis=0)).all()
+        np.testing.assert_allclose(np.maximum(both, 0), np.maximum(np.maximum(m[:detectors].max(axis=0), (
+            background_departure(m) - offsets[:, None, None]).max(axis=0) - entry["threshold"]), 0))
 
 
 def test_sampled_positions_still_lower_the_loss(rng):
@@ -341,3 +354,33 @@ def test_cli_trains_the_recast_cnn_on_sampled_positions(photo_folder, tmp_path):
     refused = CliRunner().invoke(app, ["train", "--arch", "bayar", "--manip", "blur", "--images", str(photo_folder),
                                        "--positions", "64", "--out", str(out)])
     assert refused.exit_code != 0 and "--positions is for --arch recast" in refused.output
+
+
+def test_resaved_heads_read_an_operation_through_a_later_jpeg_save(tmp_path, rng):
+    """Resaved bank data of synthetic photos (each processed, then saved as JPEG at its own
+    quality): heads fitted on some photos rank the processed-then-saved patches of other photos
+    above their saved-only patches, and logit 0 passes few of the saved-only ones."""
+    from sklearn.metrics import roc_auc_score
+
+    from scanner.bank import head_input
+    from scanner.data import RESAVE_QUALITIES, RESAVED_MANIPULATIONS, build_resaved_bank, list_photos
+    from scanner.train import BANK_SUBMODELS, fit_resaved_heads
+
+    for side, n in (("train", 10), ("test", 4)):
+        (tmp_path / side).mkdir()
+        for k in range(n):
+            Image.fromarray(textured_image(rng, 336, 336, smooth=0.8)).save(tmp_path / side / f"{k}.png")
+    train, test = (build_resaved_bank(tmp_path / side, BANK_SUBMODELS, cache_dir=tmp_path / "cache", workers=1)
+                   for side in ("train", "test"))
+    qualities = {int(np.load(f)["quality"]) for f in (tmp_path / "cache" / "resaved").glob("*.npz")}
+    assert qualities <= set(RESAVE_QUALITIES) and len(qualities) > 1
+    heads, card = fit_resaved_heads(train, "sqrt")
+    assert heads.names == list(RESAVED_MANIPULATIONS) == card["manipulations"]
+    width = heads.weight.shape[1] - 252  # the lattice features follow the histograms
+    logits = {k: heads(head_input(v, width, "sqrt")) for k, v in test.features.items()}
+    for i, name in enumerate(heads.names):
+        pristine, processed = logits["pristine"][:, i], logits[name][:, i]
+        auc = roc_auc_score(np.r_[np.zeros(len(pristine)), np.ones(len(processed))], np.r_[pristine, processed])
+        assert auc > (0.9 if name in ("median", "blur", "resize") else 0.6), (name, auc)
+    fitted_on = heads(head_input(train.features["pristine"], width, "sqrt"))
+    assert np.all(np.mean(fitted_on > 0, axis=0) <= 0.02)  # shifted to pass 0.5% of them

@@ -1,0 +1,58 @@
+"""How well do the resaved heads read an operation through a later JPEG save, on held-out makes?
+
+    python benchmarks/resaved_heads.py --bank 0=weights
+
+On the held-out makes of split SEED, resaved bank data (:func:`scanner.data.build_resaved_bank`:
+each photo processed at one of the two strongest strengths, then saved as JPEG at its own
+quality, against the photo saved alone): the AUC of each manipulation's shipped detector (trained
+on images not saved afterwards) and of its resaved head, over every photo and per quality, and
+the share of saved-only patches over the resaved head's logit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from scanner.bank import head_input
+from scanner.data import RESAVE_QUALITIES, build_resaved_bank, default_pristine_dir, list_photos, resave_quality
+from scanner.detectors import load_shipped
+
+
+def auc(negative: np.ndarray, positive: np.ndarray) -> float:
+    return float(roc_auc_score(np.r_[np.zeros(len(negative)), np.ones(len(positive))], np.r_[negative, positive]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bank", required=True, help="SEED=FOLDER, a bank trained on split SEED")
+    parser.add_argument("--images", type=Path, default=None)
+    args = parser.parse_args()
+    seed, folder = args.bank.split("=", 1)
+    bank = load_shipped(directory=folder)
+    if bank.card["data"]["split_seed"] != int(seed) or bank.resaved is None:
+        raise SystemExit(f"{folder}: not a bank with resaved heads trained on split {seed}")
+    root = args.images or default_pristine_dir()
+    photos = list_photos(root)
+    test = build_resaved_bank(root, bank.submodels, photos).of_makes(bank.card["data"]["test_makes"])
+    quality = np.array([resave_quality(photos[i].sha256) for i in test.photo])
+    detectors = {k: bank.patch_logits_from_features(v) for k, v in test.features.items()}
+    resaved = {k: bank.resaved(head_input(v, bank.n_histograms, bank.feature_transform)) for k, v in test.features.items()}
+    print(f"split {seed}: {len(set(test.photo))} held-out photos, {len(test)} positions, "
+          f"qualities {dict(zip(*(v.tolist() for v in np.unique(quality, return_counts=True))))}\n")
+    print("| manipulation | detector AUC | resaved head AUC | " + " | ".join(f"Q{q}: detector / resaved" for q in RESAVE_QUALITIES)
+          + " | saved-only over 0 |")
+    print("|---|---|---|" + "---|" * len(RESAVE_QUALITIES) + "---|")
+    for i, name in enumerate(bank.resaved.names):
+        d0, d1 = detectors["pristine"][name], detectors[name][name]
+        r0, r1 = resaved["pristine"][:, i], resaved[name][:, i]
+        per_quality = [f"{auc(d0[quality == q], d1[quality == q]):.3f} / {auc(r0[quality == q], r1[quality == q]):.3f}"
+                       if np.any(quality == q) else "-" for q in RESAVE_QUALITIES]
+        print(f"| {name} | {auc(d0, d1):.4f} | {auc(r0, r1):.4f} | " + " | ".join(per_quality) + f" | {np.mean(r0 > 0):.2%} |")
+
+
+if __name__ == "__main__":
+    main()
