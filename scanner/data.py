@@ -446,7 +446,6 @@ def _photo_resaved(args: tuple) -> dict:
         processed = manipulations.jpeg(manipulations.apply(crop, name, strength, seed + 7000 * (k + 1)), quality)
         where = np.round(strength * positions).astype(np.int64) // 8 * 8 if name == "resize" else positions
         out[name] = _bank_descriptors(processed, where, submodels)
-        out[f"{name}:strength"] = np.array(strength)
     return out
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .bank import HeadChoice, LinearHeads, SRMBank
+from .bank import HeadChoice, LinearHeads, SRMBank, resaved_name
 from .data import (BANK_POSITIONS, BankData, PATCH, RESAVE_QUALITIES, RESAVED_MANIPULATIONS, PatchSet, Photo, TaskData, build_bank,
                    build_resaved_bank, camera_make, list_photos, resave_quality, split_by_make)
 from .model import BayarNet, RecastNet, to_input
@@ -536,7 +536,7 @@ def calibrate_scales(bank: SRMBank, crops: list[CropScores], window_fpr: float =
     out-of-fold 128-pixel window threshold and the 128-pixel one found here (128 then equals the
     card's). Resaved heads have no out-of-fold threshold and keep the one found here."""
     scales: dict[str, dict[str, dict[str, float]]] = {}
-    for name in (list(crops[0][1].values())[0].resaved if resaved else bank.names):
+    for name in ([resaved_name(n) for n in bank.resaved.names] if resaved else bank.names):
         for window in sorted({w for _, scored in crops for w, _ in scored}):
             v = np.concatenate([(s.resaved if resaved else s.detectors)[name].ravel()
                                 for _, scored in crops for (w, _), s in scored.items() if w == window])
