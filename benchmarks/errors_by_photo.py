@@ -4,20 +4,22 @@
 
 For the strongest strength of each manipulation, on the held-out makes of split SEED (bank
 descriptors, as in benchmarks/detectors_report.py): TNR, TPR and balanced accuracy at the
-shipped window threshold, the photos holding the false positives and the misses, and the
-balanced accuracy again without the photos named by ``--exclude`` (file names).
+shipped window threshold, the photos holding the false positives and the misses, how many of the
+misses are patches of one constant colour (which median filtering, blurring and resizing leave
+unchanged, so that no detector can tell them from their pristine twin), the balanced accuracy
+without the constant patches, and without the photos named by ``--exclude`` (file names).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
 from scanner import manipulations
-from scanner.data import build_bank, default_pristine_dir, list_photos, task_key
-from scanner.detectors import load_shipped
+from scanner.data import PATCH, bank_region, build_bank, list_photos, task_key
+
+from heldout import add_bank_arguments, load_bank
 
 
 def balanced(false_positive: np.ndarray, miss: np.ndarray) -> float:
@@ -26,24 +28,22 @@ def balanced(false_positive: np.ndarray, miss: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bank", required=True, help="SEED=FOLDER, a bank trained on split SEED")
-    parser.add_argument("--images", type=Path, default=None)
+    add_bank_arguments(parser)
     parser.add_argument("--exclude", nargs="*", default=[], help="photo file names to leave out in the last column")
     args = parser.parse_args()
-    seed, folder = args.bank.split("=", 1)
-    bank = load_shipped(directory=folder)
-    if bank.card["data"]["split_seed"] != int(seed):
-        raise SystemExit(f"{folder}: trained on split {bank.card['data']['split_seed']}, not {seed}")
-    root = args.images or default_pristine_dir()
+    seed, bank, root = load_bank(parser, args)
     photos = list_photos(root)
     test = build_bank(root, bank.submodels, photos).of_makes(bank.card["data"]["test_makes"])
     names = np.array([photos[i].path.name for i in test.photo])
     keep = ~np.isin(names, args.exclude)
+    constant = np.concatenate([[np.ptp(crop[r : r + PATCH, c : c + PATCH]) == 0 for r, c in where]
+                               for crop, where in (bank_region(photos[i], seed) for i in dict.fromkeys(test.photo))])
     pristine = bank.patch_logits_from_features(test.features["pristine"])
     print(f"split {seed}: {len(set(names))} held-out photos, {len(names)} positions; left out in the last column: "
-          f"{', '.join(args.exclude) or 'none'}\n")
-    print("| task | TNR | TPR | balanced | photos holding the false positives | photos holding the misses | balanced without |")
-    print("|---|---|---|---|---|---|---|")
+          f"{', '.join(args.exclude) or 'none'}; {constant.sum()} positions are of one constant colour\n")
+    print("| task | TNR | TPR | balanced | photos holding the false positives | photos holding the misses | misses on constant patches "
+          "| balanced without constant patches | balanced without the photos |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, spec in manipulations.MANIPULATIONS.items():
         key = task_key(name, spec.strengths[0])
         threshold = bank.card["thresholds"][name]["logit"]
@@ -55,7 +55,8 @@ def main() -> None:
             return ", ".join(f"{f} {c}" for c, f in sorted(zip(counts, found), reverse=True)) or "none"
 
         print(f"| {key} | {1 - false_positive.mean():.2%} | {1 - miss.mean():.2%} | {balanced(false_positive, miss):.2%} | "
-              f"{holders(false_positive)} | {holders(miss)} | {balanced(false_positive[keep], miss[keep]):.2%} |")
+              f"{holders(false_positive)} | {holders(miss)} | {(miss & constant).sum()} | "
+              f"{balanced(false_positive[~constant], miss[~constant]):.2%} | {balanced(false_positive[keep], miss[keep]):.2%} |")
 
 
 if __name__ == "__main__":

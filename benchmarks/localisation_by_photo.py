@@ -3,23 +3,24 @@
     python benchmarks/localisation_by_photo.py --bank 0=weights --case "small splice blur 0.5"
 
 The forgeries of ``scanner evaluate --localization`` for one case (same crops, donors and
-seeds), one line per photo: pixel AUC and exact best-threshold F1 of the fused map of the case's
-own detector and of the map of any detector, the region's share of the crop, and the texture
-(mean absolute Laplacian of the gray levels, 0..255 units) inside the region and around it.
+seeds), one line per photo: pixel AUC and exact best-threshold F1 of the case's own detector's
+fused map and 128-pixel map (``--window 128``) and of the map of any detector, the region's
+share of the crop, and the texture (mean absolute Laplacian of the gray levels, 0..255 units)
+inside the region and around it; last, the means over the photos. ``--n-images 40`` takes every
+held-out photo of the split.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
-from scanner.data import default_pristine_dir
-from scanner.detectors import load_shipped
 from scanner.evaluate import all_cases, held_out_crops, localisation_scores
 from scanner.heatmaps import pixel_map
 from scanner.scan import MAP_CELL, ScanOptions, analyze, use_threads
+
+from heldout import add_bank_arguments, load_bank
 
 
 def texture(image: np.ndarray) -> np.ndarray:
@@ -32,36 +33,33 @@ def texture(image: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bank", required=True, help="SEED=FOLDER, a bank trained on split SEED")
+    add_bank_arguments(parser, forgeries=True)
     parser.add_argument("--case", required=True, help='a case label of the localisation report, e.g. "small splice blur 0.5"')
-    parser.add_argument("--images", type=Path, default=None)
-    parser.add_argument("--n-images", type=int, default=8)
-    parser.add_argument("--stride", type=int, default=16)
     args = parser.parse_args()
     use_threads(1)
-    seed, folder = args.bank.split("=", 1)
-    seed = int(seed)
+    seed, bank, root = load_bank(parser, args)
     cases = {c.label: c for c in all_cases()}
     if args.case not in cases:
         parser.error(f"unknown case {args.case!r}; choose from: {', '.join(cases)}")
     case = cases[args.case]
-    bank = load_shipped(directory=folder)
-    root = args.images or default_pristine_dir()
-    if root is None:
-        parser.error("no pristine photos: pass --images or set SCANNER_PRISTINE")
     crops = held_out_crops(root, seed, args.n_images)
-    print(f"{args.case}, bank {folder} (split {seed}), stride {args.stride}")
-    print("| photo (target) | donor | region | own AUC | own best F1 | any AUC | any best F1 | texture in / around |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"{args.case}, bank {args.bank.split('=', 1)[1]} (split {seed}), stride {args.stride}")
+    print("| photo (target) | donor | region | own AUC | own best F1 | own 128 AUC | own 128 best F1 | any AUC | any best F1 "
+          "| texture in / around |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    scores = []
     for i, (camera, target) in enumerate(crops):  # as scanner.evaluate.evaluate_case
         donor = crops[(i + 1) % len(crops)][0]
         forged = case.make(target, crops[(i + 1) % len(crops)][1], seed + i)
-        analysis = analyze(forged.image, bank, ScanOptions(stride=args.stride))
+        fused = analyze(forged.image, bank, ScanOptions(stride=args.stride))
+        alone = analyze(forged.image, bank, ScanOptions(stride=args.stride, window=128))
         rows = [localisation_scores(pixel_map(cells, MAP_CELL, forged.mask.shape, 1.0, MAP_CELL), forged.mask, 0.0)
-                for cells in (analysis.evidence[case.manip], analysis.combined)]
+                for cells in (fused.evidence[case.manip], alone.evidence[case.manip], fused.combined)]
+        scores.append([v for row in rows for v in (row["auc"], row["best_f1"])])
         t = texture(forged.image)
-        print(f"| {camera} | {donor} | {forged.mask.mean():.1%} | {rows[0]['auc']:.3f} | {rows[0]['best_f1']:.3f} | "
-              f"{rows[1]['auc']:.3f} | {rows[1]['best_f1']:.3f} | {t[forged.mask].mean():.1f} / {t[~forged.mask].mean():.1f} |")
+        print(f"| {camera} | {donor} | {forged.mask.mean():.1%} | " + " | ".join(f"{v:.3f}" for v in scores[-1])
+              + f" | {t[forged.mask].mean():.1f} / {t[~forged.mask].mean():.1f} |")
+    print(f"| **mean of {len(scores)} photos** | | | " + " | ".join(f"**{v:.3f}**" for v in np.mean(scores, axis=0)) + " | |")
 
 
 if __name__ == "__main__":

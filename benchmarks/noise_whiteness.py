@@ -15,17 +15,17 @@ logistic rule on (log energy, log ratio) that keeps 99% of the sigma-0.5 detecti
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import correlate
 from sklearn.linear_model import LogisticRegression
 
 from scanner import chroma
-from scanner.data import default_pristine_dir, list_photos, split_by_make
-from scanner.detectors import load_shipped
+from scanner.data import list_photos, split_by_make
 from scanner.images import load_pixels
 from scanner.manipulations import add_noise
+
+from heldout import add_bank_arguments, load_bank
 
 DILATED = np.zeros((5, 5))
 DILATED[::2, ::2] = chroma.RESIDUAL
@@ -49,13 +49,10 @@ def window_whiteness(rgb: np.ndarray, tops: np.ndarray, lefts: np.ndarray, windo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bank", required=True, help="SEED=FOLDER, a bank trained on split SEED")
-    parser.add_argument("--images", type=Path, default=None)
+    add_bank_arguments(parser)
     args = parser.parse_args()
-    seed, folder = args.bank.split("=", 1)
-    bank = load_shipped(directory=folder)
-    root = args.images or default_pristine_dir()
-    split = split_by_make(list_photos(root), int(seed))
+    seed, bank, root = load_bank(parser, args)
+    split = split_by_make(list_photos(root), seed)
     threshold = bank.card["thresholds"]["noise"]["logit"]
     windows: dict[str, list[np.ndarray]] = {}
 

@@ -14,17 +14,15 @@ map of any detector (:func:`scanner.scan.any_map`); and the share of the unforge
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
-from scanner import manipulations
-from scanner.data import default_pristine_dir
-from scanner.detectors import load_shipped
 from scanner.evaluate import all_cases, held_out_crops, localisation_scores
 from scanner.heatmaps import pixel_map
 from scanner.bank import resaved_name
 from scanner.scan import MAP_CELL, ScanOptions, analyze, any_map, use_threads
+
+from heldout import add_bank_arguments, final_save, load_bank
 
 CASES = ("small splice blur 0.75", "small splice median 5", "small copy-move resize 1.125", "small splice jpeg 80",
          "splice blur 0.75", "splice resize 1.125")
@@ -32,33 +30,22 @@ CASES = ("small splice blur 0.75", "small splice median 5", "small copy-move res
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bank", required=True, help="SEED=FOLDER, a bank trained on split SEED")
+    add_bank_arguments(parser, forgeries=True)
     parser.add_argument("--quality", type=int, default=85, help="JPEG quality of the final save (100: no final save)")
-    parser.add_argument("--images", type=Path, default=None)
-    parser.add_argument("--n-images", type=int, default=8)
-    parser.add_argument("--stride", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     use_threads(args.threads)
-    seed, folder = args.bank.split("=", 1)
-    seed = int(seed)
-    root = args.images or default_pristine_dir()
-    if root is None:
-        parser.error("no pristine photos: pass --images or set SCANNER_PRISTINE")
-    bank = load_shipped(directory=folder)
+    seed, bank, root = load_bank(parser, args)
     crops = held_out_crops(root, seed, args.n_images)
-
-    def saved(image: np.ndarray) -> np.ndarray:
-        return manipulations.jpeg(image, args.quality) if args.quality < 100 else image
 
     options = ScanOptions(stride=args.stride)
 
     over = {"largest": [], "shipped": []}
     for _, crop in crops:
-        analysis = analyze(saved(crop), bank, options)
+        analysis = analyze(final_save(crop, args.quality), bank, options)
         over["largest"].append(float(np.mean(any_map(analysis.evidence) > 0)))
         over["shipped"].append(float(np.mean(analysis.combined > 0)))
-    print(f"Bank {folder} (split {seed}), {len(crops)} held-out photos, whole forgery saved as JPEG {args.quality}, "
+    print(f"Bank {args.bank.split('=', 1)[1]} (split {seed}), {len(crops)} held-out photos, whole forgery saved as JPEG {args.quality}, "
           f"stride {args.stride}. Unforged crops' cells over 0: largest map {np.mean(over['largest']):.2%}, "
           f"shipped map of any detector {np.mean(over['shipped']):.2%}.\n")
     print("| case | own detector AUC / best F1 | own resaved map | largest map | shipped map of any detector |")
@@ -69,7 +56,7 @@ def main() -> None:
         rows: dict[str, list] = {"own": [], "resaved": [], "largest": [], "shipped": []}
         for i, (_, target) in enumerate(crops):  # as scanner.evaluate.evaluate_case
             forged = case.make(target, crops[(i + 1) % len(crops)][1], seed + i)
-            analysis = analyze(saved(forged.image), bank, options)
+            analysis = analyze(final_save(forged.image, args.quality), bank, options)
             maps = {"own": analysis.evidence[case.manip], "resaved": analysis.resaved.get(resaved_name(case.manip)),
                     "largest": any_map(analysis.evidence), "shipped": analysis.combined}
             for name, cells in maps.items():

@@ -12,14 +12,14 @@ the share of saved-only patches over the resaved head's logit 0.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from scanner.bank import head_input
-from scanner.data import RESAVE_QUALITIES, build_resaved_bank, default_pristine_dir, list_photos, resave_quality
-from scanner.detectors import load_shipped
+from scanner.data import RESAVE_QUALITIES, build_resaved_bank, list_photos, resave_quality
+
+from heldout import add_bank_arguments, load_bank
 
 
 def auc(negative: np.ndarray, positive: np.ndarray) -> float:
@@ -28,14 +28,11 @@ def auc(negative: np.ndarray, positive: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bank", required=True, help="SEED=FOLDER, a bank trained on split SEED")
-    parser.add_argument("--images", type=Path, default=None)
+    add_bank_arguments(parser)
     args = parser.parse_args()
-    seed, folder = args.bank.split("=", 1)
-    bank = load_shipped(directory=folder)
-    if bank.card["data"]["split_seed"] != int(seed) or bank.resaved is None:
-        raise SystemExit(f"{folder}: not a bank with resaved heads trained on split {seed}")
-    root = args.images or default_pristine_dir()
+    seed, bank, root = load_bank(parser, args)
+    if bank.resaved is None:
+        parser.error(f"{args.bank}: the bank has no resaved heads (scanner 0.6.0 and later train them)")
     photos = list_photos(root)
     test = build_resaved_bank(root, bank.submodels, photos).of_makes(bank.card["data"]["test_makes"])
     quality = np.array([resave_quality(photos[i].sha256) for i in test.photo])

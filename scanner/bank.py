@@ -350,16 +350,36 @@ BAND_ROWS = 1024
 about BAND_ROWS + 128 rows of the image, so memory grows with the width, not the area."""
 
 
+SLICE_PASSES = 4
+"""Cost, in passes over the input, up to which :func:`box_sums` adds shifted slices rather than
+reading a running-sum table."""
+
+
 def window_sums(counts: np.ndarray, rows: np.ndarray, cols: np.ndarray, k: int) -> np.ndarray:
     """Sums of cell histograms (R, C, 81) over k x k cells whose top-left cells are every
     (rows[i], cols[j]): (len(rows) * len(cols), 81). Separable: k cells down at the needed rows
-    only, then k cells across."""
-    down = np.zeros((counts.shape[0] + 1,) + counts.shape[1:], dtype=np.int32)
-    np.cumsum(counts, axis=0, out=down[1:])
-    down = down[rows + k] - down[rows]
-    across = np.zeros((len(rows), down.shape[1] + 1, N_CODES), dtype=np.int32)
-    np.cumsum(down, axis=1, out=across[:, 1:])
-    return (across[:, cols + k] - across[:, cols]).reshape(-1, N_CODES)
+    only, then k cells across (:func:`box_sums`)."""
+    return box_sums(box_sums(counts, rows, k, axis=0), cols, k, axis=1).reshape(-1, N_CODES)
+
+
+def box_sums(x: np.ndarray, starts: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """Sums of ``k`` consecutive slices of ``x`` along ``axis`` from each index of ``starts``
+    (the axis becomes len(starts) long). Adding the k shifted slices costs k * len(starts)
+    slices of work, a running-sum table about four passes over ``x``: slices while they cost at
+    most :data:`SLICE_PASSES` passes (the default scan's windows: 32 pixels every 8, 64 every 16,
+    128 every 32), else the table (e.g. 128-pixel windows every 8 pixels: 15 slices at every row).
+    Integer sums, so either way gives the same counts (docs/performance.md, 0.6.1)."""
+    if k * len(starts) <= SLICE_PASSES * x.shape[axis]:
+        out = np.take(x, starts, axis=axis)
+        for shift in range(1, k):
+            out += np.take(x, starts + shift, axis=axis)
+        return out
+    shape, after_first = list(x.shape), [slice(None)] * x.ndim
+    shape[axis] += 1
+    after_first[axis] = slice(1, None)
+    table = np.zeros(shape, dtype=x.dtype)  # along the axis, table[i] = the sum of the first i slices
+    np.cumsum(x, axis=axis, out=table[tuple(after_first)])
+    return np.take(table, starts + k, axis=axis) - np.take(table, starts, axis=axis)
 
 
 # ----------------------------------------------------------------------------- training

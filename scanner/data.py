@@ -391,6 +391,13 @@ def _bank_region(path: str, n: int, region: int, seed: int) -> tuple[np.ndarray,
     return crop, positions, rng
 
 
+def bank_region(photo: Photo, seed: int = 0, positions: int = BANK_POSITIONS, region: int = 1536) -> tuple[np.ndarray, np.ndarray]:
+    """The RGB crop (H, W, 3) uint8 of a photo and the patch positions (P, 2) (top, left, pixels of
+    the crop) behind its :func:`build_bank` data for the same arguments, in the order of its rows."""
+    crop, where, _ = _bank_region(str(photo.path), positions, region, _photo_seed(photo, seed))
+    return crop, where
+
+
 def _bank_descriptors(rgb: np.ndarray, where: np.ndarray, submodels) -> np.ndarray:
     """Bank descriptors (N, F) float32 of the RGB patches of ``rgb`` at ``where``: the
     submodels' histograms of the green channel, the chroma-residual histogram

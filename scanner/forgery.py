@@ -1,4 +1,5 @@
-"""Forgeries with exact ground truth: splices of a processed region and resized copy-moves.
+"""Forgeries with exact ground truth: splices of a processed (or unprocessed) region, and
+resized (and rotated) copy-moves.
 
 Everything is deterministic under ``seed``. Images are RGB uint8 (H, W, 3); masks are
 bool (H, W), True where pixels were replaced.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from . import manipulations
 
@@ -39,16 +41,17 @@ def blob_mask(height: int, width: int, rng: np.random.Generator, area: tuple[flo
     return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= wobble**2
 
 
-def splice(target: np.ndarray, donor: np.ndarray, manip: str, strength: float, seed: int = 0,
+def splice(target: np.ndarray, donor: np.ndarray, manip: str | None, strength: float, seed: int = 0,
            area: tuple[float, float] = (0.12, 0.25)) -> Forgery:
-    """Paste a random blob of the processed ``donor`` (``manip`` at ``strength``) into ``target``.
+    """Paste a random blob of the processed ``donor`` (``manip`` at ``strength``; ``None``: the
+    donor as it is) into ``target``.
 
     The donor is processed as a whole image first, then a window of the target's size is
     taken from it at a random offset; donor (after processing) must be at least as large
     as the target.
     """
     rng = np.random.default_rng(seed)
-    processed = manipulations.apply(donor, manip, strength, seed)
+    processed = manipulations.apply(donor, manip, strength, seed) if manip else donor
     h, w = target.shape[:2]
     if processed.shape[0] < h or processed.shape[1] < w:
         raise ValueError(f"donor {processed.shape[:2]} is smaller than the target {(h, w)}")
@@ -57,20 +60,38 @@ def splice(target: np.ndarray, donor: np.ndarray, manip: str, strength: float, s
     mask = blob_mask(h, w, rng, area)
     out = target.copy()
     out[mask] = processed[dy : dy + h, dx : dx + w][mask]
-    return Forgery(out, mask, f"splice of a {manipulations.get(manip).label(strength)} region")
+    return Forgery(out, mask, f"splice of a {manipulations.get(manip).label(strength)} region" if manip
+                   else "splice of an unprocessed region")
 
 
-def copy_move(image: np.ndarray, scale: float, seed: int = 0, area: tuple[float, float] = (0.08, 0.16)) -> Forgery:
-    """Copy a random blob of ``image``, resize it by ``scale`` (bicubic) and paste it elsewhere
-    in the same image, not overlapping its source."""
+def _bounds(mask: np.ndarray) -> tuple[slice, slice]:
+    ys, xs = np.nonzero(mask)
+    return slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+
+
+def _rotate(image: np.ndarray, angle: float, centre: tuple[float, float]) -> np.ndarray:
+    """``image`` (H, W[, 3]) uint8 rotated by ``angle`` degrees counter-clockwise about ``centre``
+    (x, y pixels), bicubic, same frame."""
+    return np.asarray(Image.fromarray(image).rotate(angle, Image.Resampling.BICUBIC, center=centre), dtype=np.uint8)
+
+
+def copy_move(image: np.ndarray, scale: float, seed: int = 0, area: tuple[float, float] = (0.08, 0.16),
+              angle: float = 0.0) -> Forgery:
+    """Copy a random blob of ``image``, rotate it by ``angle`` degrees counter-clockwise (bicubic,
+    about the centre of its bounding box, its surroundings interpolated with it), resize it by
+    ``scale`` (bicubic) and paste it elsewhere in the same image, not overlapping its source."""
     rng = np.random.default_rng(seed)
     h, w = image.shape[:2]
     for _ in range(100):
         source = blob_mask(h, w, rng, area)
-        ys, xs = np.nonzero(source)
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        block = manipulations.resize(image[y0:y1, x0:x1], scale)
-        shape = manipulations.resize(source[y0:y1, x0:x1].astype(np.uint8) * 255, scale) > 127
+        copied, blob = image, source
+        if angle:
+            rows, cols = _bounds(source)
+            centre = ((cols.start + cols.stop) / 2, (rows.start + rows.stop) / 2)
+            copied, blob = _rotate(image, angle, centre), _rotate(source.astype(np.uint8) * 255, angle, centre) > 127
+        rows, cols = _bounds(blob)
+        block = manipulations.resize(copied[rows, cols], scale)
+        shape = manipulations.resize(blob[rows, cols].astype(np.uint8) * 255, scale) > 127
         bh, bw = shape.shape
         if bh >= h or bw >= w:
             continue
@@ -80,5 +101,6 @@ def copy_move(image: np.ndarray, scale: float, seed: int = 0, area: tuple[float,
         if not (mask & source).any():
             out = image.copy()
             out[ty : ty + bh, tx : tx + bw][shape] = block[shape]
-            return Forgery(out, mask, f"copy-move resized by {scale:g}", source)
+            turned = f", rotated by {angle:g} degrees" if angle else ""
+            return Forgery(out, mask, f"copy-move resized by {scale:g}{turned}", source)
     raise ValueError("image too small for a non-overlapping copy-move")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scanner.bank import (HeadChoice, LinearHeads, SRMBank, fit_operation_head, fit_task_head, load_bank, save_bank,
-                          transform)
+from scanner.bank import (HeadChoice, LinearHeads, SRMBank, fit_operation_head, fit_task_head, load_bank,
+                          save_bank, transform, window_sums)
 from scanner import manipulations
 from scanner.data import all_tasks, task_key
 from scanner.chroma import N_FEATURES as N_CHROMA
@@ -109,6 +109,16 @@ def test_dense_scores_equal_window_by_window(rng, stride, threads, band, window,
         np.testing.assert_allclose(logits.ravel(), resaved[:, i], atol=1e-9)
     assert scores.tops[-1] + window <= 200 and scores.lefts[-1] + window <= 290
     assert scores.tops[-1] + window + stride > 200 and scores.lefts[-1] + window + stride > 290
+
+
+@pytest.mark.parametrize("k, step", [(3, 1), (7, 1), (15, 4), (15, 1), (40, 7), (40, 1)])
+def test_window_sums_equal_explicit_sums(rng, k, step):
+    """Both ways of :func:`scanner.bank.box_sums` (shifted slices where few, a running-sum table
+    where many: (3, 1), (15, 4) and (40, 7) take slices) against summing each k x k block of cells."""
+    counts = rng.integers(0, 50, size=(70, 90, 81)).astype(np.int32)
+    rows, cols = np.arange(0, 70 - k + 1, step), np.arange(1, 90 - k + 1, step)
+    expected = np.stack([counts[r : r + k, c : c + k].sum(axis=(0, 1)) for r in rows for c in cols])
+    np.testing.assert_array_equal(window_sums(counts, rows, cols, k), expected)
 
 
 @pytest.mark.parametrize("extras", [False, True])

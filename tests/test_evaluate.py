@@ -37,6 +37,30 @@ def test_copy_move_pastes_a_resized_copy_elsewhere(rng):
     assert "1.125" in f.description
 
 
+def test_unprocessed_splice_pastes_the_donor_as_it_is(rng):
+    target, donor = textured_image(rng, 200, 240), textured_image(rng, 200, 240)  # same size: the donor's window is at (0, 0)
+    f = forgery.splice(target, donor, None, 0, seed=2)
+    assert 0.1 < f.mask.mean() < 0.3 and "unprocessed" in f.description
+    assert np.array_equal(f.image[f.mask], donor[f.mask]) and np.array_equal(f.image[~f.mask], target[~f.mask])
+
+
+def test_rotated_copy_move_turns_the_gradient_of_a_ramp_by_the_angle():
+    from scipy import ndimage
+
+    yy, xx = np.mgrid[0:300, 0:300]
+    image = np.repeat(np.round(0.3 * xx + 0.2 * yy + 20)[..., None], 3, axis=2).astype(np.uint8)
+    for seed, angle in ((1, 15.0), (2, -40.0)):
+        f = forgery.copy_move(image, 1.0, seed=seed, area=(0.05, 0.08), angle=angle)
+        assert np.array_equal(f.image[~f.mask], image[~f.mask]) and not (f.mask & f.source).any()
+        assert f.mask.sum() == pytest.approx(f.source.sum(), rel=0.05) and f"rotated by {angle:g}" in f.description
+        inner = ndimage.binary_erosion(f.mask, iterations=3)  # bicubic reproduces a plane away from the border
+        gx, gy, _ = np.linalg.lstsq(np.c_[xx[inner], yy[inner], np.ones(inner.sum())], f.image[..., 0][inner].astype(float),
+                                    rcond=None)[0]
+        assert np.hypot(gx, gy) == pytest.approx(np.hypot(0.3, 0.2), rel=0.01)
+        # counter-clockwise on the screen, whose y axis points down: the gradient's angle falls by ``angle``
+        assert np.degrees(np.arctan2(gy, gx) - np.arctan2(0.2, 0.3)) == pytest.approx(-angle, abs=0.5)
+
+
 def test_metrics_match_scikit_learn(rng):
     from sklearn.metrics import f1_score, matthews_corrcoef, roc_auc_score
 

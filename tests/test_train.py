@@ -384,3 +384,20 @@ def test_resaved_heads_read_an_operation_through_a_later_jpeg_save(tmp_path, rng
         assert auc > (0.9 if name in ("median", "blur", "resize") else 0.6), (name, auc)
     fitted_on = heads(head_input(train.features["pristine"], width, "sqrt"))
     assert np.all(np.mean(fitted_on > 0, axis=0) <= 0.02)  # shifted to pass 0.5% of them
+
+
+def test_bank_region_gives_the_pixels_behind_the_bank_data(tmp_path, rng):
+    """The crop and positions of :func:`scanner.data.bank_region` are those whose pristine
+    descriptors :func:`scanner.data.build_bank` stored, row by row."""
+    from scanner.bank import descriptors
+    from scanner.data import PATCH, bank_region, build_bank, list_photos
+    from scanner.train import BANK_SUBMODELS
+
+    Image.fromarray(textured_image(rng, 400, 464, smooth=0.8)).save(tmp_path / "a.png")
+    photo = list_photos(tmp_path)[0]
+    data = build_bank(tmp_path, BANK_SUBMODELS, [photo], positions=3, region=352, seed=3, cache_dir=tmp_path / "cache",
+                      workers=1)  # a random crop and three of its grid positions
+    crop, where = bank_region(photo, seed=3, positions=3, region=352)
+    assert crop.shape[:2] == (352, 352) and len(where) == len(data) == 3
+    patches = np.stack([crop[r : r + PATCH, c : c + PATCH] for r, c in where])
+    assert np.allclose(descriptors(patches, BANK_SUBMODELS, lattice=True, chroma=True), data.features["pristine"], atol=1e-6)

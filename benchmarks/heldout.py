@@ -1,0 +1,44 @@
+"""What the benchmarks on a split's held-out makes share: the ``--bank SEED=FOLDER`` and
+``--images`` arguments, loading that bank, and a final JPEG save of a forgery.
+
+Imported by the scripts beside it (``python benchmarks/NAME.py`` puts this folder on the path).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from scanner import manipulations
+from scanner.bank import SRMBank
+from scanner.data import default_pristine_dir
+from scanner.detectors import load_shipped
+
+
+def add_bank_arguments(parser: argparse.ArgumentParser, forgeries: bool = False) -> None:
+    """``--bank`` and ``--images``; with ``forgeries``, also ``--n-images`` and ``--stride`` (pixels)."""
+    parser.add_argument("--bank", required=True, help="SEED=FOLDER, a bank trained on split SEED")
+    parser.add_argument("--images", type=Path, default=None, help="pristine photos (default ../shared/data/pristine)")
+    if forgeries:
+        parser.add_argument("--n-images", type=int, default=8, help="held-out photos to forge (40: every one)")
+        parser.add_argument("--stride", type=int, default=16, help="heat-map stride, pixels")
+
+
+def load_bank(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[int, SRMBank, Path]:
+    """(split seed, bank, folder of pristine photos) of the parsed arguments; exits with a message
+    when the bank was trained on another split or there are no photos."""
+    seed, folder = args.bank.split("=", 1)
+    bank = load_shipped(directory=folder)
+    if bank.card["data"]["split_seed"] != int(seed):
+        parser.error(f"{folder} was trained on split {bank.card['data']['split_seed']}, not {seed}")
+    root = args.images or default_pristine_dir()
+    if root is None:
+        parser.error("no pristine photos: pass --images or set SCANNER_PRISTINE")
+    return int(seed), bank, Path(root)
+
+
+def final_save(image: np.ndarray, quality: int) -> np.ndarray:
+    """``image`` saved as JPEG at ``quality`` and decoded, as most published forgeries are; 100: as it is."""
+    return manipulations.jpeg(image, quality) if quality < 100 else image
