@@ -80,8 +80,9 @@ def block_coefficients(y: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.nd
     return coefficients[:, :, u, v]
 
 
-def _step_terms(coefficients: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per coefficient, (1{|c| >= q/2} cos(2 pi c / q), 1{|c| >= q/2})."""
+def step_terms(coefficients: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per coefficient c (any shape), (1{|c| >= q/2} cos(2 pi c / q), 1{|c| >= q/2}): the terms
+    whose sums over blocks give the lattice feature of step q (float64, same shape)."""
     counted = (np.abs(coefficients) >= q / 2).astype(np.float64)
     return counted * np.cos(2 * np.pi * coefficients / q), counted
 
@@ -92,7 +93,7 @@ def features(y: np.ndarray) -> np.ndarray:
     c = np.stack([block_coefficients(p) for p in np.asarray(y, dtype=np.float64)]) if len(y) else np.zeros((0, 1, 1, len(FREQUENCIES)))
     out = np.empty((len(c), len(FREQUENCIES), len(STEPS)))
     for j, q in enumerate(STEPS):
-        s, n = _step_terms(c, q)
+        s, n = step_terms(c, q)
         out[:, :, j] = s.sum(axis=(1, 2)) / (n.sum(axis=(1, 2)) + PRIOR)
     return out.reshape(len(c), -1)
 
@@ -113,7 +114,7 @@ def grid_features(y: np.ndarray, grids: list[tuple[np.ndarray, np.ndarray, int]]
     table = np.zeros((c.shape[0] + 1, c.shape[1] + 1, c.shape[2]))
     for j, q in enumerate(STEPS):
         sums: list[list[np.ndarray]] = [[] for _ in grids]
-        for terms in _step_terms(c, q):
+        for terms in step_terms(c, q):
             np.cumsum(terms, axis=0, out=table[1:, 1:])
             np.cumsum(table[1:, 1:], axis=1, out=table[1:, 1:])
             for k, (r0, r1, c0, c1) in enumerate(spans):
@@ -146,6 +147,6 @@ def grid_offset(y: np.ndarray, margin: float = 0.02) -> tuple[int, int]:
         for dx in range(BLOCK):
             c = block_coefficients(crop, (dy, dx))
             if c.size:
-                score[dy, dx] = np.mean([s.sum() / (n.sum() + PRIOR) for s, n in (_step_terms(c, q) for q in steps)])
+                score[dy, dx] = np.mean([s.sum() / (n.sum() + PRIOR) for s, n in (step_terms(c, q) for q in steps)])
     best = np.unravel_index(int(np.argmax(score)), score.shape)
     return (int(best[0]), int(best[1])) if score[best] > score[0, 0] + margin else (0, 0)

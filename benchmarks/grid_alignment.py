@@ -1,0 +1,79 @@
+"""A lead, not shipped: does a map of the local JPEG block grid find plain copy-moves and splices?
+
+    python benchmarks/grid_alignment.py --bank 0=weights [--quality 85]
+
+A camera JPEG keeps its 8x8 block grid in the decoded pixels (the quantisation lattice,
+scanner.lattice). A region pasted from elsewhere, with no processing, usually brings its own
+grid at another offset (63 times in 64 for a random shift), and none of the five detectors reads
+that. For every 8x8 block of luma and each of the 64 grid offsets, the lattice strength
+(scanner.lattice.step_terms summed over the low frequencies and steps 2-8, over
+``--blocks`` x ``--blocks`` blocks) is compared with the strength on the image's own grid
+(scanner.lattice.grid_offset): the map is how much better some other grid fits there, read
+against its own median over the image in both directions (as the map of any detector reads the
+detectors' maps). On the forgeries of benchmarks/untrained_edits.py (same crops, donors, seeds),
+optionally saved as JPEG at ``--quality`` afterwards: mean pixel AUC and exact best-threshold F1,
+and the per-photo AUCs. The bank only names the split (``--bank``); its detectors are not used.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from scipy.ndimage import uniform_filter
+
+from scanner import lattice
+from scanner.evaluate import held_out_crops, localisation_scores
+
+from heldout import add_bank_arguments, final_save, load_bank
+from untrained_edits import CASES
+
+STEPS = (2, 3, 4, 5, 6, 8)
+"""Lattice steps read (step 1 is what rounding to integers leaves everywhere)."""
+
+
+def misalignment(rgb: np.ndarray, blocks: int = 4) -> np.ndarray:
+    """Per 8x8 block of the image's own grid, (rows, cols): the best lattice strength of the
+    other 63 grid offsets less that of the image's own, each averaged over ``blocks`` x
+    ``blocks`` blocks around it, then the distance from the image's median (both directions)."""
+    y = lattice.luma(rgb)
+    own = lattice.grid_offset(y)
+    rows, cols = (y.shape[0] - 7) // lattice.BLOCK, (y.shape[1] - 7) // lattice.BLOCK  # blocks of every offset
+    strength = {}
+    for dy in range(lattice.BLOCK):
+        for dx in range(lattice.BLOCK):
+            c = lattice.block_coefficients(y, (dy, dx))[:rows, :cols]
+            terms = [lattice.step_terms(c, q) for q in STEPS]
+            total, count = (sum(t[k].sum(axis=-1) for t in terms) for k in (0, 1))
+            strength[dy, dx] = uniform_filter(total, blocks) / (uniform_filter(count, blocks) + 1e-3)
+    better = np.max([v for offset, v in strength.items() if offset != own], axis=0) - strength[own]
+    return np.abs(better - np.median(better))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_bank_arguments(parser, forgeries=True)
+    parser.add_argument("--quality", type=int, default=100, help="JPEG quality of a final save (100: none)")
+    parser.add_argument("--blocks", type=int, default=4, help="side of the averaging square, blocks")
+    args = parser.parse_args()
+    seed, _, root = load_bank(parser, args)
+    crops = held_out_crops(root, seed, args.n_images)
+    print(f"Split {seed}, {len(crops)} held-out photos, "
+          f"{'no final save' if args.quality >= 100 else f'whole forgery saved as JPEG {args.quality}'}, "
+          f"{args.blocks} x {args.blocks} blocks.\n")
+    print("| case | AUC / best F1 | AUC per photo |\n|---|---|---|")
+    for label, make in CASES.items():
+        scores = []
+        for i, (_, target) in enumerate(crops):  # as benchmarks/untrained_edits.py
+            forged = make(target, crops[(i + 1) % len(crops)][1], seed + i)
+            cells = misalignment(final_save(forged.image, args.quality), args.blocks)
+            value = np.kron(cells, np.ones((lattice.BLOCK, lattice.BLOCK)))
+            truth = forged.mask[: value.shape[0], : value.shape[1]]
+            r = localisation_scores(value[: truth.shape[0], : truth.shape[1]], truth, 0.0)
+            scores.append((r["auc"], r["best_f1"]))
+        auc, f1 = np.mean(scores, axis=0)
+        print(f"| {label} | {auc:.3f} / {f1:.3f} | {', '.join(f'{a:.2f}' for a, _ in scores)} |")
+
+
+if __name__ == "__main__":
+    main()
