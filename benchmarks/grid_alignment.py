@@ -27,7 +27,8 @@ from scipy.ndimage import uniform_filter
 from sklearn.metrics import roc_auc_score
 
 from scanner import lattice
-from scanner.evaluate import held_out_crops, localisation_scores
+from scanner.evaluate import forgeries, held_out_crops, localisation_scores
+from scanner.heatmaps import pixel_map
 
 from heldout import add_bank_arguments, final_save, load_bank
 from untrained_edits import CASES
@@ -69,13 +70,11 @@ def main() -> None:
     print("| case | AUC / best F1 | image AUC | AUC per photo |\n|---|---|---|---|")
     for label, make in CASES.items():
         scores, image = [], []
-        for i, (_, target) in enumerate(crops):  # as benchmarks/untrained_edits.py
-            forged = make(target, crops[(i + 1) % len(crops)][1], seed + i)
+        for _, forged in forgeries(crops, make, seed):
             cells = misalignment(final_save(forged.image, args.quality), args.blocks)
             image.append(np.percentile(cells, 99))
-            value = np.kron(cells, np.ones((lattice.BLOCK, lattice.BLOCK)))
-            truth = forged.mask[: value.shape[0], : value.shape[1]]
-            r = localisation_scores(value[: truth.shape[0], : truth.shape[1]], truth, 0.0)
+            value = pixel_map(cells, lattice.BLOCK, forged.mask.shape, 1.0, lattice.BLOCK)  # a cell per block
+            r = localisation_scores(value, forged.mask, 0.0)
             scores.append((r["auc"], r["best_f1"]))
         auc, f1 = np.mean(scores, axis=0)
         separated = roc_auc_score([1] * len(image) + [0] * len(unforged), image + unforged)

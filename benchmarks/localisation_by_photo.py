@@ -16,9 +16,8 @@ import argparse
 
 import numpy as np
 
-from scanner.evaluate import all_cases, held_out_crops, localisation_scores
-from scanner.heatmaps import pixel_map
-from scanner.scan import MAP_CELL, ScanOptions, analyze, use_threads
+from scanner.evaluate import all_cases, forgeries, held_out_crops, map_scores
+from scanner.scan import ScanOptions, analyze, use_threads
 
 from heldout import add_bank_arguments, load_bank
 
@@ -48,13 +47,11 @@ def main() -> None:
           "| texture in / around |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     scores = []
-    for i, (camera, target) in enumerate(crops):  # as scanner.evaluate.evaluate_case
-        donor = crops[(i + 1) % len(crops)][0]
-        forged = case.make(target, crops[(i + 1) % len(crops)][1], seed + i)
+    for i, forged in forgeries(crops, case.make, seed):
+        camera, donor = crops[i][0], crops[(i + 1) % len(crops)][0]
         fused = analyze(forged.image, bank, ScanOptions(stride=args.stride))
         alone = analyze(forged.image, bank, ScanOptions(stride=args.stride, window=128))
-        rows = [localisation_scores(pixel_map(cells, MAP_CELL, forged.mask.shape, 1.0, MAP_CELL), forged.mask, 0.0)
-                for cells in (fused.evidence[case.manip], alone.evidence[case.manip], fused.combined)]
+        rows = [map_scores(cells, forged.mask) for cells in (fused.evidence[case.manip], alone.evidence[case.manip], fused.combined)]
         scores.append([v for row in rows for v in (row["auc"], row["best_f1"])])
         t = texture(forged.image)
         print(f"| {camera} | {donor} | {forged.mask.mean():.1%} | " + " | ".join(f"{v:.3f}" for v in scores[-1])

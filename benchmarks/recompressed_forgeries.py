@@ -17,10 +17,9 @@ import argparse
 
 import numpy as np
 
-from scanner.evaluate import all_cases, held_out_crops, localisation_scores
-from scanner.heatmaps import pixel_map
 from scanner.bank import resaved_name
-from scanner.scan import MAP_CELL, ScanOptions, analyze, any_map, use_threads
+from scanner.evaluate import all_cases, forgeries, held_out_crops, map_scores
+from scanner.scan import ScanOptions, analyze, any_map, use_threads
 
 from heldout import add_bank_arguments, final_save, load_bank
 
@@ -54,14 +53,13 @@ def main() -> None:
     for label in CASES:
         case = cases[label]
         rows: dict[str, list] = {"own": [], "resaved": [], "largest": [], "shipped": []}
-        for i, (_, target) in enumerate(crops):  # as scanner.evaluate.evaluate_case
-            forged = case.make(target, crops[(i + 1) % len(crops)][1], seed + i)
+        for _, forged in forgeries(crops, case.make, seed):
             analysis = analyze(final_save(forged.image, args.quality), bank, options)
             maps = {"own": analysis.evidence[case.manip], "resaved": analysis.resaved.get(resaved_name(case.manip)),
                     "largest": any_map(analysis.evidence), "shipped": analysis.combined}
             for name, cells in maps.items():
                 if cells is not None:
-                    r = localisation_scores(pixel_map(cells, MAP_CELL, forged.mask.shape, 1.0, MAP_CELL), forged.mask, 0.0)
+                    r = map_scores(cells, forged.mask)
                     rows[name].append((r["auc"], r["best_f1"]))
         cells = [" / ".join(f"{v:.3f}" for v in np.mean(rows[name], axis=0)) if rows[name] else "-"
                  for name in ("own", "resaved", "largest", "shipped")]

@@ -22,10 +22,9 @@ import argparse
 
 import numpy as np
 
-from scanner.evaluate import SMALL_AREA, held_out_crops, localisation_scores
+from scanner.evaluate import SMALL_AREA, forgeries, held_out_crops, map_scores
 from scanner.forgery import copy_move, splice
-from scanner.heatmaps import pixel_map
-from scanner.scan import MAP_CELL, ScanOptions, analyze, use_threads
+from scanner.scan import ScanOptions, analyze, use_threads
 
 from heldout import add_bank_arguments, final_save, load_bank
 
@@ -57,12 +56,11 @@ def main() -> None:
     for label, make in CASES.items():
         scores: dict[str, list[tuple[float, float]]] = {}
         flagged = 0
-        for i, (_, target) in enumerate(crops):  # as scanner.evaluate.evaluate_case
-            forged = make(target, crops[(i + 1) % len(crops)][1], seed + i)
+        for _, forged in forgeries(crops, make, seed):
             analysis = analyze(final_save(forged.image, args.quality), bank, options)
             flagged += analysis.flagged
             for name, cells in {"any": analysis.combined, **analysis.evidence}.items():
-                r = localisation_scores(pixel_map(cells, MAP_CELL, forged.mask.shape, 1.0, MAP_CELL), forged.mask, 0.0)
+                r = map_scores(cells, forged.mask)
                 scores.setdefault(name, []).append((r["auc"], r["best_f1"]))
         means = {name: np.mean(v, axis=0) for name, v in scores.items()}
         best = max((n for n in means if n != "any"), key=lambda n: means[n][0])

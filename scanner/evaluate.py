@@ -8,6 +8,7 @@ are compared on equal terms (same windows, same stride, same pixel mapping, same
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,22 @@ def localisation_scores(prob: np.ndarray, truth: np.ndarray, threshold: float) -
     f1, mcc = f1_mcc(prob > threshold, truth)
     sweep_f1, sweep_mcc = threshold_sweep(prob, truth)  # marking nothing scores 0, as marking everything does
     return {"auc": auc, "f1": f1, "mcc": mcc, "best_f1": float(sweep_f1.max()), "best_mcc": float(sweep_mcc.max())}
+
+
+def map_scores(cells: np.ndarray, truth: np.ndarray) -> dict:
+    """:func:`localisation_scores` of a localisation map (a cell every
+    :data:`scanner.scan.MAP_CELL` pixels, 0 = its threshold) against the pixel mask ``truth`` (H, W)."""
+    from .scan import MAP_CELL
+
+    return localisation_scores(pixel_map(cells, MAP_CELL, truth.shape, 1.0, MAP_CELL), truth, 0.0)
+
+
+def forgeries(crops: list[tuple[str, np.ndarray]], make: Callable[[np.ndarray, np.ndarray, int], Forgery],
+              seed: int = 0) -> Iterator[tuple[int, Forgery]]:
+    """(i, forgery) for each crop i of ``crops``: ``make(target, donor, seed + i)`` with crop i the
+    target and the next crop (cyclically) the donor, as every localisation evaluation forges."""
+    for i, (_, target) in enumerate(crops):
+        yield i, make(target, crops[(i + 1) % len(crops)][1], seed + i)
 
 
 SMALL_AREA = (0.01, 0.05)
@@ -169,8 +186,8 @@ def evaluate_case(case: Case, crops: list[tuple[str, np.ndarray]], shipped, base
     rows: dict[str, list[dict]] = {m: [] for m in METHODS}
     image_scores: dict[str, tuple[list, list]] = {m: ([], []) for m in sets}
     example = None
-    for i, (_, target) in enumerate(crops):
-        forged = case.make(target, crops[(i + 1) % len(crops)][1], seed + i)
+    for i, forged in forgeries(crops, case.make, seed):
+        target = crops[i][1]
         maps, analyses = {}, {}
         for name, (family, window, blind) in METHODS.items():
             options = ScanOptions(stride=stride, device=device, window=window)

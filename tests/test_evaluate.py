@@ -61,6 +61,32 @@ def test_rotated_copy_move_turns_the_gradient_of_a_ramp_by_the_angle():
         assert np.degrees(np.arctan2(gy, gx) - np.arctan2(0.2, 0.3)) == pytest.approx(-angle, abs=0.5)
 
 
+def test_forgeries_take_each_crop_as_target_and_the_next_as_donor(rng):
+    from scanner.evaluate import forgeries
+
+    crops = [(f"camera {k}", textured_image(rng, 64, 64)) for k in range(3)]
+    calls = []
+
+    def make(target, donor, seed):
+        calls.append((target, donor, seed))
+        return forgery.Forgery(target, np.zeros((64, 64), bool), "none")
+
+    assert [i for i, _ in forgeries(crops, make, seed=10)] == [0, 1, 2]
+    for k, (target, donor, seed) in enumerate(calls):
+        assert target is crops[k][1] and donor is crops[(k + 1) % 3][1] and seed == 10 + k
+
+
+def test_map_scores_read_each_cell_as_its_pixels(rng):
+    from scanner.evaluate import map_scores
+    from scanner.scan import MAP_CELL
+
+    cells = rng.normal(size=(6, 5))
+    truth = np.zeros((6 * MAP_CELL, 5 * MAP_CELL), bool)
+    truth[MAP_CELL : 3 * MAP_CELL, 2 * MAP_CELL :] = True
+    expected = localisation_scores(np.kron(cells, np.ones((MAP_CELL, MAP_CELL))), truth, 0.0)
+    assert map_scores(cells, truth) == pytest.approx(expected)
+
+
 def test_metrics_match_scikit_learn(rng):
     from sklearn.metrics import f1_score, matthews_corrcoef, roc_auc_score
 
