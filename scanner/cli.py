@@ -408,7 +408,8 @@ def evaluate(
         command = (f"scanner evaluate --table2 --scale {scale}" + "".join(f" --task {t}" for t in task or [])
                    + (f" --recast-epochs {recast_epochs}" if recast_epochs else "") + (f" --bayar-epochs {bayar_epochs}" if bayar_epochs else "")
                    + (f" --positions {positions}" if positions else "") + (f" --bayar-minutes {bayar_minutes:g}" if bayar_minutes else "")
-                   + "".join(f" --redo {m}" for m in redo or []) + f" --out {out}")
+                   + "".join(f" --redo {m}" for m in redo or []) + (f" --seed {seed}" if seed else "")
+                   + (f" --device {device}" if device != "auto" else "") + (f" --state {state}" if state else "") + f" --out {out}")
         run_table2(Path(root), protocol, out, state or out.with_suffix(".state.json"), dev, cache, tasks, command, seed,
                    redo=tuple(redo or ()),
                    progress=lambda key, r: console.print(f"{key}: SVM {r['svm']['accuracy']:.2f}, CNN {r['recast']['accuracy']:.2f}, "

@@ -209,6 +209,21 @@ def test_table2_redo_names_a_method(tmp_path):
     assert result.exit_code == 2 and "--redo takes svm, recast, bayar, shipped, not cnn" in result.output
 
 
+def test_table2_report_echoes_the_device_seed_and_state(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import scanner.evaluate
+    from scanner.cli import app
+
+    seen = []
+    monkeypatch.setattr(scanner.evaluate, "run_table2", lambda *args, **kwargs: seen.append(args[7]))
+    state, out = tmp_path / "s.json", tmp_path / "t.md"
+    result = CliRunner().invoke(app, ["evaluate", "--table2", "--task", "blur:0.5", "--bayar-minutes", "2", "--device", "cpu",
+                                      "--seed", "1", "--state", str(state), "--images", str(tmp_path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert seen == [f"scanner evaluate --table2 --scale small --task blur:0.5 --bayar-minutes 2 --seed 1 --device cpu --state {state} --out {out}"]
+
+
 def test_demo_runs_under_a_minute_and_names_what_was_done(tmp_path):
     env = dict(os.environ, NO_COLOR="1", COLUMNS="220")
     start = time.perf_counter()
