@@ -44,6 +44,10 @@ ERROR_CODES = {
 }
 
 
+JPEG_FORMATS = frozenset({"JPEG", "MPO"})
+"""Pillow format names of JPEG-coded files."""
+
+
 @dataclass
 class ImageInfo:
     """What was decoded: container format, Pillow mode, bits per sample, size in pixels,
@@ -59,6 +63,13 @@ class ImageInfo:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def stored_as_jpeg(self) -> bool:
+        """Whether the file holds JPEG-coded pixels (JFIF/Exif JPEG, or MPO: a camera JPEG with
+        further frames, such as a depth map or a second view)."""
+        return self.format in JPEG_FORMATS
+
 
 
 def read_bytes(path: str | Path, name: str | None = None) -> bytes:

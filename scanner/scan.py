@@ -63,12 +63,12 @@ def background_departure(maps: np.ndarray) -> np.ndarray:
 
 
 def any_map(evidence: dict[str, np.ndarray], calibration: AnyCalibration | None = None,
-            resaved: dict[str, np.ndarray] | None = None) -> np.ndarray:
+            resaved: dict[str, np.ndarray] | None = None, absolute: bool = True) -> np.ndarray:
     """The map of any detector from the detectors' localisation maps ``evidence`` and the
     resaved heads' maps ``resaved`` (same grid, H x W cells): per cell, the largest of
 
-    - the detectors' maps themselves (absolute: 0 is each detector's pristine 0.5% level), and,
-      with a ``calibration``,
+    - the detectors' maps themselves (absolute: 0 is each detector's pristine 0.5% level),
+      unless ``absolute`` is False, and, with a ``calibration``,
     - each map's :func:`background_departure` less its offset, less the threshold (relative: 0
       is the level that 0.5% of pristine cells pass, away from their own image's background),
       the resaved maps' included.
@@ -80,15 +80,19 @@ def any_map(evidence: dict[str, np.ndarray], calibration: AnyCalibration | None 
     compression, the edited region less of one). The absolute part keeps a wholly processed
     image lit. The resaved maps, which read an edit through that final JPEG save, count only
     relative to their own image: their absolute level backs no verdict, and on content unlike
-    the training photos' it can sit over 0 everywhere (docs/method.md)."""
-    absolute = np.stack(list(evidence.values())).max(axis=0)
+    the training photos' it can sit over 0 everywhere (docs/method.md).
+
+    ``absolute=False`` (with a calibration) keeps the relative part alone: for an image not
+    stored as JPEG, whose levels the camera-JPEG calibration does not describe (lossless film
+    scans: 47% of cells over 0; docs/results-localization.md)."""
+    levels = np.stack(list(evidence.values())).max(axis=0)
     if calibration is None:
-        return absolute
+        return levels
     everything = evidence | (resaved or {})
     maps = np.stack(list(everything.values()))
     offsets = np.array([calibration.offsets[name] for name in everything])[:, None, None]
     relative = (background_departure(maps) - offsets).max(axis=0) - calibration.threshold
-    return np.maximum(absolute, relative)
+    return np.maximum(levels, relative) if absolute else relative
 
 
 def scale_stride(window: int, stride: int) -> int:
@@ -359,6 +363,7 @@ class Analysis:
     evidence: dict[str, np.ndarray] = field(default_factory=dict)
     any_calibration: AnyCalibration | None = None
     resaved: dict[str, np.ndarray] = field(default_factory=dict)
+    stored_as_jpeg: bool = True
 
     @property
     def flagged(self) -> bool:
@@ -368,8 +373,9 @@ class Analysis:
     def combined(self) -> np.ndarray | None:
         """The :data:`ANY_MAP` map (:func:`any_map`, same grid and units as the detectors' maps,
         0 = the pristine 0.5% level): where the image was most likely processed, whatever the
-        operation. None without localisation maps."""
-        return any_map(self.evidence, self.any_calibration, self.resaved) if self.evidence else None
+        operation; relative to the image alone when it was not stored as JPEG. None without
+        localisation maps."""
+        return any_map(self.evidence, self.any_calibration, self.resaved, self.stored_as_jpeg) if self.evidence else None
 
     def maps(self) -> dict[str, np.ndarray]:
         """Every localisation map by name: each detector's, each resaved head's, then, with more
@@ -432,9 +438,11 @@ def localisation_maps(shape: tuple[int, int], detectors, scored: dict, options: 
     return {name: sums[name] / counts[name] for name in sums}
 
 
-def analyze(pixels: np.ndarray, detectors, options: ScanOptions) -> Analysis:
+def analyze(pixels: np.ndarray, detectors, options: ScanOptions, stored_as_jpeg: bool = True) -> Analysis:
     """Run a detector set (:func:`scanner.detectors.load_shipped`) on one image's stored pixels,
     uint8 RGB (H, W, 3) or one channel (H, W) (:func:`scanner.images.decode_pixels`).
+    ``stored_as_jpeg``: False for pixels of a file stored in another format (PNG, TIFF, ...),
+    whose map of any detector then reads each map against the image alone (:func:`any_map`).
 
     The named operation is, among the detectors that flag the image, the one the operation head
     finds most likely over the windows of their regions (without an operation head: the
@@ -467,7 +475,8 @@ def analyze(pixels: np.ndarray, detectors, options: ScanOptions) -> Analysis:
     elif flagged:
         operation = max(flagged, key=lambda d: d.score).detector
     calibration = detectors.any_calibration() if options.window is None else None  # calibrated on the fused maps
-    return Analysis(detections, probabilities, operations, scores.operation_names, operation, evidence, calibration, resaved)
+    return Analysis(detections, probabilities, operations, scores.operation_names, operation, evidence, calibration, resaved,
+                    stored_as_jpeg)
 
 
 @dataclass
@@ -607,10 +616,10 @@ class Scorer:
         if pixels.ndim == 2 and self.colour:
             verb = "detectors read colour residuals and see" if len(self.colour) > 1 else "detector reads colour residuals and sees"
             record.warnings.append(f"single-channel image: the {_listed(self.colour)} {verb} less here than in a colour photo")
-        analysis = analyze(pixels, self.detectors, options)
+        analysis = analyze(pixels, self.detectors, options, stored_as_jpeg=info.stored_as_jpeg)
         record.detections, record.flagged, record.operation = analysis.detections, analysis.flagged, analysis.operation
         lossless_flags = [d.detector for d in analysis.detections.values() if d.flagged and d.detector in self.colour_only]
-        if lossless_flags and pixels.ndim == 3 and info.format != "JPEG":
+        if lossless_flags and pixels.ndim == 3 and not info.stored_as_jpeg:
             record.warnings.append(
                 f"{info.format or 'non-JPEG'} file flagged by the {_listed(lossless_flags)} detector, which reads only colour "
                 f"residuals, learnt on camera JPEGs, whose colour is smooth: in a file never stored as JPEG, film grain or a "

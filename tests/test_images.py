@@ -93,3 +93,12 @@ def test_bad_inputs_get_their_error_codes(rng, tmp_path):
     with pytest.raises(ImageError) as piped:
         load_green(fifo)
     assert piped.value.code == "unreadable"
+
+
+def test_jpeg_coded_files_are_known_by_their_container(rng):
+    rgb = Image.fromarray(textured_image(rng, 48, 64))
+    second = Image.fromarray(textured_image(rng, 48, 64))
+    stored = {fmt: decode_green(encode(rgb, fmt, **kw))[1] for fmt, kw in
+              (("JPEG", {}), ("MPO", {"save_all": True, "append_images": [second]}), ("PNG", {}), ("TIFF", {}))}
+    assert stored["MPO"].format == "MPO" and stored["MPO"].frames == 2  # a camera JPEG with a second view
+    assert [fmt for fmt, info in stored.items() if info.stored_as_jpeg] == ["JPEG", "MPO"]

@@ -281,6 +281,13 @@ def test_the_map_of_any_detector_reads_each_map_against_its_own_image():
     assert lit[12:15, 3:6].all() and lit.sum() == 9
     wholly = dict(background, blur=np.full((20, 30), 3.0))  # a wholly blurred image stays lit
     assert (any_map(wholly, calibration) == 3.0).all()
+    # without the detectors' own levels (an image not stored as JPEG), only what stands out
+    # from the image lights: not the level it sits at everywhere
+    assert not (any_map(wholly, calibration, absolute=False) > 0).any()
+    wholly["blur"][0:4, 0:5] = 6.0
+    lit = any_map(wholly, calibration, absolute=False) > 0
+    assert lit[0:4, 0:5].all() and lit.sum() == 20
+    assert (any_map(wholly, None, absolute=False) == any_map(wholly)).all()  # nothing to read relative to: the levels
     calibration = AnyCalibration({"blur": 1.0, "jpeg": 1.0, "blur-resaved": 1.0}, 0.5)
     level = np.full((20, 30), 2.0)  # a resaved map over 0 everywhere: no region, no light
     assert not (any_map(background, calibration, {"blur-resaved": level}) > 0).any()
