@@ -114,10 +114,10 @@ def figure(rgb: np.ndarray, analysis, stride: int, title: str) -> Image.Image:
         flagged = [d for d in analysis.detections.values() if d.flagged]
         per_pixel = pixel_map(sigmoid(analysis.combined), MAP_CELL, gray.shape, scale, MAP_CELL)
         named = f"named: {analysis.operation}" if analysis.operation else "nothing flagged"
-        reading = "" if analysis.stored_as_jpeg else "; read against this image alone (not stored as JPEG)"
-        panels.append(detector_panel(gray, per_pixel, f"{ANY_MAP}: map of any detector", f"{named}; every flagged "
-                                     f"detector's regions boxed{reading}", 0.5, [r.bbox for d in flagged for r in d.regions],
-                                     scale, bool(flagged)))
+        reading = "" if analysis.stored_as_jpeg else ", relative (not a JPEG)"
+        panels.append(detector_panel(gray, per_pixel, f"{ANY_MAP}: map of any detector{reading}", f"{named}; every flagged "
+                                     f"detector's regions boxed", 0.5, [r.bbox for d in flagged for r in d.regions], scale,
+                                     bool(flagged)))
     columns = min(3, len(panels))
     cell_w, cell_h = max(p.width for p in panels), max(p.height for p in panels)
     rows = -(-len(panels) // columns)
