@@ -21,12 +21,14 @@ import numpy as np
 from scanner.evaluate import SMALL_AREA, forgeries, held_out_crops, map_scores
 from scanner.forgery import copy_move, splice
 from scanner.images import load_rgb
+from scanner.lattice import central_crop
 from scanner.scan import ScanOptions, analyze, any_map, use_threads
 
 from heldout import add_bank_arguments, load_bank
 
 SIDE = 496
-"""Crop side, pixels (the McMaster images are 500 x 500; a multiple of 16)."""
+"""Crop side, pixels (the McMaster images are 500 x 500; a multiple of 16). Crops are central, on
+the 16-pixel grid as :func:`scanner.evaluate.held_out_crops`'s."""
 
 CASES = {
     "splice blur 1.1": ("blur", lambda t, d, s: splice(t, d, "blur", 1.1, s)),
@@ -43,13 +45,6 @@ READINGS = {"any, as JPEG": True, "any, as stored": False}
 """The map of any detector with the detectors' own levels (True) or against the image alone."""
 
 
-def central(rgb: np.ndarray) -> np.ndarray:
-    """The central SIDE x SIDE crop, its corner on the 16-pixel grid."""
-    h, w = rgb.shape[:2]
-    top, left = (h - SIDE) // 2 // 16 * 16, (w - SIDE) // 2 // 16 * 16
-    return rgb[top : top + SIDE, left : left + SIDE]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_bank_arguments(parser, forgeries=True)
@@ -57,9 +52,9 @@ def main() -> None:
     use_threads(1)
     seed, bank, root = load_bank(parser, args)
     options = ScanOptions(stride=args.stride)
-    sets = {"lossless film scans": [(p.stem, central(load_rgb(p))) for folder in ("kodak", "mcmaster")
+    sets = {"lossless film scans": [(p.stem, central_crop(load_rgb(p), SIDE, grid=16)) for folder in ("kodak", "mcmaster")
                                     for p in sorted((root / folder).iterdir()) if p.suffix.lower() in (".png", ".tif", ".tiff")],
-            f"held-out camera JPEGs (split {seed})": [(n, central(c)) for n, c in held_out_crops(root, seed, args.n_images)]}
+            f"held-out camera JPEGs (split {seed})": [(n, central_crop(c, SIDE, grid=16)) for n, c in held_out_crops(root, seed, args.n_images)]}
     print(f"Bank {args.bank.split('=', 1)[1]} (split {seed}), {SIDE}-pixel crops, stride {args.stride}.")
     for label, crops in sets.items():
         over = {reading: [] for reading in READINGS}

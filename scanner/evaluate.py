@@ -18,6 +18,7 @@ from .data import PATCH, list_photos, split_by_make
 from .forgery import Forgery, copy_move, splice
 from .heatmaps import pixel_map
 from .images import load_rgb
+from .lattice import central_crop
 
 CROP = 768
 """Forgeries are made on central crops of CROP x CROP pixels of the held-out photos."""
@@ -152,11 +153,9 @@ def held_out_crops(root: Path, seed: int = 0, limit: int | None = None) -> list[
     crops = []
     for photo in test:
         rgb = load_rgb(photo.path)
-        h, w = rgb.shape[:2]
-        if min(h, w) < CROP:
+        if min(rgb.shape[:2]) < CROP:
             continue
-        top, left = (h - CROP) // 2 // 16 * 16, (w - CROP) // 2 // 16 * 16
-        crops.append((photo.camera, rgb[top : top + CROP, left : left + CROP]))
+        crops.append((photo.camera, central_crop(rgb, CROP, grid=16)))
         if limit and len(crops) >= limit:
             break
     return crops

@@ -71,7 +71,6 @@ class ImageInfo:
         return self.format in JPEG_FORMATS
 
 
-
 def read_bytes(path: str | Path, name: str | None = None) -> bytes:
     """Read a whole file, mapping OS errors to :class:`ImageError` whose messages call it
     ``name`` (default: the path). An empty file is read; it fails in :func:`open_image`."""

@@ -128,11 +128,12 @@ GRID_SAMPLE = 512
 """Side of the central crop on which :func:`grid_offset` looks for the block grid, pixels."""
 
 
-def central_crop(image: np.ndarray, side: int = GRID_SAMPLE) -> np.ndarray:
+def central_crop(image: np.ndarray, side: int = GRID_SAMPLE, grid: int = BLOCK) -> np.ndarray:
     """The central crop of at most side x side pixels of an image (H, W, ...), its corner on
-    the 8-pixel grid of the image (so block offsets in the crop are offsets in the image)."""
+    the ``grid``-pixel grid of the image (default 8, so block offsets in the crop are offsets in
+    the image; 16 also keeps a 4:2:0 JPEG's chroma blocks)."""
     h, w = image.shape[:2]
-    top, left = (h - min(h, side)) // 2 // BLOCK * BLOCK, (w - min(w, side)) // 2 // BLOCK * BLOCK
+    top, left = (h - min(h, side)) // 2 // grid * grid, (w - min(w, side)) // 2 // grid * grid
     return image[top : top + side, left : left + side]
 
 
