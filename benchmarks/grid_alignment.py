@@ -48,7 +48,7 @@ def misalignment(rgb: np.ndarray, blocks: int = 4) -> np.ndarray:
     for dy in range(lattice.BLOCK):
         for dx in range(lattice.BLOCK):
             c = lattice.block_coefficients(y, (dy, dx))[:rows, :cols]
-            terms = [lattice.step_terms(c, q) for q in STEPS]
+            terms = [(s, n) for _, s, n in lattice.step_terms(c, STEPS)]
             total, count = (sum(t[k].sum(axis=-1) for t in terms) for k in (0, 1))
             strength[dy, dx] = uniform_filter(total, blocks) / (uniform_filter(count, blocks) + 1e-3)
     better = np.max([v for offset, v in strength.items() if offset != own], axis=0) - strength[own]

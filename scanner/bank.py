@@ -37,7 +37,7 @@ from . import chroma as chroma_codes
 from . import lattice as jpeg_lattice
 from .data import PATCH
 from .images import green_of
-from .srm import ANCHOR_MARGIN, DIRECTIONS, MAX_EXTENT, N_CODES, Submodel, bank_features, cell_histograms, cell_index, code_maps
+from .srm import ANCHOR_MARGIN, DIRECTIONS, N_CODES, Submodel, bank_features, cell_counts, cell_histograms
 from .srm import N_FEATURES as SUBMODEL_FEATURES
 
 TRANSFORMS = ("identity", "sqrt")
@@ -298,45 +298,51 @@ class SRMBank:
         from concurrent.futures import ThreadPoolExecutor
 
         green, y = split_planes(pixels, stacked=False) if self.lattice else (green_of(pixels), None)
-        height, width = green.shape
         all_heads = self._all_heads()
         heads = all_heads.weight
-        index = cell_index(height - MAX_EXTENT, width - MAX_EXTENT, cell)
 
-        def histogram_logits(counts: np.ndarray, maps: int, column: int) -> list[np.ndarray]:
-            """Per grid, the logits (windows, K + C + R) of the histogram read at ``column``, from
-            cell counts (rows, cols, 81) summed over ``maps`` code maps."""
+        def histogram_logits(histograms: list[tuple[np.ndarray, int, int]]) -> list[np.ndarray]:
+            """Per grid, the logits (windows, K + C + R) of histograms given as (cell counts (rows, cols, 81)
+            summed over ``maps`` code maps, the column its weights start at, maps)."""
+            weights = [np.ascontiguousarray(heads[:, column : column + N_CODES].T) for _, column, _ in histograms]
             out = []
             for (window, _), t, c in zip(grids, tops, lefts):
-                if not len(t):  # no window top of this grid in the band
-                    out.append(np.zeros((0, len(heads))))
-                    continue
                 anchors = window - ANCHOR_MARGIN
-                h = transform(window_sums(counts, t // cell, c // cell, anchors // cell) / float(maps * anchors * anchors),
-                              self.feature_transform)
-                out.append(h @ heads[:, column : column + N_CODES].T)
+                k = anchors // cell
+                # the feature of every possible count, per histogram
+                tables = [transform(np.arange(maps * anchors**2 + 1) / float(maps * anchors**2), self.feature_transform)
+                          for _, _, maps in histograms]
+                logits = np.empty((len(t), len(c), len(heads)))
+                step = max(1, CHUNK_WINDOWS // len(c))
+                for r0 in range(0, len(t), step):
+                    rows = t[r0 : r0 + step] // cell
+                    chunk = logits[r0 : r0 + step].reshape(-1, len(heads))
+                    for h, ((counts, _, _), table, weight) in enumerate(zip(histograms, tables, weights)):
+                        features = np.take(table, window_sums(counts[rows[0] : rows[-1] + k], rows - rows[0], c // cell, k))
+                        if h:
+                            chunk += features @ weight
+                        else:
+                            np.matmul(features, weight, out=chunk)
+                out.append(logits.reshape(-1, len(heads)))
             return out
 
         def submodel_logits(i: int) -> list[np.ndarray]:
-            maps = code_maps(green, self.submodels[i])
-            per_direction = []
-            for j, direction in enumerate(DIRECTIONS):
-                counts = cell_histograms(maps[direction, "H"], cell, index) + cell_histograms(maps[direction, "V"], cell, index)
-                per_direction.append(histogram_logits(counts, 2, (2 * i + j) * N_CODES))
-            return [across + along for across, along in zip(*per_direction)]
+            counts = cell_counts(green, self.submodels[i], cell)
+            return histogram_logits([(counts[direction], (2 * i + j) * N_CODES, 2) for j, direction in enumerate(DIRECTIONS)])
 
         def lattice_logits() -> list[np.ndarray]:
-            features = jpeg_lattice.grid_features(y, [(t, c, window) for (window, _), t, c in zip(grids, tops, lefts)], offset)
-            return [f @ heads[:, self.n_histograms :].T for f in features]
+            return jpeg_lattice.grid_logits(y, [(t, c, window) for (window, _), t, c in zip(grids, tops, lefts)],
+                                            heads[:, self.n_histograms :], offset, CHUNK_WINDOWS)
 
         def chroma_logits() -> list[np.ndarray]:
-            counts = cell_histograms(chroma_codes.codes(pixels), cell, index)
-            return histogram_logits(counts, 1, self.n_histograms - chroma_codes.N_FEATURES)
+            counts = cell_histograms(chroma_codes.codes(pixels), cell)
+            return histogram_logits([(counts, self.n_histograms - chroma_codes.N_FEATURES, 1)])
 
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+            longest = pool.submit(lattice_logits) if self.lattice else None  # started first, so the threads end together
             jobs = [pool.submit(submodel_logits, i) for i in range(len(self.submodels))]
-            if self.lattice:
-                jobs.append(pool.submit(lattice_logits))
+            if longest is not None:
+                jobs.append(longest)
             if self.chroma:
                 jobs.append(pool.submit(chroma_logits))
             per_submodel = [job.result() for job in jobs]
@@ -350,9 +356,16 @@ BAND_ROWS = 1024
 about BAND_ROWS + 128 rows of the image, so memory grows with the width, not the area."""
 
 
-SLICE_PASSES = 4
+CHUNK_WINDOWS = 8192
+"""Windows (whole rows of them) whose histograms :meth:`SRMBank.dense_grids` sums and reads at a
+time, and whose lattice features it reads out at a time, rather than arrays of the band's size
+(docs/performance.md, 0.6.3: 512 to 16 384 measured)."""
+
+
+SLICE_PASSES = 16
 """Cost, in passes over the input, up to which :func:`box_sums` adds shifted slices rather than
-reading a running-sum table."""
+reading a running-sum table (16: every window of the default scan, at any stride; measured in
+docs/performance.md, 0.6.3)."""
 
 
 def window_sums(counts: np.ndarray, rows: np.ndarray, cols: np.ndarray, k: int) -> np.ndarray:
@@ -364,15 +377,15 @@ def window_sums(counts: np.ndarray, rows: np.ndarray, cols: np.ndarray, k: int) 
 
 def box_sums(x: np.ndarray, starts: np.ndarray, k: int, axis: int) -> np.ndarray:
     """Sums of ``k`` consecutive slices of ``x`` along ``axis`` from each index of ``starts``
-    (the axis becomes len(starts) long). Adding the k shifted slices costs k * len(starts)
-    slices of work, a running-sum table about four passes over ``x``: slices while they cost at
-    most :data:`SLICE_PASSES` passes (the default scan's windows: 32 pixels every 8, 64 every 16,
-    128 every 32), else the table (e.g. 128-pixel windows every 8 pixels: 15 slices at every row).
-    Integer sums, so either way gives the same counts (docs/performance.md, 0.6.1)."""
+    (the axis becomes len(starts) long). Adding the k shifted slices (views of x when the starts
+    are evenly spaced) costs k * len(starts) slices of work; a running-sum table costs a few
+    passes over ``x``, and numpy's running sum holds the interpreter lock. Slices while they cost
+    at most :data:`SLICE_PASSES` passes, else the table. Integer sums, so either way gives the
+    same counts (docs/performance.md, 0.6.1 and 0.6.3)."""
     if k * len(starts) <= SLICE_PASSES * x.shape[axis]:
         out = np.take(x, starts, axis=axis)
         for shift in range(1, k):
-            out += np.take(x, starts + shift, axis=axis)
+            out += _slices(x, starts + shift, axis)
         return out
     shape, after_first = list(x.shape), [slice(None)] * x.ndim
     shape[axis] += 1
@@ -380,6 +393,16 @@ def box_sums(x: np.ndarray, starts: np.ndarray, k: int, axis: int) -> np.ndarray
     table = np.zeros(shape, dtype=x.dtype)  # along the axis, table[i] = the sum of the first i slices
     np.cumsum(x, axis=axis, out=table[tuple(after_first)])
     return np.take(table, starts + k, axis=axis) - np.take(table, starts, axis=axis)
+
+
+def _slices(x: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
+    """The slices of x along ``axis`` at ``index``: a view when the indices are evenly spaced, else a copy."""
+    step = index[1] - index[0] if len(index) > 1 else 1
+    if step > 0 and np.all(np.diff(index) == step):
+        where = [slice(None)] * x.ndim
+        where[axis] = slice(index[0], index[-1] + 1, step)
+        return x[tuple(where)]
+    return np.take(x, index, axis=axis)
 
 
 # ----------------------------------------------------------------------------- training

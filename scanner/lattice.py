@@ -26,6 +26,8 @@ blur, resizing) leaves behind; so these features are offered to the JPEG heads o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 BLOCK = 8
@@ -80,11 +82,21 @@ def block_coefficients(y: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.nd
     return coefficients[:, :, u, v]
 
 
-def step_terms(coefficients: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per coefficient c (any shape), (1{|c| >= q/2} cos(2 pi c / q), 1{|c| >= q/2}): the terms
-    whose sums over blocks give the lattice feature of step q (float64, same shape)."""
-    counted = (np.abs(coefficients) >= q / 2).astype(np.float64)
-    return counted * np.cos(2 * np.pi * coefficients / q), counted
+def step_terms(coefficients: np.ndarray, steps: np.ndarray = STEPS) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """For each step q = steps[j], in no fixed order, (j, 1{|c| >= q/2} cos(2 pi c / q), 1{|c| >= q/2})
+    per coefficient c (any shape): the terms whose sums over blocks give the lattice feature of
+    step q (float64, same shape). Where 2q is also a step, cos(2 pi c / q) is got from it as
+    2 cos^2 - 1 (equal up to rounding; one cosine per chain 16, 8, 4, 2, 1 of :data:`STEPS`)."""
+    index = {float(q): j for j, q in enumerate(steps)}
+    magnitude = np.abs(coefficients)
+    for top in sorted(q for q in index if 2 * q not in index):
+        q, cosine = top, np.cos(2 * np.pi * coefficients / top)
+        while True:
+            counted = (magnitude >= q / 2).astype(np.float64)
+            yield index[q], counted * cosine, counted
+            if q / 2 not in index:
+                break
+            q, cosine = q / 2, 2 * cosine * cosine - 1
 
 
 def features(y: np.ndarray) -> np.ndarray:
@@ -92,36 +104,42 @@ def features(y: np.ndarray) -> np.ndarray:
     P need not be a multiple of 8, partial blocks are left out)."""
     c = np.stack([block_coefficients(p) for p in np.asarray(y, dtype=np.float64)]) if len(y) else np.zeros((0, 1, 1, len(FREQUENCIES)))
     out = np.empty((len(c), len(FREQUENCIES), len(STEPS)))
-    for j, q in enumerate(STEPS):
-        s, n = step_terms(c, q)
+    for j, s, n in step_terms(c):
         out[:, :, j] = s.sum(axis=(1, 2)) / (n.sum(axis=(1, 2)) + PRIOR)
     return out.reshape(len(c), -1)
 
 
-def grid_features(y: np.ndarray, grids: list[tuple[np.ndarray, np.ndarray, int]],
-                  offset: tuple[int, int] = (0, 0)) -> list[np.ndarray]:
-    """Lattice features of the windows of several grids of luma y (H, W), each grid given as
-    (tops, lefts, window) in pixels: one (len(tops) * len(lefts), 252) array per grid, rows first.
-    Box sums of per-block terms (computed once for all grids), equal to :func:`features` of
-    each window cut out when the window's corner is on the block grid at ``offset``."""
+def grid_logits(y: np.ndarray, grids: list[tuple[np.ndarray, np.ndarray, int]], weight: np.ndarray,
+                offset: tuple[int, int] = (0, 0), chunk: int = 8192) -> list[np.ndarray]:
+    """Linear read-out of the lattice features of the windows of several grids of luma y (H, W),
+    each grid given as (tops, lefts, window) in pixels: per grid, ``features @ weight.T``
+    (len(tops) * len(lefts), K), rows first, for ``weight`` (K, 252) (the identity gives the
+    features themselves). Each window's features equal :func:`features` of the window cut out
+    when its corner is on the block grid at ``offset``.
+
+    Box sums of per-block terms read from running-sum tables, a step at a time and about
+    ``chunk`` windows at a time, so the (windows, 252) features are never held whole."""
     dy, dx = offset
     c = block_coefficients(y, offset)
     spans = []
     for tops, lefts, window in grids:  # blocks wholly inside [t, t + window): ceil((t - dy) / 8) .. floor((t + window - dy) / 8)
         spans.append((np.clip(-((dy - tops) // BLOCK), 0, c.shape[0]), np.clip((tops + window - dy) // BLOCK, 0, c.shape[0]),
                       np.clip(-((dx - lefts) // BLOCK), 0, c.shape[1]), np.clip((lefts + window - dx) // BLOCK, 0, c.shape[1])))
-    out = [np.empty((len(t), len(l), len(FREQUENCIES), len(STEPS))) for t, l, _ in grids]
-    table = np.zeros((c.shape[0] + 1, c.shape[1] + 1, c.shape[2]))
-    for j, q in enumerate(STEPS):
-        sums: list[list[np.ndarray]] = [[] for _ in grids]
-        for terms in step_terms(c, q):
-            np.cumsum(terms, axis=0, out=table[1:, 1:])
+    out = [np.zeros((len(t), len(l), len(weight))) for t, l, _ in grids]
+    for j, *terms in step_terms(c):
+        step_weight = weight[:, j :: len(STEPS)].T  # (21, K): step j's columns, frequency after frequency
+        tables = []  # per term, table[u, v] = the sum over the blocks above row u and left of column v
+        for term in terms:
+            table = np.zeros((c.shape[0] + 1, c.shape[1] + 1, c.shape[2]))
+            np.cumsum(term, axis=0, out=table[1:, 1:])
             np.cumsum(table[1:, 1:], axis=1, out=table[1:, 1:])
-            for k, (r0, r1, c0, c1) in enumerate(spans):
-                sums[k].append(table[r1][:, c1] - table[r0][:, c1] - table[r1][:, c0] + table[r0][:, c0])
-        for k in range(len(grids)):
-            out[k][..., j] = sums[k][0] / (sums[k][1] + PRIOR)
-    return [o.reshape(-1, N_FEATURES) for o in out]
+            tables.append(table)
+        for (r0, r1, c0, c1), logits in zip(spans, out):
+            rows = max(1, chunk // len(c0))
+            for a in range(0, len(r0), rows):
+                s, n = (table[r1[a : a + rows]] - table[r0[a : a + rows]] for table in tables)  # the windows' rows of blocks
+                logits[a : a + rows] += ((s[:, c1] - s[:, c0]) / (n[:, c1] - n[:, c0] + PRIOR)) @ step_weight
+    return [o.reshape(-1, len(weight)) for o in out]
 
 
 GRID_SAMPLE = 512
@@ -148,6 +166,6 @@ def grid_offset(y: np.ndarray, margin: float = 0.02) -> tuple[int, int]:
         for dx in range(BLOCK):
             c = block_coefficients(crop, (dy, dx))
             if c.size:
-                score[dy, dx] = np.mean([s.sum() / (n.sum() + PRIOR) for s, n in (step_terms(c, q) for q in steps)])
+                score[dy, dx] = np.mean([s.sum() / (n.sum() + PRIOR) for _, s, n in step_terms(c, steps)])
     best = np.unravel_index(int(np.argmax(score)), score.shape)
     return (int(best[0]), int(best[1])) if score[best] > score[0, 0] + margin else (0, 0)

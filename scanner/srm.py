@@ -218,19 +218,39 @@ def bank_features(patches: np.ndarray, submodels: tuple[Submodel, ...] | list[Su
     return np.concatenate(out, axis=1)
 
 
-def cell_index(height: int, width: int, cell: int) -> np.ndarray:
-    """Index of the ``cell`` x ``cell`` block of every pixel of a (height, width) map, times
-    81 (the offset of its histogram in a flat (cells, 81) array): int64 (rows * cell, cols * cell)
-    with rows, cols = height // cell, width // cell."""
-    rows, cols = height // cell, width // cell
-    return ((np.arange(rows * cell) // cell)[:, None] * cols + (np.arange(cols * cell) // cell)[None, :]) * N_CODES
+CELL_ROWS = 4
+"""Rows of cells that :func:`cell_histograms` counts at a time (so its index stays in cache)."""
 
 
-def cell_histograms(codes: np.ndarray, cell: int, index: np.ndarray | None = None) -> np.ndarray:
+def cell_histograms(codes: np.ndarray, cell: int) -> np.ndarray:
     """Code counts in each ``cell`` x ``cell`` block of a code map (h, w): int32
     (h // cell, w // cell, 81); the incomplete last row and column of cells are dropped.
-    ``index``: :func:`cell_index` of the map, when several maps share it."""
+    Counted :data:`CELL_ROWS` rows of cells at a time."""
     rows, cols = codes.shape[0] // cell, codes.shape[1] // cell
-    index = cell_index(*codes.shape, cell) if index is None else index
-    counts = np.bincount((index + codes[: rows * cell, : cols * cell]).ravel(), minlength=rows * cols * N_CODES)
-    return counts.reshape(rows, cols, N_CODES).astype(np.int32)
+    # offset in a flat (CELL_ROWS, cols, 81) count array of the histogram of each pixel's cell
+    index = ((np.arange(CELL_ROWS * cell) // cell)[:, None] * cols + (np.arange(cols * cell) // cell)[None, :]) * N_CODES
+    counts = np.empty((rows, cols, N_CODES), dtype=np.int32)
+    for r0 in range(0, rows, CELL_ROWS):
+        n = min(CELL_ROWS, rows - r0)
+        strip = codes[r0 * cell : (r0 + n) * cell, : cols * cell]
+        counts[r0 : r0 + n] = np.bincount((index[: n * cell] + strip).ravel(), minlength=n * cols * N_CODES).reshape(n, cols, N_CODES)
+    return counts
+
+
+STRIP_CELLS = 8
+"""Rows of cells whose code maps :func:`cell_counts` computes at a time (so they stay in cache)."""
+
+
+def cell_counts(x: np.ndarray, submodel: Submodel, cell: int) -> dict[str, np.ndarray]:
+    """Per direction, the counts of the codes of both orientations (H and V maps together) of
+    ``submodel`` in each ``cell`` x ``cell`` block of the code maps of image x (H, W) uint8:
+    int32 ((H - 6) // cell, (W - 6) // cell, 81). Equal to :func:`cell_histograms` of the
+    :func:`code_maps` of the whole image; computed :data:`STRIP_CELLS` rows of cells at a time."""
+    rows, cols = (x.shape[0] - MAX_EXTENT) // cell, (x.shape[1] - MAX_EXTENT) // cell
+    counts = {direction: np.empty((rows, cols, N_CODES), dtype=np.int32) for direction in DIRECTIONS}
+    for r0 in range(0, rows, STRIP_CELLS):
+        n = min(STRIP_CELLS, rows - r0)
+        maps = code_maps(x[r0 * cell : (r0 + n) * cell + MAX_EXTENT], submodel)
+        for direction in DIRECTIONS:
+            counts[direction][r0 : r0 + n] = cell_histograms(maps[direction, "H"], cell) + cell_histograms(maps[direction, "V"], cell)
+    return counts

@@ -111,12 +111,16 @@ def test_dense_scores_equal_window_by_window(rng, stride, threads, band, window,
     assert scores.tops[-1] + window + stride > 200 and scores.lefts[-1] + window + stride > 290
 
 
-@pytest.mark.parametrize("k, step", [(3, 1), (7, 1), (15, 4), (15, 1), (40, 7), (40, 1)])
-def test_window_sums_equal_explicit_sums(rng, k, step):
+@pytest.mark.parametrize("k, step, uneven", [(3, 1, False), (7, 1, False), (15, 4, False), (15, 1, False), (40, 7, False),
+                                            (40, 1, False), (3, 2, True), (15, 4, True)])
+def test_window_sums_equal_explicit_sums(rng, k, step, uneven):
     """Both ways of :func:`scanner.bank.box_sums` (shifted slices where few, a running-sum table
-    where many: (3, 1), (15, 4) and (40, 7) take slices) against summing each k x k block of cells."""
+    where many: (40, 1) reads the table, the others take slices; views of evenly spaced starts,
+    copies of uneven ones) against summing each k x k block of cells."""
     counts = rng.integers(0, 50, size=(70, 90, 81)).astype(np.int32)
     rows, cols = np.arange(0, 70 - k + 1, step), np.arange(1, 90 - k + 1, step)
+    if uneven:
+        rows, cols = np.delete(rows, 1), np.delete(cols, 2)
     expected = np.stack([counts[r : r + k, c : c + k].sum(axis=(0, 1)) for r in rows for c in cols])
     np.testing.assert_array_equal(window_sums(counts, rows, cols, k), expected)
 

@@ -52,7 +52,7 @@ def test_jpeg_puts_the_coefficients_on_its_steps(rng):
 def test_window_features_use_the_whole_blocks_inside_each_window(rng, offset, window):
     y = lattice.luma(manipulations.jpeg(textured_image(rng, 200, 230), 80))
     tops, lefts = np.arange(0, 200 - window + 1, 24), np.arange(0, 230 - window + 1, 20)
-    dense = lattice.grid_features(y, [(tops, lefts, window)], offset)[0]
+    dense = lattice.grid_logits(y, [(tops, lefts, window)], np.eye(lattice.N_FEATURES), offset, chunk=40)[0]
     dy, dx = offset
     expected = []
     for t in tops:
@@ -73,3 +73,16 @@ def test_grid_offset_finds_the_block_grid_of_a_cropped_jpeg(rng, shift):
 
 def test_grid_offset_of_a_never_compressed_image_is_the_corner(rng):
     assert lattice.grid_offset(lattice.luma(textured_image(rng, 256, 256))) == (0, 0)
+
+
+def test_step_terms_equal_their_definition_for_every_step(rng):
+    """Cosines got by doubling from the larger steps (2 cos^2 - 1) equal the direct ones."""
+    c = rng.normal(0, 30, (20, 20, len(lattice.FREQUENCIES)))
+    seen = []
+    for j, s, n in lattice.step_terms(c):
+        q = lattice.STEPS[j]
+        counted = (np.abs(c) >= q / 2).astype(np.float64)
+        np.testing.assert_array_equal(n, counted)
+        np.testing.assert_allclose(s, counted * np.cos(2 * np.pi * c / q), rtol=0, atol=1e-12)
+        seen.append(j)
+    assert sorted(seen) == list(range(len(lattice.STEPS)))
