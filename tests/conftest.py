@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,12 @@ def pristine_dir() -> Path:
     if root is None:
         pytest.skip("shared pristine photos (../shared/data/pristine) not present")
     return root
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child that a test stops with SIGINT: a shell without job control
+    starts background jobs with SIGINT ignored, and Python then ignores Ctrl-C too."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture

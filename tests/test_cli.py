@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import textured_image
+from tests.conftest import interruptible, textured_image
 
 SCANNER = [sys.executable, "-m", "scanner"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,7 +199,7 @@ def test_interrupted_jsonl_ends_with_an_interrupted_summary(photos, tmp_path):
     for k in range(12):
         Image.fromarray(textured_image(rng, 900, 1200)).save(many / f"{k:02d}.png")
     proc = subprocess.Popen(SCANNER + ["scan", str(many), "--jsonl", "--threads", "1"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     first = proc.stdout.readline()
     assert json.loads(first)["status"] == "ok"
     proc.send_signal(signal.SIGINT)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import textured_image
+from tests.conftest import interruptible, textured_image
 from tests.test_scan import SCANNER
 
 ENV = dict(os.environ, NO_COLOR="1", COLUMNS="200", RAY_DEDUP_LOGS="0")
@@ -126,7 +126,7 @@ def local_records(corpus, tmp_path_factory) -> list[dict]:
 def start_ray_scan(args: list[str], cwd: Path, shards: Path) -> subprocess.Popen:
     """A Ray scan as a child process, returned once it has written its first shard."""
     process = subprocess.Popen(SCANNER + ["scan"] + args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=ENV)
+                               text=True, env=ENV, preexec_fn=interruptible)
     _wait_for_shard(process, shards)
     return process
 
