@@ -37,7 +37,7 @@ from . import chroma as chroma_codes
 from . import lattice as jpeg_lattice
 from .data import PATCH
 from .images import green_of
-from .srm import ANCHOR_MARGIN, DIRECTIONS, N_CODES, Submodel, bank_features, cell_counts, cell_histograms
+from .srm import ANCHOR_MARGIN, DIRECTIONS, N_CODES, Submodel, bank_features, cell_histograms, code_maps
 from .srm import N_FEATURES as SUBMODEL_FEATURES
 
 TRANSFORMS = ("identity", "sqrt")
@@ -302,8 +302,8 @@ class SRMBank:
         heads = all_heads.weight
 
         def histogram_logits(histograms: list[tuple[np.ndarray, int, int]]) -> list[np.ndarray]:
-            """Per grid, the logits (windows, K + C + R) of histograms given as (cell counts (rows, cols, 81)
-            summed over ``maps`` code maps, the column its weights start at, maps)."""
+            """Per grid, the logits (windows, K + C + R) of the histograms given as (cell counts
+            (rows, cols, 81), the column their weights start at, the number of code maps counted)."""
             weights = [np.ascontiguousarray(heads[:, column : column + N_CODES].T) for _, column, _ in histograms]
             out = []
             for (window, _), t, c in zip(grids, tops, lefts):
@@ -316,23 +316,20 @@ class SRMBank:
                 step = max(1, CHUNK_WINDOWS // len(c))
                 for r0 in range(0, len(t), step):
                     rows = t[r0 : r0 + step] // cell
-                    chunk = logits[r0 : r0 + step].reshape(-1, len(heads))
-                    for h, ((counts, _, _), table, weight) in enumerate(zip(histograms, tables, weights)):
-                        features = np.take(table, window_sums(counts[rows[0] : rows[-1] + k], rows - rows[0], c // cell, k))
-                        if h:
-                            chunk += features @ weight
-                        else:
-                            np.matmul(features, weight, out=chunk)
+                    logits[r0 : r0 + step] = sum(
+                        np.take(table, window_sums(counts[rows[0] : rows[-1] + k], rows - rows[0], c // cell, k)) @ weight
+                        for (counts, _, _), table, weight in zip(histograms, tables, weights)).reshape(len(rows), len(c), -1)
                 out.append(logits.reshape(-1, len(heads)))
             return out
 
         def submodel_logits(i: int) -> list[np.ndarray]:
-            counts = cell_counts(green, self.submodels[i], cell)
-            return histogram_logits([(counts[direction], (2 * i + j) * N_CODES, 2) for j, direction in enumerate(DIRECTIONS)])
+            maps = code_maps(green, self.submodels[i])
+            return histogram_logits([(cell_histograms(maps[direction, "H"], cell) + cell_histograms(maps[direction, "V"], cell),
+                                      (2 * i + j) * N_CODES, 2) for j, direction in enumerate(DIRECTIONS)])
 
         def lattice_logits() -> list[np.ndarray]:
             return jpeg_lattice.grid_logits(y, [(t, c, window) for (window, _), t, c in zip(grids, tops, lefts)],
-                                            heads[:, self.n_histograms :], offset, CHUNK_WINDOWS)
+                                            heads[:, self.n_histograms :], offset, chunk=CHUNK_WINDOWS)
 
         def chroma_logits() -> list[np.ndarray]:
             counts = cell_histograms(chroma_codes.codes(pixels), cell)

@@ -110,7 +110,7 @@ def features(y: np.ndarray) -> np.ndarray:
 
 
 def grid_logits(y: np.ndarray, grids: list[tuple[np.ndarray, np.ndarray, int]], weight: np.ndarray,
-                offset: tuple[int, int] = (0, 0), chunk: int = 8192) -> list[np.ndarray]:
+                offset: tuple[int, int] = (0, 0), *, chunk: int) -> list[np.ndarray]:
     """Linear read-out of the lattice features of the windows of several grids of luma y (H, W),
     each grid given as (tops, lefts, window) in pixels: per grid, ``features @ weight.T``
     (len(tops) * len(lefts), K), rows first, for ``weight`` (K, 252) (the identity gives the

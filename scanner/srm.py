@@ -236,21 +236,3 @@ def cell_histograms(codes: np.ndarray, cell: int) -> np.ndarray:
         counts[r0 : r0 + n] = np.bincount((index[: n * cell] + strip).ravel(), minlength=n * cols * N_CODES).reshape(n, cols, N_CODES)
     return counts
 
-
-STRIP_CELLS = 8
-"""Rows of cells whose code maps :func:`cell_counts` computes at a time (so they stay in cache)."""
-
-
-def cell_counts(x: np.ndarray, submodel: Submodel, cell: int) -> dict[str, np.ndarray]:
-    """Per direction, the counts of the codes of both orientations (H and V maps together) of
-    ``submodel`` in each ``cell`` x ``cell`` block of the code maps of image x (H, W) uint8:
-    int32 ((H - 6) // cell, (W - 6) // cell, 81). Equal to :func:`cell_histograms` of the
-    :func:`code_maps` of the whole image; computed :data:`STRIP_CELLS` rows of cells at a time."""
-    rows, cols = (x.shape[0] - MAX_EXTENT) // cell, (x.shape[1] - MAX_EXTENT) // cell
-    counts = {direction: np.empty((rows, cols, N_CODES), dtype=np.int32) for direction in DIRECTIONS}
-    for r0 in range(0, rows, STRIP_CELLS):
-        n = min(STRIP_CELLS, rows - r0)
-        maps = code_maps(x[r0 * cell : (r0 + n) * cell + MAX_EXTENT], submodel)
-        for direction in DIRECTIONS:
-            counts[direction][r0 : r0 + n] = cell_histograms(maps[direction, "H"], cell) + cell_histograms(maps[direction, "V"], cell)
-    return counts

@@ -84,19 +84,14 @@ def test_rejects_small_patches():
         srm.srm_features(np.zeros((1, 7, 128), np.uint8))
 
 
-@pytest.mark.parametrize("height, width", [(150, 97), (8 * srm.STRIP_CELLS * 2 + 6, 40)])
-def test_cell_counts_strip_by_strip_equal_counting_the_whole_maps(rng, height, width):
-    """Counts of code maps computed a strip of cells at a time, against counting each pixel's
-    code into its cell directly, over the whole maps."""
-    x = rng.integers(0, 256, (height, width)).astype(np.uint8)
-    submodel = srm.Submodel(order=2, threshold=1)
-    counts = srm.cell_counts(x, submodel, 8)
-    maps = srm.code_maps(x, submodel)
-    rows, cols = (height - srm.MAX_EXTENT) // 8, (width - srm.MAX_EXTENT) // 8
-    for direction in srm.DIRECTIONS:
-        expected = np.zeros((rows, cols, srm.N_CODES), dtype=np.int64)
-        for orientation in ("H", "V"):
-            codes = maps[direction, orientation][: rows * 8, : cols * 8]
-            for i in range(rows * 8):
-                np.add.at(expected[i // 8], (np.arange(cols * 8) // 8, codes[i]), 1)
-        np.testing.assert_array_equal(counts[direction], expected)
+
+@pytest.mark.parametrize("height, width", [(150, 97), (8 * srm.CELL_ROWS * 2, 40)])
+def test_cell_histograms_strip_by_strip_equal_counting_each_pixel(rng, height, width):
+    """Cell counts taken a strip of cells at a time, against counting each pixel's code into its
+    cell directly, over the whole map."""
+    codes = rng.integers(0, srm.N_CODES, (height, width)).astype(np.int16)
+    rows, cols = height // 8, width // 8
+    expected = np.zeros((rows, cols, srm.N_CODES), dtype=np.int64)
+    for i in range(rows * 8):
+        np.add.at(expected[i // 8], (np.arange(cols * 8) // 8, codes[i, : cols * 8]), 1)
+    np.testing.assert_array_equal(srm.cell_histograms(codes, 8), expected)
