@@ -1,8 +1,8 @@
 """Scan speed of the shipped detectors on a 12-megapixel photo, with the fused localisation map
-and with 128-pixel windows alone, dense against window by window, with 1 and 2 threads, and
-peak memory.
+and with 128-pixel windows alone, dense against window by window, with 1 and 2 threads, peak
+memory, and a folder of copies of the photo scanned by one process and by two worker processes.
 
-    python benchmarks/scan_speed.py [--image PATH] [--memory-mp 50]
+    python benchmarks/scan_speed.py [--image PATH] [--memory-mp 50] [--folder-files 6]
 
 Prints a Markdown report (copy it into docs/performance.md with the command line). Without
 --image it uses camera/Canon_EOS_450D.jpg (4272x2848, 12.2 MP) from the shared photos when
@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from scanner.data import default_pristine_dir
 from scanner.detectors import load_shipped
 from scanner.images import load_pixels
-from scanner.scan import ScanOptions, analyze
+from scanner.scan import ScanOptions, analyze, scan
 
 
 def synthetic(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -59,6 +61,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--memory-mp", type=float, default=50.0, help="image size for the peak-memory run (0 skips it)")
     parser.add_argument("--window-sample", type=int, default=200, help="windows scored one by one (extrapolated)")
+    parser.add_argument("--folder-files", type=int, default=6, help="copies of the photo in the folder run (0 skips it)")
     parser.add_argument("--memory-child", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -96,6 +99,22 @@ def main() -> None:
                              capture_output=True, text=True, check=True).stdout.split()
         print(f"\nPeak memory, all detectors at stride 32, 2 threads, on a synthetic {out[0]} image ({out[1]} MP): "
               f"{out[2]} MB resident.")
+    if args.folder_files and path:
+        folder_speed(path, bank, args.folder_files)
+
+
+def folder_speed(path: Path, bank, files: int) -> None:
+    """Seconds to scan a folder of ``files`` copies of ``path`` at the defaults: one process
+    with 2 threads, then 2 worker processes with 1 thread each (their start-up included)."""
+    with tempfile.TemporaryDirectory() as folder:
+        for k in range(files):
+            shutil.copy(path, Path(folder) / f"{k:02d}{path.suffix}")
+        print(f"\nA folder of {files} copies, default scan (stride 32, fused map), whole run:\n\n"
+              "| processes | threads each | seconds | seconds per photo |\n|---|---|---|---|")
+        for workers, threads in ((1, 2), (2, 1)):
+            with threadpool_limits(threads):
+                t = timed(lambda: list(scan([folder], bank, ScanOptions(threads=threads), workers=workers)))
+            print(f"| {workers} | {threads} | {t:.1f} | {t / files:.2f} |")
 
 
 if __name__ == "__main__":

@@ -134,6 +134,8 @@ SCAN_EXAMPLES = """Examples:
 
   scanner scan photo.jpg -m blur -m resize --stride 16 --threads 1
 
+  scanner scan ./evidence --workers 2               two files at once, one process each
+
   scanner scan ./corpus --engine ray --shards ./records   many files, resumable
 """
 
@@ -145,7 +147,7 @@ def scan(
     stride: int = typer.Option(32, min=1, max=128, help="Step in pixels between the 128x128 windows that decide the verdict."),
     window: Optional[int] = typer.Option(None, help="Draw the localisation map (heat maps, region boxes) from windows of this size alone: 32, 64 or 128 pixels. Default: the three sizes fused."),
     device: str = typer.Option("auto", help=f"{DEVICES} (networks trained with --arch recast or bayar; the shipped bank runs on the CPU)."),
-    threads: Optional[int] = typer.Option(None, min=1, help="CPU threads for this process; default: every core it may use. Give 1 when sharing a machine with another scan."),
+    threads: Optional[int] = typer.Option(None, min=1, help="CPU threads per scoring process; default: the cores this process may use, shared among the --workers (Ray: 1). Give 1 when sharing a machine with another scan."),
     threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Window probability threshold for every detector; default: each detector's calibrated one."),
     json_out: bool = typer.Option(False, "--json", help="Write one JSON document to stdout (and nothing else)."),
     jsonl: bool = typer.Option(False, "--jsonl", help="Stream one JSON record per line to stdout, then a summary line."),
@@ -153,10 +155,10 @@ def scan(
     raw_maps: bool = typer.Option(False, "--raw-maps", help="With --heatmaps or --report: also write each detector's window probabilities (.npy) and localisation map (.map.npy), and the map of any detector (any.map.npy)."),
     report_dir: Optional[Path] = typer.Option(None, "--report", help="Write an HTML report here (index.html: sortable table, thumbnails, figures)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow an output folder that already holds files, and replace them."),
-    engine: str = typer.Option("local", help='local (this process) or ray (workers on a Ray cluster; pip install "scanner\\[ray]").'),
+    engine: str = typer.Option("local", help='local (this machine) or ray (workers on a Ray cluster; pip install "scanner\\[ray]").'),
     shards: Optional[Path] = typer.Option(None, "--shards", help="--engine ray: folder of the JSON-lines record shards (required); a re-run with the same folder skips the files already recorded there."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="--engine ray: the cluster to join (e.g. auto, or ray://HEAD:10001); default: start a local one."),
-    workers: int = typer.Option(2, min=1, help="--engine ray: scoring workers, each loading the detectors once and using --threads threads (default 1)."),
+    workers: Optional[int] = typer.Option(None, min=1, help="Files scored at once, each by a worker process that loads the detectors once. Local engine: default 1 (this process alone); 2 on two cores scans a folder about 1.5x faster. Ray: default 2."),
     batch_size: int = typer.Option(4, min=1, help="--engine ray: files per task (and per shard)."),
     glob: Optional[str] = typer.Option(None, "--glob", help="Only scan files in folders whose name matches this pattern, e.g. '*.jpg'."),
     hidden: bool = typer.Option(False, "--hidden", help="Include hidden files and folders."),
@@ -210,9 +212,13 @@ def scan(
     if shards is not None and shards.exists() and not shards.is_dir():
         _fatal(f"--shards {shards} is a file, not a folder", ExitCode.USAGE)
     dev = _device(device)
-    from .scan import use_threads
+    from .scan import available_cores, use_threads
 
-    n_threads = use_threads(threads) if engine == "local" else (threads or 1)
+    workers = min(workers or 1, len(files)) if engine == "local" else workers or 2
+    if engine == "ray":
+        n_threads = threads or 1
+    else:
+        n_threads = use_threads(threads or max(1, available_cores() // workers))
 
     from .detectors import WeightsError, load_shipped
     from .report import Report
@@ -237,8 +243,10 @@ def scan(
     else:
         from .scan import scan as scan_local
 
-        records = scan_local(paths, detectors, options, recursive, hidden, glob)
-        describe = None
+        records = scan_local(paths, detectors, options, recursive, hidden, glob, workers)
+
+        def describe() -> dict:
+            return {"name": "local", "workers": workers}
     report = Report(detectors, "json" if json_out else "jsonl" if jsonl else None, _stderr(quiet), options, exit_zero, report_dir, describe)
     if engine == "ray":  # Ray's driver prints task and worker messages on stdout: only data may go there
         sys.stdout = sys.stderr

@@ -384,14 +384,18 @@ class Analysis:
         return maps | ({ANY_MAP: self.combined} if len(maps) > 1 else {})
 
 
+def available_cores() -> int:
+    """CPU cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def use_threads(threads: int | None = None) -> int:
     """Limit this process's torch and BLAS threads to ``threads`` (default: every core it may
     use). Returns the number applied."""
     import torch
     from threadpoolctl import threadpool_limits
 
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n = threads or available
+    n = threads or available_cores()
     torch.set_num_threads(n)
     threadpool_limits(n)
     return n
@@ -643,16 +647,100 @@ def _listed(names: list[str]) -> str:
 
 
 def scan(paths: list[str | Path], detectors, options: ScanOptions | None = None,
-         recursive: bool = True, include_hidden: bool = False, pattern: str | None = None) -> Iterator[ImageRecord]:
+         recursive: bool = True, include_hidden: bool = False, pattern: str | None = None,
+         workers: int = 1) -> Iterator[ImageRecord]:
     """Scan files and folders with a detector set, yielding one :class:`ImageRecord` per
-    file in sorted order. Paths that do not exist yield error records (code ``not_found``)."""
-    scorer = Scorer(detectors, options)
+    file in sorted order. Paths that do not exist yield error records (code ``not_found``).
+    ``workers`` > 1 scores that many files at once, each in a worker process of its own
+    (:func:`score_in_workers`); the records are the same, in the same order."""
+    options = options or ScanOptions()
     files, missing = collect_inputs(paths, recursive, include_hidden, pattern)
     for path in missing:
         yield missing_record(path)
     stems = output_stem(files)
-    for item in files:
-        yield scorer.score_file(item.path, stems[item.path])
+    work = [(str(item.path), stems[item.path]) for item in files]
+    if workers > 1 and len(work) > 1:
+        yield from score_in_workers(work, detectors, options, min(workers, len(work)))
+        return
+    scorer = Scorer(detectors, options)
+    for path, stem in work:
+        yield scorer.score_file(path, stem)
+
+
+_worker_scorer: Scorer | None = None
+"""The :class:`Scorer` of a worker process of :func:`score_in_workers`."""
+
+
+def _start_worker(detectors, options: ScanOptions) -> None:
+    import signal
+
+    global _worker_scorer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent stops the workers
+    use_threads(options.threads)
+    _worker_scorer = Scorer(detectors, options)
+
+
+def _score_in_worker(path: str, stem: Path) -> ImageRecord:
+    return _worker_scorer.score_file(path, stem)
+
+
+def score_in_workers(work: list[tuple[str, Path]], detectors, options: ScanOptions, workers: int) -> Iterator[ImageRecord]:
+    """Records of ``work`` ((path, output stem) pairs), in order, scored ``workers`` at a time
+    by worker processes that each load the detectors once and use ``options.threads`` threads.
+
+    A worker that dies (out of memory, say) fails the files in flight; each is then scored
+    again alone in a fresh worker, and a file that kills that one too becomes an error record
+    (``worker_failed``), as on the Ray engine. Stopping early (Ctrl-C, or closing the iterator)
+    ends the workers."""
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context("spawn")  # never fork a process that holds threads
+    before = set(multiprocessing.active_children())
+
+    def pool(size: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(size, mp_context=context, initializer=_start_worker, initargs=(detectors, options))
+
+    def alone(path: str, stem: Path, future: Future) -> ImageRecord:
+        if future.done() and not future.cancelled() and future.exception() is None:
+            return future.result()
+        with pool(1) as solo:
+            try:
+                return solo.submit(_score_in_worker, path, stem).result()
+            except BrokenProcessPool:
+                return ImageRecord(path=path, status="error", error={
+                    "code": "worker_failed", "message": f"{path}: the worker process scoring it died, also when it was scored alone"})
+
+    queue = deque(work)
+    running: deque[tuple[str, Path, Future]] = deque()
+    executor = None
+    try:
+        while queue or running:
+            executor = executor or pool(workers)
+            try:
+                while queue and len(running) < 2 * workers:
+                    running.append((*queue[0], executor.submit(_score_in_worker, *queue[0])))
+                    queue.popleft()
+                record = running[0][2].result()
+            except BrokenProcessPool:
+                executor.shutdown(wait=False)
+                executor = None
+                for retry in list(running):
+                    yield alone(*retry)
+                running.clear()
+                continue
+            running.popleft()
+            yield record
+        if executor is not None:
+            executor.shutdown()
+            executor = None
+    finally:
+        if executor is not None:  # stopped early: the files in flight are abandoned
+            executor.shutdown(wait=False, cancel_futures=True)
+            for child in set(multiprocessing.active_children()) - before:
+                child.terminate()
 
 
 def missing_record(path: str) -> ImageRecord:

@@ -10,13 +10,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import interruptible, textured_image
+from tests.conftest import interruptible, processes_with, textured_image
 
 SCANNER = [sys.executable, "-m", "scanner"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,13 +193,15 @@ def test_json_records_what_chain_of_custody_needs_and_validates(photos, tmp_path
     jsonschema.validate(last["summary"], schema["$defs"]["summary"])
 
 
-def test_interrupted_jsonl_ends_with_an_interrupted_summary(photos, tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_interrupted_jsonl_ends_with_an_interrupted_summary(photos, tmp_path, workers):
     many = tmp_path / "many"
     many.mkdir()
     rng = np.random.default_rng(3)
     for k in range(12):
         Image.fromarray(textured_image(rng, 900, 1200)).save(many / f"{k:02d}.png")
-    proc = subprocess.Popen(SCANNER + ["scan", str(many), "--jsonl", "--threads", "1"], cwd=tmp_path,
+    before = processes_with(b"multiprocessing.spawn")
+    proc = subprocess.Popen(SCANNER + ["scan", str(many), "--jsonl", "--threads", "1", "--workers", workers], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     first = proc.stdout.readline()
     assert json.loads(first)["status"] == "ok"
@@ -208,6 +211,8 @@ def test_interrupted_jsonl_ends_with_an_interrupted_summary(photos, tmp_path):
     assert proc.returncode == 130 and "Traceback" not in err
     assert lines[-1]["summary"]["interrupted"] is True and lines[-1]["interrupted"] is True
     assert lines[-1]["summary"]["files"] == len(lines) - 1 < 12
+    time.sleep(1)
+    assert processes_with(b"multiprocessing.spawn") <= before  # no worker outlives the scan
 
 
 def test_messages_outside_a_terminal(photos, tmp_path):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import interruptible, textured_image
+from tests.conftest import interruptible, processes_with, textured_image
 from tests.test_scan import SCANNER
 
 ENV = dict(os.environ, NO_COLOR="1", COLUMNS="200", RAY_DEDUP_LOGS="0")
@@ -98,18 +98,6 @@ def _wait_for_shard(process: subprocess.Popen, folder: Path) -> None:
         time.sleep(0.2)
 
 
-def worker_pids() -> list[int]:
-    """Processes of Ray scoring actors (their command line names the actor class)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and b"ScoreWorker" in (entry / "cmdline").read_bytes():
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
-
-
 def _complete_and_unique(folder: Path, expected: list[dict]) -> None:
     lines = _shard_lines(folder)
     keys = [(r["path"], r["sha256"]) for r in lines]
@@ -136,9 +124,9 @@ def test_a_killed_worker_loses_and_duplicates_nothing(corpus, local_records, tmp
     shards = tmp_path / "shards"
     args = [str(corpus), "--jsonl", "--threads", "1", "--engine", "ray", "--workers", "2", "--batch-size", "1", "--shards", str(shards)]
     process = start_ray_scan(args, tmp_path, shards)
-    workers = worker_pids()
+    workers = processes_with(b"ScoreWorker")  # Ray scoring actors: their command line names the class
     assert workers, "no Ray worker process found"
-    os.kill(workers[0], signal.SIGKILL)
+    os.kill(min(workers), signal.SIGKILL)
     process.communicate(timeout=600)
     rerun = run(args, tmp_path)
     assert rerun.returncode in (0, 1), rerun.stderr

@@ -126,6 +126,53 @@ def test_human_table_and_exit_codes(evidence, tmp_path):
     assert run_scanner([str(evidence / "small.png")], tmp_path).returncode == 3
 
 
+def test_workers_give_the_records_of_one_process(evidence, tmp_path):
+    one = json.loads(run_scanner([str(evidence), "--json", "-m", "median", "--heatmaps", str(tmp_path / "one")], tmp_path).stdout)
+    two = run_scanner([str(evidence), "--json", "-m", "median", "--workers", "2", "--heatmaps", str(tmp_path / "two")], tmp_path)
+    assert "Traceback" not in two.stderr
+    two = json.loads(two.stdout)
+    assert two["options"]["engine"] == {"name": "local", "workers": 2} and two["options"]["threads"] >= 1
+    assert one["summary"] == two["summary"] and one["summary"]["files"] == len(EXPECTED)
+
+    def without_outputs(record: dict) -> dict:
+        return {k: v for k, v in record.items() if k != "heatmaps"}
+
+    assert [without_outputs(r) for r in one["images"]] == [without_outputs(r) for r in two["images"]]  # same order too
+    figures = [r["heatmaps"]["figure"] for r in two["images"] if r["status"] == "ok"]
+    assert len(set(figures)) == len(figures) == sum(s == "ok" for s, _ in EXPECTED.values())
+    assert all(Path(f).is_file() and Path(f).is_relative_to(tmp_path / "two") for f in figures)
+
+
+class DiesOnWidth:
+    """A detector set that kills its process when asked to score an image ``width`` pixels
+    wide: a worker that dies on one file (out of memory, say)."""
+
+    def __init__(self, detectors, width: int) -> None:
+        self.detectors, self.width = detectors, width
+
+    def __getattr__(self, name: str):
+        if name in ("detectors", "width"):
+            raise AttributeError(name)
+        return getattr(self.detectors, name)
+
+    def dense_grids(self, pixels: np.ndarray, *args, **kwargs):
+        if pixels.shape[1] == self.width:
+            os._exit(3)
+        return self.detectors.dense_grids(pixels, *args, **kwargs)
+
+
+def test_a_file_that_kills_its_worker_gets_an_error_record_and_the_scan_goes_on(tmp_path):
+    from scanner.scan import scan
+
+    rng = np.random.default_rng(8)
+    for name, width in (("a", 300), ("b", 333), ("c", 310), ("d", 320)):
+        Image.fromarray(textured_image(rng, 260, width)).save(tmp_path / f"{name}.png")
+    records = list(scan([tmp_path], DiesOnWidth(load_shipped(["median"]), 333), ScanOptions(), workers=2))
+    assert [Path(r.path).name for r in records] == ["a.png", "b.png", "c.png", "d.png"]
+    assert [r.status for r in records] == ["ok", "error", "ok", "ok"]
+    assert records[1].error["code"] == "worker_failed" and "b.png" in records[1].error["message"]
+
+
 def test_shipped_dense_scores_equal_window_by_window():
     rng = np.random.default_rng(3)
     green = textured_image(rng, 300, 340, channels=1)[..., 0]

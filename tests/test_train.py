@@ -363,7 +363,7 @@ def test_resaved_heads_read_an_operation_through_a_later_jpeg_save(tmp_path, rng
     from sklearn.metrics import roc_auc_score
 
     from scanner.bank import head_input
-    from scanner.data import RESAVE_QUALITIES, RESAVED_MANIPULATIONS, build_resaved_bank, list_photos
+    from scanner.data import RESAVE_QUALITIES, RESAVED_MANIPULATIONS, build_resaved_bank
     from scanner.train import BANK_SUBMODELS, fit_resaved_heads
 
     for side, n in (("train", 10), ("test", 4)):
