@@ -358,7 +358,9 @@ BANK_POSITIONS = 136
 """Patch positions per photo for bank data: about 80 training photos x 136 = the paper's 10800 per class."""
 
 BANK_DESCRIPTOR = "histograms+chroma+lattice-1"
-"""Version of what :func:`build_bank` stores per patch; part of its cache key."""
+"""Version of what :func:`build_bank` stores per patch; part of its cache key. Bump it with any
+change that moves a stored value, even by rounding: the 0.6.x weights were fitted on chroma codes
+cached before such a change (CHANGELOG 0.7.0)."""
 
 BANK_GRID = 64
 """Step of the position grid for bank data (windows overlap by half, as dense scanning's do)."""
