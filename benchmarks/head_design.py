@@ -22,11 +22,12 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from scanner.bank import HeadChoice, fit_logistic, head_input, histogram_width
 from scanner.data import all_tasks, build_bank, camera_make, default_pristine_dir, list_photos, split_by_make, task_key
 from scanner.train import BANK_SUBMODELS
+
+from heldout import auc
 
 
 def main() -> None:
@@ -56,7 +57,6 @@ def main() -> None:
             f = lambda d, k: head_input(d.features[k], n_histograms, tf)[:, columns]
             started, aucs, rates = time.time(), {}, {}
             p, pt, pf = f(train, "pristine"), f(held, "pristine"), f(film, "pristine")
-            auc = lambda neg, pos: roc_auc_score(np.r_[np.zeros(len(neg)), np.ones(len(pos))], np.r_[neg, pos])
             if mode == "task":
                 heads = {}
                 for m, s in tasks:

@@ -1,5 +1,6 @@
 """What the benchmarks on a split's held-out makes share: the ``--bank SEED=FOLDER`` and
-``--images`` arguments, loading that bank, and a final JPEG save of a forgery.
+``--images`` arguments, loading that bank, a final JPEG save of a forgery, and the AUC of two
+score sets.
 
 Imported by the scripts beside it (``python benchmarks/NAME.py`` puts this folder on the path).
 """
@@ -10,11 +11,18 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from scanner import manipulations
 from scanner.bank import SRMBank
 from scanner.data import default_pristine_dir
 from scanner.detectors import load_shipped
+
+
+def auc(negative: np.ndarray, positive: np.ndarray) -> float:
+    """ROC AUC of scores of negatives (N,) against positives (M,): the chance that a positive
+    scores above a negative, ties counting half."""
+    return float(roc_auc_score(np.r_[np.zeros(len(negative)), np.ones(len(positive))], np.r_[negative, positive]))
 
 
 def add_bank_arguments(parser: argparse.ArgumentParser, forgeries: bool = False) -> None:

@@ -22,11 +22,12 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 
 from scanner.bank import HeadChoice, fit_logistic, head_input, histogram_width
 from scanner.data import all_tasks, build_bank, camera_make, default_pristine_dir, list_photos, split_by_make, task_key
 from scanner.train import BANK_SUBMODELS, make_folds
+
+from heldout import auc
 
 INPUTS = {"median": HeadChoice(None, 0.01, chroma=True), "blur": HeadChoice(None, 0.01, chroma=True),
           "resize": HeadChoice(None, 0.01, chroma=True), "noise": HeadChoice((), 0.01, chroma=True),
@@ -60,10 +61,6 @@ def fit_hidden(pristine: np.ndarray, processed: list[np.ndarray], hidden: int, e
             optimiser.step()
     net.eval()
     return lambda rows: net(z(rows)).detach().numpy()
-
-
-def auc(negative: np.ndarray, positive: np.ndarray) -> float:
-    return float(roc_auc_score(np.r_[np.zeros(len(negative)), np.ones(len(positive))], np.r_[negative, positive]))
 
 
 def main() -> None:

@@ -14,16 +14,11 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from scanner.bank import head_input
 from scanner.data import RESAVE_QUALITIES, build_resaved_bank, list_photos, resave_quality
 
-from heldout import add_bank_arguments, load_bank
-
-
-def auc(negative: np.ndarray, positive: np.ndarray) -> float:
-    return float(roc_auc_score(np.r_[np.zeros(len(negative)), np.ones(len(positive))], np.r_[negative, positive]))
+from heldout import add_bank_arguments, auc, load_bank
 
 
 def main() -> None:

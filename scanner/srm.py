@@ -235,4 +235,3 @@ def cell_histograms(codes: np.ndarray, cell: int) -> np.ndarray:
         strip = codes[r0 * cell : (r0 + n) * cell, : cols * cell]
         counts[r0 : r0 + n] = np.bincount((index[: n * cell] + strip).ravel(), minlength=n * cols * N_CODES).reshape(n, cols, N_CODES)
     return counts
-
