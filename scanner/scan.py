@@ -673,11 +673,23 @@ _worker_scorer: Scorer | None = None
 
 def _start_worker(detectors, options: ScanOptions) -> None:
     import signal
+    import threading
 
     global _worker_scorer
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent stops the workers
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     use_threads(options.threads)
     _worker_scorer = Scorer(detectors, options)
+
+
+def _exit_with_parent() -> None:
+    """End this worker process when the scan that started it ends, however it ends (killed
+    too): an orphaned worker would wait for work forever, holding the scan's stdout open."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    wait([multiprocessing.parent_process().sentinel])
+    os._exit(1)
 
 
 def _score_in_worker(path: str, stem: Path) -> ImageRecord:
@@ -703,6 +715,16 @@ def score_in_workers(work: list[tuple[str, Path]], detectors, options: ScanOptio
     def pool(size: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(size, mp_context=context, initializer=_start_worker, initargs=(detectors, options))
 
+    def end(executor: ProcessPoolExecutor) -> None:
+        """Stop a pool whose files in flight are abandoned, or that broke: terminate its workers
+        ourselves, since a broken pool on Python 3.11 misses a worker it was still starting and
+        then waits for it forever, also when the interpreter exits."""
+        executor.shutdown(wait=False, cancel_futures=True)
+        for child in set(multiprocessing.active_children()) - before:
+            child.terminate()
+            child.join()
+        executor.shutdown(wait=True)
+
     def alone(path: str, stem: Path, future: Future) -> ImageRecord:
         if future.done() and not future.cancelled() and future.exception() is None:
             return future.result()
@@ -725,7 +747,7 @@ def score_in_workers(work: list[tuple[str, Path]], detectors, options: ScanOptio
                     queue.popleft()
                 record = running[0][2].result()
             except BrokenProcessPool:
-                executor.shutdown(wait=False)
+                end(executor)
                 executor = None
                 for retry in list(running):
                     yield alone(*retry)
@@ -738,9 +760,7 @@ def score_in_workers(work: list[tuple[str, Path]], detectors, options: ScanOptio
             executor = None
     finally:
         if executor is not None:  # stopped early: the files in flight are abandoned
-            executor.shutdown(wait=False, cancel_futures=True)
-            for child in set(multiprocessing.active_children()) - before:
-                child.terminate()
+            end(executor)
 
 
 def missing_record(path: str) -> ImageRecord:

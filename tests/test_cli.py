@@ -193,13 +193,18 @@ def test_json_records_what_chain_of_custody_needs_and_validates(photos, tmp_path
     jsonschema.validate(last["summary"], schema["$defs"]["summary"])
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_interrupted_jsonl_ends_with_an_interrupted_summary(photos, tmp_path, workers):
-    many = tmp_path / "many"
-    many.mkdir()
+def many_photos(folder: Path) -> Path:
+    """Twelve 900 x 1200 photos: a scan that lasts long enough to be stopped."""
+    folder.mkdir()
     rng = np.random.default_rng(3)
     for k in range(12):
-        Image.fromarray(textured_image(rng, 900, 1200)).save(many / f"{k:02d}.png")
+        Image.fromarray(textured_image(rng, 900, 1200)).save(folder / f"{k:02d}.png")
+    return folder
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_interrupted_jsonl_ends_with_an_interrupted_summary(photos, tmp_path, workers):
+    many = many_photos(tmp_path / "many")
     before = processes_with(b"multiprocessing.spawn")
     proc = subprocess.Popen(SCANNER + ["scan", str(many), "--jsonl", "--threads", "1", "--workers", workers], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
@@ -213,6 +218,24 @@ def test_interrupted_jsonl_ends_with_an_interrupted_summary(photos, tmp_path, wo
     assert lines[-1]["summary"]["files"] == len(lines) - 1 < 12
     time.sleep(1)
     assert processes_with(b"multiprocessing.spawn") <= before  # no worker outlives the scan
+
+
+def test_workers_end_when_their_scan_is_killed(photos, tmp_path):
+    many = many_photos(tmp_path / "many")
+    before = processes_with(b"multiprocessing.spawn")
+    proc = subprocess.Popen(SCANNER + ["scan", str(many), "--jsonl", "--threads", "1", "--workers", "2"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert json.loads(proc.stdout.readline())["status"] == "ok"
+    workers = processes_with(b"multiprocessing.spawn") - before
+    assert workers, "no worker process found"
+    proc.kill()  # no Ctrl-C, no clean-up in the parent: the workers must notice on their own
+    proc.wait()
+    for _ in range(50):
+        if not workers & processes_with(b"multiprocessing.spawn"):
+            break
+        time.sleep(0.2)
+    assert not workers & processes_with(b"multiprocessing.spawn")
+    proc.communicate(timeout=10)  # raises if something still holds the scan's stdout open
 
 
 def test_messages_outside_a_terminal(photos, tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -171,6 +172,7 @@ def test_a_file_that_kills_its_worker_gets_an_error_record_and_the_scan_goes_on(
     assert [Path(r.path).name for r in records] == ["a.png", "b.png", "c.png", "d.png"]
     assert [r.status for r in records] == ["ok", "error", "ok", "ok"]
     assert records[1].error["code"] == "worker_failed" and "b.png" in records[1].error["message"]
+    assert not multiprocessing.active_children()  # a worker left behind would hang this process's exit
 
 
 def test_shipped_dense_scores_equal_window_by_window():
