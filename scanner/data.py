@@ -250,8 +250,10 @@ def build_task(
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     (cache / "patches").mkdir(parents=True, exist_ok=True)
 
+    fingerprint = probe_fingerprint(_photo_patches, lambda p: (str(p.path), manip, strengths, 4, region, seed))
+
     def key(photo: Photo, n: int) -> Path:
-        spec = json.dumps([PATCH_PROTOCOL, photo.sha256, manip, strengths, n, region, seed], sort_keys=True)
+        spec = json.dumps([PATCH_PROTOCOL, fingerprint, photo.sha256, manip, strengths, n, region, seed], sort_keys=True)
         return cache / "patches" / f"{hashlib.sha256(spec.encode()).hexdigest()[:24]}.npz"
 
     jobs = [(p, patches_per_image) for p in train_photos] + [(p, test_patches_per_image) for p in test_photos]
@@ -358,9 +360,10 @@ BANK_POSITIONS = 136
 """Patch positions per photo for bank data: about 80 training photos x 136 = the paper's 10800 per class."""
 
 BANK_DESCRIPTOR = "histograms+chroma+lattice-1"
-"""Version of what :func:`build_bank` stores per patch; part of its cache key. Bump it with any
-change that moves a stored value, even by rounding: the 0.6.x weights were fitted on chroma codes
-cached before such a change (CHANGELOG 0.7.0)."""
+"""Version of what :func:`build_bank` stores per patch; part of its cache key, beside the
+:func:`probe_fingerprint` that catches any change of the stored values on a synthetic photo
+(the 0.6.x weights were fitted on chroma codes cached before a rounding change, CHANGELOG 0.7.0).
+Bump it for changes that the probe cannot see, such as how files of other formats are read."""
 
 BANK_GRID = 64
 """Step of the position grid for bank data (windows overlap by half, as dense scanning's do)."""
@@ -431,7 +434,8 @@ RESAVED_MANIPULATIONS = ("median", "blur", "noise", "resize")
 (a JPEG region resaved as JPEG is left to the JPEG detector and the map of any detector)."""
 
 RESAVED_DESCRIPTOR = "resaved-1"
-"""Version of what :func:`build_resaved_bank` stores per patch; part of its cache key."""
+"""Version of what :func:`build_resaved_bank` stores per patch; part of its cache key (as
+:data:`BANK_DESCRIPTOR`)."""
 
 
 def resave_quality(sha256: str) -> int:
@@ -481,15 +485,52 @@ class BankData:
         return self.subset(np.isin(self.make, list(makes)))
 
 
+PROBE_SIDE = 320
+"""Side in pixels of the synthetic photo of :func:`probe_fingerprint` (room for a few patch
+positions at every resizing scale)."""
+
+
+def probe_photo(folder: Path) -> Photo:
+    """A fixed synthetic RGB photo (:data:`PROBE_SIDE` square: smooth gradients, edges and
+    sensor-like noise), saved as PNG in ``folder``."""
+    from PIL import Image
+
+    rng = np.random.default_rng(20170101)
+    rows, cols = np.mgrid[0:PROBE_SIDE, 0:PROBE_SIDE] / PROBE_SIDE
+    shade = 90 + 80 * np.sin(7 * rows + 3 * cols) + 60 * (cols > 0.6) - 40 * ((rows - 0.4) ** 2 + (cols - 0.3) ** 2 < 0.04)
+    rgb = shade[..., None] * np.array([1.0, 0.9, 0.75]) + rng.normal(0, 3, (PROBE_SIDE, PROBE_SIDE, 3))
+    path = folder / "probe.png"
+    Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8)).save(path)
+    return Photo(path, "probe", sha256_hex(read_bytes(path)))
+
+
+def probe_fingerprint(worker, args) -> str:
+    """A short hash of everything ``worker(args(photo))`` returns for :func:`probe_photo`: part of
+    every cache key, so that a change of any code behind a cached value (a descriptor, a
+    manipulation, a rounding) makes the cache miss instead of serving stale values. Runs the
+    worker once in this process, on a few patches."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="scanner-probe-") as folder:
+        result = worker(args(probe_photo(Path(folder))))
+    digest = hashlib.sha256()
+    for name in sorted(result):
+        value = np.ascontiguousarray(result[name])
+        digest.update(f"{name}:{value.dtype.str}:{value.shape}".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()[:16]
+
+
 def _cached_photos(photos: list[Photo], cache: Path, spec, worker, args, progress: bool, workers: int | None,
                    label: str) -> list[Path]:
     """Run ``worker(args(photo))`` on every photo whose result is not cached yet (``workers``
-    processes) and save it as an npz named by the hash of ``spec(photo)`` under ``cache``;
-    returns each photo's npz path."""
+    processes) and save it as an npz named by the hash of ``spec(photo)`` and of the worker's
+    :func:`probe_fingerprint` under ``cache``; returns each photo's npz path."""
     cache.mkdir(parents=True, exist_ok=True)
+    fingerprint = probe_fingerprint(worker, args)
 
     def key(photo: Photo) -> Path:
-        return cache / f"{hashlib.sha256(json.dumps(spec(photo)).encode()).hexdigest()[:24]}.npz"
+        return cache / f"{hashlib.sha256(json.dumps([fingerprint, *spec(photo)]).encode()).hexdigest()[:24]}.npz"
 
     todo = [p for p in photos if not key(p).exists()]
     if todo:

@@ -49,6 +49,46 @@ def test_camera_split_never_leaks(photo_folder, tmp_path):
     assert np.array_equal(again.train.x, task.train.x) and again.manifest_sha256 == task.manifest_sha256
 
 
+def test_the_cache_misses_when_the_code_behind_a_cached_patch_changes(photo_folder, tmp_path, monkeypatch):
+    options = dict(patches_per_image=4, test_patches_per_image=2, seed=3, region=288, cache_dir=tmp_path / "cache", workers=1)
+    task = build_task(photo_folder, "blur", **options)
+    blur = manipulations.gaussian_blur
+    monkeypatch.setattr(manipulations, "gaussian_blur", lambda image, sigma: blur(image, sigma) ^ 1)
+    again = build_task(photo_folder, "blur", **options)  # no version bumped: the probe notices
+    processed = again.train.y == 1
+    assert again.manifest_sha256 == task.manifest_sha256 and np.array_equal(again.train.y, task.train.y)
+    np.testing.assert_array_equal(again.train.x[~processed], task.train.x[~processed])
+    assert not np.array_equal(again.train.x[processed], task.train.x[processed])
+    np.testing.assert_array_equal(again.train.x[processed], task.train.x[processed] ^ 1)
+
+
+def test_the_bank_cache_misses_when_one_chroma_code_per_patch_moves(tmp_path, rng, monkeypatch):
+    from scanner import chroma
+    from scanner.data import build_bank, list_photos
+    from scanner.train import BANK_SUBMODELS
+
+    Image.fromarray(textured_image(rng, 320, 320)).save(tmp_path / "a.png")
+    photos = list_photos(tmp_path)
+
+    def bank():
+        return build_bank(tmp_path, BANK_SUBMODELS, photos, positions=2, region=320, cache_dir=tmp_path / "cache", workers=1)
+
+    first = bank()
+    np.testing.assert_array_equal(bank().features["pristine"], first.features["pristine"])  # served from the cache
+    codes = chroma.codes
+
+    def one_code_moved(patches: np.ndarray) -> np.ndarray:
+        moved = codes(patches).copy()
+        moved[..., 40, 40] = (moved[..., 40, 40] + 1) % chroma.N_FEATURES
+        return moved
+
+    monkeypatch.setattr(chroma, "codes", one_code_moved)  # as the rounding change behind the 0.6.x weights
+    again = bank()  # no version bumped: the probe notices
+    for key, values in first.features.items():
+        assert not np.array_equal(again.features[key], values), key
+    assert len(list((tmp_path / "cache" / "bank").glob("*.npz"))) == 2
+
+
 def test_shared_split_never_leaks(pristine_dir):
     photos = list_photos(pristine_dir)
     for seed in range(5):
