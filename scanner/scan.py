@@ -522,11 +522,19 @@ class ImageRecord:
                 "regions": [r.to_dict() for r in self.regions], "heatmaps": self.heatmaps, "warnings": self.warnings}
 
 
-def _write_new(path: Path, overwrite: bool, write) -> None:
+def write_output(path: Path, overwrite: bool, write) -> None:
+    """Write an output file through ``write(partial)``, then rename the partial file into place, so
+    that a scan stopped mid-write (Ctrl-C, a killed worker) never leaves a truncated file under
+    ``path``; FileExistsError if ``path`` exists and not ``overwrite``."""
     if path.exists() and not overwrite:
         raise FileExistsError(str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    write(path)
+    partial = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")  # same suffix: np.save keeps the name
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 THUMBNAIL = 160
@@ -544,7 +552,7 @@ def write_heatmaps(record: ImageRecord, analysis: Analysis, display: np.ndarray,
     path = folder / f"{stem.name}.figure.jpg"
     try:
         image = figure(display, analysis, options.stride, f"{record.path}: {record.verdict}")
-        _write_new(path, options.overwrite, lambda p: image.save(p, format="JPEG", quality=85))
+        write_output(path, options.overwrite, lambda p: image.save(p, format="JPEG", quality=85))
         record.heatmaps["figure"] = str(path)
     except FileExistsError:
         record.warnings.append(f"figure not written: {path} exists (use --overwrite)")
@@ -555,7 +563,7 @@ def write_heatmaps(record: ImageRecord, analysis: Analysis, display: np.ndarray,
         thumbnail = Image.fromarray(display)
         thumbnail.thumbnail((THUMBNAIL, THUMBNAIL))
         try:
-            _write_new(path, options.overwrite, lambda p: thumbnail.save(p, format="JPEG", quality=80))
+            write_output(path, options.overwrite, lambda p: thumbnail.save(p, format="JPEG", quality=80))
             record.heatmaps["thumbnail"] = str(path)
         except FileExistsError:
             record.warnings.append(f"thumbnail not written: {path} exists (use --overwrite)")
@@ -565,7 +573,7 @@ def write_heatmaps(record: ImageRecord, analysis: Analysis, display: np.ndarray,
             for name, values in arrays.items():
                 path = folder / f"{stem.name}.{name}.{suffix}"
                 try:
-                    _write_new(path, options.overwrite, lambda p: np.save(p, values.astype(np.float32)))
+                    write_output(path, options.overwrite, lambda p: np.save(p, values.astype(np.float32)))
                     record.heatmaps[kind][name] = str(path)
                 except FileExistsError:
                     record.warnings.append(f"raw map not written: {path} exists (use --overwrite)")

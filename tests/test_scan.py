@@ -362,3 +362,23 @@ def test_a_recompressed_square_shows_in_the_map_of_any_detector(rng):
     assert lit[inside].mean() > 0.3 and not lit[~inside].any()
     assert (any_map(analysis.evidence) > 0)[inside].mean() < lit[inside].mean() / 2  # the absolute part alone sees little
     assert not (analyze(photo, bank, ScanOptions(stride=16)).combined > 0).any()
+
+
+def test_an_output_stopped_mid_write_leaves_nothing_under_its_name(tmp_path):
+    from scanner.scan import write_output
+
+    target = tmp_path / "maps" / "a.figure.jpg"
+
+    def stopped(partial: Path) -> None:
+        partial.write_bytes(b"\xff\xd8 half a JPEG")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_output(target, False, stopped)
+    assert list(target.parent.iterdir()) == []  # neither a truncated figure nor the partial file
+    write_output(target, False, lambda p: p.write_bytes(b"whole"))
+    with pytest.raises(FileExistsError):
+        write_output(target, False, lambda p: p.write_bytes(b"other"))
+    assert target.read_bytes() == b"whole"
+    write_output(target, True, lambda p: p.write_bytes(b"other"))
+    assert target.read_bytes() == b"other" and list(target.parent.iterdir()) == [target]
