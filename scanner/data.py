@@ -247,30 +247,17 @@ def build_task(
         train_photos, test_photos = split_by_camera(photos, test_fraction, seed)
     else:
         raise ValueError(f"unknown split {split!r}; use camera or make")
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    (cache / "patches").mkdir(parents=True, exist_ok=True)
+    cache = (Path(cache_dir) if cache_dir else default_cache_dir()) / "patches"
 
-    fingerprint = probe_fingerprint(_photo_patches, lambda p: (str(p.path), manip, strengths, 4, region, seed))
-
-    def key(photo: Photo, n: int) -> Path:
-        spec = json.dumps([PATCH_PROTOCOL, fingerprint, photo.sha256, manip, strengths, n, region, seed], sort_keys=True)
-        return cache / "patches" / f"{hashlib.sha256(spec.encode()).hexdigest()[:24]}.npz"
-
-    jobs = [(p, patches_per_image) for p in train_photos] + [(p, test_patches_per_image) for p in test_photos]
-    todo = [(p, n) for p, n in jobs if not key(p, n).exists()]
-    if todo:
-        args = [(str(p.path), manip, strengths, n, region, seed + int(p.sha256[:8], 16) % 100_000) for p, n in todo]
-        with ProcessPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
-            results = show_progress(pool.map(_photo_patches, args), len(args), f"patches {manip}", "photos", progress)
-            for (p, n), result in zip(todo, results):
-                tmp = key(p, n).with_suffix(".tmp.npz")
-                np.savez(tmp, **result)
-                tmp.replace(key(p, n))
+    def cached(group: list[Photo], n: int) -> list[Path]:
+        return _cached_photos(group, cache, lambda p: [PATCH_PROTOCOL, p.sha256, manip, strengths, n, region, seed], _photo_patches,
+                              lambda p: (str(p.path), manip, strengths, n, region, _photo_seed(p, seed)), progress, workers,
+                              f"patches {manip}")
 
     def assemble(group: list[Photo], n: int, mixed: bool) -> PatchSet:
         xs, ys, ss, cams, idx = [], [], [], [], []
-        for i, photo in enumerate(group):
-            with np.load(key(photo, n)) as z:
+        for i, (photo, path) in enumerate(zip(group, cached(group, n))):
+            with np.load(path) as z:
                 pristine, processed = z["pristine"], z["processed"]
             k = len(pristine)
             if k == 0:
