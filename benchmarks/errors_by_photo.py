@@ -17,7 +17,9 @@ import argparse
 import numpy as np
 
 from scanner import manipulations
-from scanner.data import PATCH, bank_region, build_bank, list_photos, task_key
+from scanner.data import bank_region, build_bank, list_photos
+from scanner.core.constants import PATCH
+from scanner.manipulations import task_key
 
 from heldout import add_bank_arguments, load_bank
 

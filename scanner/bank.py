@@ -35,10 +35,11 @@ import numpy as np
 
 from . import chroma as chroma_codes
 from . import lattice as jpeg_lattice
-from .data import PATCH
+from .core.constants import PATCH
 from .images import green_of
 from .srm import ANCHOR_MARGIN, DIRECTIONS, N_CODES, Submodel, bank_features, cell_histograms, code_maps
 from .srm import N_FEATURES as SUBMODEL_FEATURES
+from .core.types import WindowScores
 
 TRANSFORMS = ("identity", "sqrt")
 """Element-wise maps of the pooled histograms before the linear heads."""
@@ -107,20 +108,6 @@ def detector_of(task: str) -> str:
     return task.split(":")[0]
 
 
-@dataclass
-class WindowScores:
-    """Dense results on the window grid: ``tops``/``lefts`` (pixels), detector logits
-    (rows, cols) keyed by detector name, operation logits (C, rows, cols), and the resaved
-    heads' logits (rows, cols) keyed by map name (:func:`resaved_name`; maps only, never a verdict)."""
-
-    tops: np.ndarray
-    lefts: np.ndarray
-    detectors: dict[str, np.ndarray]
-    operations: np.ndarray
-    operation_names: list[str]
-    resaved: dict[str, np.ndarray] = field(default_factory=dict)
-
-
 RESAVED_SUFFIX = "-resaved"
 
 
@@ -177,7 +164,7 @@ class SRMBank:
 
     def image_rule(self, name: str):
         """When detector ``name`` flags an image (:class:`scanner.scan.ImageRule`), from the card."""
-        from .scan import ImageRule
+        from .core.types import ImageRule
 
         rule = self.card["image_rule"][name]
         return ImageRule(float(self.card["thresholds"][name]["probability"]), float(rule["threshold"]), int(rule["min_area"]))
@@ -186,7 +173,7 @@ class SRMBank:
         """Window size (pixels) -> :class:`scanner.scan.ScaleCalibration` of detector (or resaved
         map) ``name``, from the card (only a detector's 128-pixel window threshold, spread 1, on
         cards without scales; nothing for a map the card does not calibrate)."""
-        from .scan import ScaleCalibration
+        from .core.types import ScaleCalibration
 
         if "scales" not in self.card:
             known = name in self.card["thresholds"]
@@ -197,7 +184,7 @@ class SRMBank:
     def any_calibration(self):
         """The card's :class:`scanner.scan.AnyCalibration` of the map of any detector (None on
         cards without one)."""
-        from .scan import AnyCalibration
+        from .core.types import AnyCalibration
 
         c = self.card.get("any_map")
         return AnyCalibration({n: float(v) for n, v in c["offsets"].items()}, float(c["threshold"])) if c else None
@@ -426,7 +413,8 @@ def save_bank(bank: SRMBank, directory: str | Path, name: str = "bank") -> Path:
     thresholds, the weights' sha256). Returns the card's path."""
     from safetensors.numpy import save_file
 
-    from .detectors import CARD_SCHEMA, file_sha256
+    from .core.constants import CARD_SCHEMA
+    from .core.files import file_sha256
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -552,7 +540,7 @@ def fit_operation_head(features: dict[str, np.ndarray], C: float = 0.01, seed: i
     """Multinomial head over :data:`OPERATIONS` on transformed descriptors: ``features`` maps
     ``pristine`` and each task key to (N, F); pristine is weighted x3 so that every class
     weighs the same as a manipulation's three strengths."""
-    from .data import all_tasks, task_key
+    from .manipulations import all_tasks, task_key
 
     keys = [task_key(m, s) for m, s in all_tasks()]
     x = np.concatenate([features["pristine"]] + [features[k] for k in keys])

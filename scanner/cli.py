@@ -172,7 +172,7 @@ def scan(
     applied, regions and heat maps."""
     if json_out and jsonl:
         _fatal("--json and --jsonl are exclusive", ExitCode.USAGE)
-    from .scan import WINDOWS
+    from .core.constants import WINDOWS
 
     if window is not None and window not in WINDOWS:
         _fatal(f"--window {window}: choose from {', '.join(map(str, WINDOWS))} pixels", ExitCode.USAGE)

@@ -26,9 +26,10 @@ import numpy as np
 from . import manipulations
 from .images import load_rgb, read_bytes, sha256_hex
 from .progress import progress as show_progress
+from .core.constants import PATCH
+from .core.files import write_output
+from .manipulations import all_tasks, task_key
 
-PATCH = 128
-"""Side of an analysis window and of every training patch, in pixels."""
 
 MARGIN = 16
 """Distance in pixels between a region's border and the nearest patch (filter borders)."""
@@ -299,7 +300,6 @@ def build_task(
     return TaskData(assemble(train_photos, patches_per_image, True), assemble(test_photos, test_patches_per_image, False), manifest)
 
 
-
 # ----------------------------------------------------------------------------- make-disjoint bank data
 
 MAKE_ALIASES = {"eastman": "kodak", "jk": "kodak", "asahi": "pentax", "minolta": "konica-minolta",
@@ -354,16 +354,6 @@ Bump it for changes that the probe cannot see, such as how files of other format
 
 BANK_GRID = 64
 """Step of the position grid for bank data (windows overlap by half, as dense scanning's do)."""
-
-
-def all_tasks() -> list[tuple[str, float]]:
-    """The 15 (manipulation, strength) tasks of Table I, strongest first within each."""
-    return [(m.name, float(s)) for m in manipulations.MANIPULATIONS.values() for s in m.strengths]
-
-
-def task_key(manip: str, strength: float) -> str:
-    """Name of a task, e.g. ``blur:0.5``."""
-    return f"{manip}:{strength:g}"
 
 
 def _bank_region(path: str, n: int, region: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
@@ -524,9 +514,7 @@ def _cached_photos(photos: list[Photo], cache: Path, spec, worker, args, progres
         with ProcessPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
             results = show_progress(pool.map(worker, [args(p) for p in todo]), len(todo), label, "photos", progress)
             for p, result in zip(todo, results):
-                tmp = key(p).with_suffix(".tmp.npz")
-                np.savez(tmp, **result)
-                tmp.replace(key(p))
+                write_output(key(p), True, lambda partial: np.savez(partial, **result))
     return [key(p) for p in photos]
 
 

@@ -13,7 +13,6 @@ Two families load here, both as a *detector set* that the scanner asks for windo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -23,11 +22,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .data import PATCH
+from .core.constants import PATCH
 from .manipulations import MANIPULATIONS
 from .model import BayarNet, RecastNet
-
-CARD_SCHEMA = 1
+from .core.constants import CARD_SCHEMA
+from .core.files import file_sha256
 
 
 class WeightsError(Exception):
@@ -70,7 +69,8 @@ class NetSet:
 
     def image_rule(self, name: str):
         """The card's window threshold, also as the image threshold, and the default core area."""
-        from .scan import MIN_AREA, ImageRule
+        from .core.constants import MIN_AREA
+        from .core.types import ImageRule
 
         return ImageRule(self.detectors[name].threshold, self.detectors[name].threshold, MIN_AREA)
 
@@ -78,7 +78,7 @@ class NetSet:
         """The one calibrated window size: 128 pixels at the card's threshold (spread 1)."""
         import math
 
-        from .scan import ScaleCalibration
+        from .core.types import ScaleCalibration
 
         p = self.detectors[name].threshold
         return {PATCH: ScaleCalibration(math.log(p / (1 - p)), 1.0)}
@@ -98,7 +98,7 @@ class NetSet:
         common interface). The networks score 128-pixel windows only."""
         import numpy as np
 
-        from .bank import WindowScores
+        from .core.types import WindowScores
         from .images import green_of
         from .model import grid
 
@@ -118,14 +118,6 @@ class NetSet:
         """What the JSON output records of the models used."""
         return {name: {"file": str(d.path), "sha256": d.sha256, "architecture": d.card["architecture"]["type"],
                        **vars(self.image_rule(name))} for name, d in self.detectors.items()}
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def save_detector(net: nn.Module, card: dict, directory: str | Path, name: str) -> Path:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from .core.files import write_output
 from .images import ImageError, read_bytes, sha256_hex
 from .scan import ImageRecord, ScanOptions, Scorer, collect_inputs, missing_record, use_threads
 
@@ -97,10 +98,9 @@ class ScoreWorker:
 
 
 def _write_shard(folder: Path, name: str, records: list[ImageRecord]) -> None:
-    """Write records as one JSON-lines shard, atomically."""
-    temporary = folder / f".{name}.tmp"
-    temporary.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in records), encoding="utf-8")
-    os.replace(temporary, folder / name)
+    """Write records as one JSON-lines shard, whole or not at all."""
+    text = "".join(json.dumps(r.to_dict()) + "\n" for r in records)
+    write_output(folder / name, True, lambda partial: partial.write_text(text, encoding="utf-8"))
 
 
 class RayScan:
@@ -138,7 +138,7 @@ class RayScan:
 
         folder = self.folder
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob(".part-*.tmp"):
+        for stale in folder.glob(".part-*.partial-*"):  # left by a scan stopped mid-write
             stale.unlink()
         done = {record_key(r["path"], r["sha256"]) for r in read_records(folder)}
         files, missing = collect_inputs(self.paths, self.recursive, self.include_hidden, self.pattern)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import PATCH, list_photos, split_by_make
+from .data import list_photos, split_by_make
+from .core.constants import PATCH
 from .forgery import Forgery, copy_move, splice
 from .heatmaps import pixel_map
 from .images import load_rgb
@@ -68,7 +69,7 @@ def localisation_scores(prob: np.ndarray, truth: np.ndarray, threshold: float) -
 def map_scores(cells: np.ndarray, truth: np.ndarray) -> dict:
     """:func:`localisation_scores` of a localisation map (a cell every
     :data:`scanner.scan.MAP_CELL` pixels, 0 = its threshold) against the pixel mask ``truth`` (H, W)."""
-    from .scan import MAP_CELL
+    from .core.constants import MAP_CELL
 
     return localisation_scores(pixel_map(cells, MAP_CELL, truth.shape, 1.0, MAP_CELL), truth, 0.0)
 
@@ -124,8 +125,9 @@ def svm_bank(train, manip: str, seed: int = 0):
     (:func:`training_descriptors`); its window threshold passes 0.5% of the training pristine
     windows, and the same threshold with the default core area is its image rule."""
     from .bank import LinearHeads, SRMBank
-    from .data import all_tasks, task_key
-    from .scan import MIN_AREA, sigmoid
+    from .manipulations import all_tasks, task_key
+    from .core.constants import MIN_AREA
+    from .core.types import sigmoid
     from .train import BANK_SUBMODELS, WINDOW_FPR, fit_svm
 
     srm = [i for i, sub in enumerate(BANK_SUBMODELS) if sub.name == "o3t2"][0]
@@ -179,7 +181,8 @@ def evaluate_case(case: Case, crops: list[tuple[str, np.ndarray]], shipped, base
     that threshold. Returns (metrics by method, an example for the figure)."""
     from sklearn.metrics import roc_auc_score
 
-    from .scan import MAP_CELL, ScanOptions, analyze
+    from .scan import ScanOptions, analyze
+    from .core.constants import MAP_CELL
 
     sets = {"shipped": shipped, "svm": baseline}
     rows: dict[str, list[dict]] = {m: [] for m in METHODS}
@@ -239,7 +242,7 @@ def figure(example: dict, path: Path, title: str) -> None:
     from PIL import Image, ImageDraw
 
     from .heatmaps import colormap
-    from .scan import sigmoid
+    from .core.types import sigmoid
 
     tile = 256
     panels = [("original", example["original"]), ("forgery", example["forged"]),
@@ -692,7 +695,7 @@ def evaluate_patches(bank, data, train_makes: list[str], held_out: dict[str, lis
     from sklearn.metrics import roc_auc_score
 
     from .bank import head_input
-    from .data import all_tasks, task_key
+    from .manipulations import all_tasks, task_key
     from .train import fit_svm
 
     train = data.of_makes(train_makes)

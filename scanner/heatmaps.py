@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .data import PATCH
-from .scan import ANY_MAP, MAP_CELL, sigmoid
+from .core.constants import PATCH
+from .core.constants import ANY_MAP, MAP_CELL
+from .core.types import sigmoid
 
 PANEL = 400
 """Longest side of each panel of a figure, in pixels."""

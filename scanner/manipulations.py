@@ -120,3 +120,13 @@ def get(name: str) -> Manipulation:
 def apply(image: np.ndarray, name: str, strength: float, seed: int = 0) -> np.ndarray:
     """Apply manipulation ``name`` at ``strength`` to a uint8 image."""
     return get(name).apply(image, strength, seed)
+
+
+def all_tasks() -> list[tuple[str, float]]:
+    """The 15 (manipulation, strength) tasks of Table I, strongest first within each."""
+    return [(m.name, float(s)) for m in MANIPULATIONS.values() for s in m.strengths]
+
+
+def task_key(manip: str, strength: float) -> str:
+    """Name of a task, e.g. ``blur:0.5``."""
+    return f"{manip}:{strength:g}"

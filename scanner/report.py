@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 
 from . import __version__
 from .exitcodes import ExitCode
-from .data import PATCH
+from .core.constants import PATCH
 from .scan import ImageRecord, ScanOptions
 
 SCHEMA_VERSION = 2

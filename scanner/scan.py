@@ -17,43 +17,11 @@ from typing import Iterator
 
 import numpy as np
 
-from .data import PATCH
+from .core.constants import PATCH
 from .images import DEFAULT_MAX_PIXELS, ImageError, display_rgb, green_of, open_image, read_bytes, sha256_hex, stored_pixels
-
-MIN_AREA = 192 * 192
-"""Pixels the core of a region must cover to flag an image: a 192-pixel square, about 3 x 3
-windows at stride 32 (the image rule; see :func:`image_score`)."""
-
-
-WINDOWS = (32, 64, 128)
-"""Window sizes in pixels whose maps are fused into the localisation map (``--window`` picks one)."""
-
-MAP_CELL = 8
-"""Side in pixels of a cell of the localisation map (the finest window stride)."""
-
-ANY_MAP = "any"
-"""Name of the map of any detector (:func:`any_map`, :attr:`Analysis.combined`): the map to read
-when the operation is unknown."""
-
-
-@dataclass(frozen=True)
-class ScaleCalibration:
-    """Where a detector's window logits lie on pristine photos at one window size: ``threshold``,
-    the logit that 0.5% of pristine windows exceed, and ``spread``, their interquartile range."""
-
-    threshold: float
-    spread: float
-
-
-@dataclass(frozen=True)
-class AnyCalibration:
-    """How the map of any detector reads each detector's map against its own image
-    (:func:`any_map`): ``offsets`` maps each detector to the distance from its image's median
-    (map units) that 0.5% of pristine cells exceed; ``threshold`` is the level that 0.5% of
-    pristine cells' largest distance less offset exceeds."""
-
-    offsets: dict[str, float]
-    threshold: float
+from .core.constants import ANY_MAP, MAP_CELL, WINDOWS
+from .core.files import write_output
+from .core.types import AnyCalibration, ImageRule, sigmoid
 
 
 def background_departure(maps: np.ndarray) -> np.ndarray:
@@ -248,16 +216,6 @@ class Detection:
                 "flagged_fraction": round(self.flagged_fraction, 4), "regions": [r.to_dict() for r in self.regions]}
 
 
-@dataclass(frozen=True)
-class ImageRule:
-    """When a detector flags an image: some connected windows over ``threshold`` (an image
-    probability threshold, at least the window threshold) covering ``min_area`` pixels."""
-
-    window_threshold: float
-    threshold: float
-    min_area: int
-
-
 def detect(prob: np.ndarray, rule: ImageRule, stride: int, detector: str, operations: np.ndarray | None = None,
            operation_names: list[str] | None = None, shape: tuple[int, int] | None = None,
            evidence: np.ndarray | None = None) -> Detection:
@@ -401,11 +359,6 @@ def use_threads(threads: int | None = None) -> int:
     return n
 
 
-def sigmoid(x: np.ndarray | float) -> np.ndarray:
-    """Logits to probabilities, without overflow for large negative logits."""
-    return 0.5 * (1 + np.tanh(0.5 * x))
-
-
 def _softmax(logits: np.ndarray, axis: int = 0) -> np.ndarray:
     e = np.exp(logits - logits.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
@@ -520,21 +473,6 @@ class ImageRecord:
                 "input": self.input, "flagged": self.flagged, "operation": self.operation, "verdict": self.verdict,
                 "detections": {n: d.to_dict() for n, d in self.detections.items()},
                 "regions": [r.to_dict() for r in self.regions], "heatmaps": self.heatmaps, "warnings": self.warnings}
-
-
-def write_output(path: Path, overwrite: bool, write) -> None:
-    """Write an output file through ``write(partial)``, then rename the partial file into place, so
-    that a scan stopped mid-write (Ctrl-C, a killed worker) never leaves a truncated file under
-    ``path``; FileExistsError if ``path`` exists and not ``overwrite``."""
-    if path.exists() and not overwrite:
-        raise FileExistsError(str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")  # same suffix: np.save keeps the name
-    try:
-        write(partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 THUMBNAIL = 160

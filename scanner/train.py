@@ -15,10 +15,11 @@ import torch
 from torch import nn
 
 from .bank import HeadChoice, LinearHeads, SRMBank, resaved_name
-from .data import (BANK_POSITIONS, BankData, PATCH, RESAVE_QUALITIES, RESAVED_MANIPULATIONS, PatchSet, Photo, TaskData, build_bank,
-                   build_resaved_bank, camera_make, list_photos, resave_quality, split_by_make)
+from .data import BANK_POSITIONS, BankData, RESAVE_QUALITIES, RESAVED_MANIPULATIONS, PatchSet, Photo, TaskData, build_bank, build_resaved_bank, camera_make, list_photos, resave_quality, split_by_make
+from .core.constants import PATCH
 from .model import BayarNet, RecastNet, to_input
-from .scan import MIN_AREA, sigmoid
+from .core.constants import MIN_AREA
+from .core.types import sigmoid
 from .srm import Submodel, srm_features
 
 SVM_C_GRID = tuple(10.0**k for k in range(-3, 4))
@@ -502,7 +503,8 @@ def _crop_scores(args: tuple) -> CropScores:
     from .images import load_pixels
     from .lattice import central_crop
     from .manipulations import jpeg
-    from .scan import WINDOWS, scale_stride
+    from .scan import scale_stride
+    from .core.constants import WINDOWS
 
     bank, path, stride, quality = args
     crop = central_crop(load_pixels(path)[0], SCALE_CROP)
@@ -647,7 +649,7 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
 
     from .bank import (HEAD_CHOICES, OPERATIONS, detector_of, fit_operation_head, fit_task_head, head_input,
                        histogram_width)
-    from .data import all_tasks, task_key
+    from .manipulations import all_tasks, task_key
 
     say = progress or (lambda message: None)
     start = time.perf_counter()

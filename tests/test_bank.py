@@ -8,12 +8,12 @@ import pytest
 from scanner.bank import (HeadChoice, LinearHeads, SRMBank, fit_operation_head, fit_task_head, load_bank,
                           save_bank, transform, window_sums)
 from scanner import manipulations
-from scanner.data import all_tasks, task_key
+from scanner.manipulations import all_tasks, task_key
 from scanner.chroma import N_FEATURES as N_CHROMA
 from scanner.lattice import N_FEATURES as N_LATTICE
 from scanner.detectors import WeightsError, load_shipped, read_card
 from scanner.model import RecastNet, to_input
-from scanner.scan import ImageRule
+from scanner.core.types import ImageRule
 from scanner.srm import ANCHOR_MARGIN, Submodel, bank_features, code_maps, srm_features
 from scanner.train import BANK_SUBMODELS
 

@@ -78,7 +78,7 @@ def test_forgeries_take_each_crop_as_target_and_the_next_as_donor(rng):
 
 def test_map_scores_read_each_cell_as_its_pixels(rng):
     from scanner.evaluate import map_scores
-    from scanner.scan import MAP_CELL
+    from scanner.core.constants import MAP_CELL
 
     cells = rng.normal(size=(6, 5))
     truth = np.zeros((6 * MAP_CELL, 5 * MAP_CELL), bool)
@@ -259,7 +259,8 @@ def test_patch_evaluation_reads_lattice_descriptors(rng):
     negative, as they are)."""
     from sklearn.metrics import roc_auc_score
 
-    from scanner.data import BankData, all_tasks, task_key
+    from scanner.data import BankData
+    from scanner.manipulations import all_tasks, task_key
     from scanner.evaluate import evaluate_patches
     from scanner.lattice import N_FEATURES
     from scanner.train import BANK_SUBMODELS

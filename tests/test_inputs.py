@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from scanner.scan import ImageRule, collect_inputs, detect, image_score, largest_area, output_stem, regions
+from scanner.scan import collect_inputs, detect, image_score, largest_area, output_stem, regions
+from scanner.core.types import ImageRule
 
 import numpy as np
 

@@ -275,7 +275,8 @@ def test_flagged_regions_and_table_agree_on_a_local_edit(tmp_path):
 
 
 def test_coverage_mean_is_the_mean_of_the_covering_windows(rng):
-    from scanner.scan import MAP_CELL, coverage_mean
+    from scanner.scan import coverage_mean
+    from scanner.core.constants import MAP_CELL
 
     height, width, window, stride = 150, 170, 32, 8
     tops, lefts = np.arange(0, height - window + 1, stride), np.arange(0, width - window + 1, stride)
@@ -294,7 +295,8 @@ def test_a_small_processed_square_is_localised_at_32_pixels_and_a_pristine_photo
     from sklearn.datasets import load_sample_image
 
     from scanner.detectors import load_shipped
-    from scanner.scan import MAP_CELL, ScanOptions, analyze
+    from scanner.scan import ScanOptions, analyze
+    from scanner.core.constants import MAP_CELL
 
     bank = load_shipped(None, "cpu")
     photo = load_sample_image("flower.jpg")  # a real photo, untouched
@@ -314,7 +316,8 @@ def test_a_small_processed_square_is_localised_at_32_pixels_and_a_pristine_photo
 
 
 def test_the_map_of_any_detector_reads_each_map_against_its_own_image():
-    from scanner.scan import AnyCalibration, any_map
+    from scanner.scan import any_map
+    from scanner.core.types import AnyCalibration
 
     background = {"blur": np.full((20, 30), -2.0), "jpeg": np.full((20, 30), -3.0)}
     spliced = dict(background, jpeg=background["jpeg"].copy())
@@ -347,7 +350,8 @@ def test_the_map_of_any_detector_reads_each_map_against_its_own_image():
 
 
 def test_a_recompressed_square_shows_in_the_map_of_any_detector(rng):
-    from scanner.scan import MAP_CELL, any_map
+    from scanner.scan import any_map
+    from scanner.core.constants import MAP_CELL
 
     bank = load_shipped(None, "cpu")
     photo = manipulations.jpeg(textured_image(rng, 384, 512), 92)  # a camera JPEG
@@ -365,7 +369,7 @@ def test_a_recompressed_square_shows_in_the_map_of_any_detector(rng):
 
 
 def test_an_output_stopped_mid_write_leaves_nothing_under_its_name(tmp_path):
-    from scanner.scan import write_output
+    from scanner.core.files import write_output
 
     target = tmp_path / "maps" / "a.figure.jpg"
 

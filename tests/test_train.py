@@ -224,7 +224,7 @@ def test_a_pickle_is_never_executed_even_with_a_matching_card(tmp_path):
     weights = tmp_path / "blur.safetensors"
     torch.save({"evil": _Payload()}, weights)  # a pickle under the weights' name
     card = json.loads(card_path.read_text())
-    from scanner.detectors import file_sha256
+    from scanner.core.files import file_sha256
 
     card["weights_sha256"] = file_sha256(weights)
     card_path.write_text(json.dumps(card))
@@ -302,7 +302,7 @@ def test_networks_trained_with_arch_recast_scan_through_the_same_interface(tmp_p
 def test_window_sizes_are_calibrated_on_colour_photos(tmp_path, rng):
     """The per-size calibration of the localisation map reads RGB photos (for the lattice
     features) and scores every window size on their central crop, as stored or saved as JPEG."""
-    from scanner.scan import WINDOWS
+    from scanner.core.constants import WINDOWS
     from scanner.train import BANK_SUBMODELS, _crop_scores
     from tests.test_bank import random_bank
 
@@ -325,7 +325,8 @@ def test_the_map_of_any_detector_is_calibrated_on_pristine_photos(tmp_path, rng)
     from scanner.data import Photo
     from scanner.detectors import load_shipped
     from scanner.lattice import central_crop
-    from scanner.scan import AnyCalibration, ScanOptions, analyze, any_map, background_departure
+    from scanner.scan import ScanOptions, analyze, any_map, background_departure
+    from scanner.core.types import AnyCalibration
     from scanner.train import SCALE_CROP, calibrate_any_map, crop_scores
 
     bank = load_shipped(None, "cpu")
@@ -430,7 +431,8 @@ def test_bank_region_gives_the_pixels_behind_the_bank_data(tmp_path, rng):
     """The crop and positions of :func:`scanner.data.bank_region` are those whose pristine
     descriptors :func:`scanner.data.build_bank` stored, row by row."""
     from scanner.bank import descriptors
-    from scanner.data import PATCH, bank_region, build_bank, list_photos
+    from scanner.data import bank_region, build_bank, list_photos
+    from scanner.core.constants import PATCH
     from scanner.train import BANK_SUBMODELS
 
     Image.fromarray(textured_image(rng, 400, 464, smooth=0.8)).save(tmp_path / "a.png")
