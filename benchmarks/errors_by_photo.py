@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from heldout import add_bank_arguments, load_bank
 
 from scanner import manipulations
-from scanner.data import bank_region, build_bank, list_photos
 from scanner.core.constants import PATCH
+from scanner.data import bank_region, build_bank, list_photos
 from scanner.manipulations import task_key
-
-from heldout import add_bank_arguments, load_bank
 
 
 def balanced(false_positive: np.ndarray, miss: np.ndarray) -> float:

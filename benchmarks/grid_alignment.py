@@ -23,15 +23,14 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from heldout import add_bank_arguments, final_save, load_bank
 from scipy.ndimage import uniform_filter
 from sklearn.metrics import roc_auc_score
+from untrained_edits import CASES
 
 from scanner import lattice
 from scanner.evaluate import forgeries, held_out_crops, localisation_scores
-from scanner.heatmaps import pixel_map
-
-from heldout import add_bank_arguments, final_save, load_bank
-from untrained_edits import CASES
+from scanner.writers.figures import pixel_map
 
 STEPS = (2, 3, 4, 5, 6, 8)
 """Lattice steps read (step 1 is what rounding to integers leaves everywhere)."""

@@ -22,13 +22,12 @@ import time
 import warnings
 
 import numpy as np
+from heldout import auc
 
 from scanner.bank import HeadChoice, fit_logistic, head_input, histogram_width
 from scanner.data import build_bank, camera_make, default_pristine_dir, list_photos, split_by_make
 from scanner.manipulations import all_tasks, task_key
 from scanner.train import BANK_SUBMODELS
-
-from heldout import auc
 
 
 def main() -> None:

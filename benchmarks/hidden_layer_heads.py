@@ -22,13 +22,12 @@ import warnings
 
 import numpy as np
 import torch
+from heldout import auc
 
 from scanner.bank import HeadChoice, fit_logistic, head_input, histogram_width
 from scanner.data import build_bank, camera_make, default_pristine_dir, list_photos, split_by_make
 from scanner.manipulations import all_tasks, task_key
 from scanner.train import BANK_SUBMODELS, make_folds
-
-from heldout import auc
 
 INPUTS = {"median": HeadChoice(None, 0.01, chroma=True), "blur": HeadChoice(None, 0.01, chroma=True),
           "resize": HeadChoice(None, 0.01, chroma=True), "noise": HeadChoice((), 0.01, chroma=True),

@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
-from scanner.evaluate import all_cases, forgeries, held_out_crops, map_scores
-from scanner.scan import ScanOptions, analyze, use_threads
-
 from heldout import add_bank_arguments, load_bank
+
+from scanner.core.threads import use_threads
+from scanner.evaluate import all_cases, forgeries, held_out_crops, map_scores
+from scanner.scoring.analysis import analyze
+from scanner.scoring.options import ScanOptions
 
 
 def texture(image: np.ndarray) -> np.ndarray:

@@ -17,14 +17,16 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from heldout import add_bank_arguments, load_bank
 
+from scanner.core.threads import use_threads
 from scanner.evaluate import SMALL_AREA, forgeries, held_out_crops, map_scores
 from scanner.forgery import copy_move, splice
-from scanner.images import load_rgb
+from scanner.inputs.images import load_rgb
 from scanner.lattice import central_crop
-from scanner.scan import ScanOptions, analyze, any_map, use_threads
-
-from heldout import add_bank_arguments, load_bank
+from scanner.scoring.analysis import analyze
+from scanner.scoring.maps import any_map
+from scanner.scoring.options import ScanOptions
 
 SIDE = 496
 """Crop side, pixels (the McMaster images are 500 x 500; a multiple of 16). Crops are central, on

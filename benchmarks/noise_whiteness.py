@@ -17,15 +17,14 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from heldout import add_bank_arguments, load_bank
 from scipy.ndimage import correlate
 from sklearn.linear_model import LogisticRegression
 
 from scanner import chroma
 from scanner.data import list_photos, split_by_make
-from scanner.images import load_pixels
+from scanner.inputs.images import load_pixels
 from scanner.manipulations import add_noise
-
-from heldout import add_bank_arguments, load_bank
 
 DILATED = np.zeros((5, 5))
 DILATED[::2, ::2] = chroma.RESIDUAL

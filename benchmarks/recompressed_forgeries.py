@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from heldout import add_bank_arguments, final_save, load_bank
 
 from scanner.bank import resaved_name
+from scanner.core.threads import use_threads
 from scanner.evaluate import all_cases, forgeries, held_out_crops, map_scores
-from scanner.scan import ScanOptions, analyze, any_map, use_threads
-
-from heldout import add_bank_arguments, final_save, load_bank
+from scanner.scoring.analysis import analyze
+from scanner.scoring.maps import any_map
+from scanner.scoring.options import ScanOptions
 
 CASES = ("small splice blur 0.75", "small splice median 5", "small copy-move resize 1.125", "small splice jpeg 80",
          "splice blur 0.75", "splice resize 1.125")

@@ -26,8 +26,10 @@ from threadpoolctl import threadpool_limits
 
 from scanner.data import default_pristine_dir
 from scanner.detectors import load_shipped
-from scanner.images import load_pixels
-from scanner.scan import ScanOptions, analyze, scan
+from scanner.engines.local import scan
+from scanner.inputs.images import load_pixels
+from scanner.scoring.analysis import analyze
+from scanner.scoring.options import ScanOptions
 
 
 def synthetic(height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -21,12 +21,13 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from heldout import add_bank_arguments, final_save, load_bank
 
+from scanner.core.threads import use_threads
 from scanner.evaluate import SMALL_AREA, forgeries, held_out_crops, map_scores
 from scanner.forgery import copy_move, splice
-from scanner.scan import ScanOptions, analyze, use_threads
-
-from heldout import add_bank_arguments, final_save, load_bank
+from scanner.scoring.analysis import analyze
+from scanner.scoring.options import ScanOptions
 
 CASES = {
     "splice, unprocessed": lambda target, donor, seed: splice(target, donor, None, 0, seed),

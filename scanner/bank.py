@@ -36,10 +36,10 @@ import numpy as np
 from . import chroma as chroma_codes
 from . import lattice as jpeg_lattice
 from .core.constants import PATCH
-from .images import green_of
+from .core.types import WindowScores
+from .inputs.images import green_of
 from .srm import ANCHOR_MARGIN, DIRECTIONS, N_CODES, Submodel, bank_features, cell_histograms, code_maps
 from .srm import N_FEATURES as SUBMODEL_FEATURES
-from .core.types import WindowScores
 
 TRANSFORMS = ("identity", "sqrt")
 """Element-wise maps of the pooled histograms before the linear heads."""

@@ -15,7 +15,6 @@ from typer.core import TyperCommand
 from . import __version__
 from .exitcodes import ExitCode
 
-
 EXIT_CODES_HELP = (
     "Exit codes: 0 nothing flagged; 1 evidence of processing found in at least one image; "
     "2 usage error (bad option, no inputs found, unusable output folder); 3 nothing flagged but some inputs were "
@@ -187,7 +186,7 @@ def scan(
             _fatal("--engine ray needs --shards DIR, the folder its records are written to", ExitCode.USAGE)
         if heatmaps is not None or report_dir is not None:
             _fatal("--engine ray writes records only: drop --heatmaps/--report, or rescan the flagged files locally", ExitCode.USAGE)
-        from .distributed import INSTALL_HINT, ray_available
+        from .engines.ray import INSTALL_HINT, ray_available
 
         if not ray_available():
             _fatal(INSTALL_HINT)
@@ -197,7 +196,8 @@ def scan(
     unknown = [m for m in names if m not in MANIPULATIONS]
     if unknown:
         _fatal(f"unknown detector {', '.join(unknown)}; choose from {MANIP_HELP}", ExitCode.USAGE)
-    from .scan import ScanOptions, collect_inputs
+    from .inputs.discovery import collect_inputs
+    from .scoring.options import ScanOptions
 
     files, missing = collect_inputs(paths, recursive, hidden, glob)
     if not files:
@@ -212,7 +212,7 @@ def scan(
     if shards is not None and shards.exists() and not shards.is_dir():
         _fatal(f"--shards {shards} is a file, not a folder", ExitCode.USAGE)
     dev = _device(device)
-    from .scan import available_cores, use_threads
+    from .core.threads import available_cores, use_threads
 
     workers = min(workers or 1, len(files)) if engine == "local" else workers or 2
     if engine == "ray":
@@ -221,7 +221,7 @@ def scan(
         n_threads = use_threads(threads or max(1, available_cores() // workers))
 
     from .detectors import WeightsError, load_shipped
-    from .report import Report
+    from .writers.report import Report
 
     try:
         detectors = load_shipped(names, dev, weights)
@@ -235,13 +235,13 @@ def scan(
                           thumbnails=report_dir is not None, overwrite=overwrite, max_pixels=max_pixels, threads=n_threads,
                           window=window)
     if engine == "ray":
-        from .distributed import RayScan
+        from .engines.ray import RayScan
 
         records = RayScan([str(p) for p in paths], shards, options, names, str(weights) if weights else None, ray_address,
                           workers, batch_size, recursive=recursive, include_hidden=hidden, pattern=glob)
         describe = records.describe
     else:
-        from .scan import scan as scan_local
+        from .engines.local import scan as scan_local
 
         records = scan_local(paths, detectors, options, recursive, hidden, glob, workers)
 
@@ -452,8 +452,8 @@ def demo(
     threads: Optional[int] = typer.Option(None, min=1, help="CPU threads; default: every core this process may use."),
 ) -> None:
     """Build a small evidence folder from scikit-learn's sample photos, scan it and show where to look."""
+    from .core.threads import use_threads
     from .demo import run_demo
-    from .scan import use_threads
 
     dev = _device(device)
     n_threads = use_threads(threads)

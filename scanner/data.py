@@ -24,12 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from . import manipulations
-from .images import load_rgb, read_bytes, sha256_hex
-from .progress import progress as show_progress
 from .core.constants import PATCH
 from .core.files import write_output
+from .inputs.images import load_rgb, read_bytes, sha256_hex
 from .manipulations import all_tasks, task_key
-
+from .progress import progress as show_progress
 
 MARGIN = 16
 """Distance in pixels between a region's border and the nearest patch (filter borders)."""

@@ -73,8 +73,9 @@ def run_demo(folder: Path, device, overwrite: bool, console, threads: int = 1) -
     """Build the evidence, scan it with heat maps, print the table and where to look.
     Returns the process exit code (0 once the demo has run)."""
     from .detectors import load_shipped
-    from .report import Report
-    from .scan import ScanOptions, scan
+    from .engines.local import scan
+    from .scoring.options import ScanOptions
+    from .writers.report import Report
 
     folder = Path(folder)
     if folder.exists():

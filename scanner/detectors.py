@@ -22,11 +22,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .core.constants import PATCH
+from .core.constants import CARD_SCHEMA, PATCH
+from .core.files import file_sha256
 from .manipulations import MANIPULATIONS
 from .model import BayarNet, RecastNet
-from .core.constants import CARD_SCHEMA
-from .core.files import file_sha256
 
 
 class WeightsError(Exception):
@@ -99,7 +98,7 @@ class NetSet:
         import numpy as np
 
         from .core.types import WindowScores
-        from .images import green_of
+        from .inputs.images import green_of
         from .model import grid
 
         green = green_of(pixels)

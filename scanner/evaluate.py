@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import list_photos, split_by_make
 from .core.constants import PATCH
+from .data import list_photos, split_by_make
 from .forgery import Forgery, copy_move, splice
-from .heatmaps import pixel_map
-from .images import load_rgb
+from .inputs.images import load_rgb
 from .lattice import central_crop
+from .writers.figures import pixel_map
 
 CROP = 768
 """Forgeries are made on central crops of CROP x CROP pixels of the held-out photos."""
@@ -125,9 +125,9 @@ def svm_bank(train, manip: str, seed: int = 0):
     (:func:`training_descriptors`); its window threshold passes 0.5% of the training pristine
     windows, and the same threshold with the default core area is its image rule."""
     from .bank import LinearHeads, SRMBank
-    from .manipulations import all_tasks, task_key
     from .core.constants import MIN_AREA
     from .core.types import sigmoid
+    from .manipulations import all_tasks, task_key
     from .train import BANK_SUBMODELS, WINDOW_FPR, fit_svm
 
     srm = [i for i, sub in enumerate(BANK_SUBMODELS) if sub.name == "o3t2"][0]
@@ -181,8 +181,9 @@ def evaluate_case(case: Case, crops: list[tuple[str, np.ndarray]], shipped, base
     that threshold. Returns (metrics by method, an example for the figure)."""
     from sklearn.metrics import roc_auc_score
 
-    from .scan import ScanOptions, analyze
     from .core.constants import MAP_CELL
+    from .scoring.analysis import analyze
+    from .scoring.options import ScanOptions
 
     sets = {"shipped": shipped, "svm": baseline}
     rows: dict[str, list[dict]] = {m: [] for m in METHODS}
@@ -225,7 +226,8 @@ def pristine_map_rates(crops: list[tuple[str, np.ndarray]], shipped, stride: int
     """Share of the pixels of unforged ``crops`` over each detector's map threshold (0), and over
     that of the map of any detector (:data:`scanner.scan.ANY_MAP`), fused and 128-pixel:
     {map: {"fused": share, "128": share}}."""
-    from .scan import ScanOptions, analyze
+    from .scoring.analysis import analyze
+    from .scoring.options import ScanOptions
 
     over: dict[str, dict[str, list]] = {}
     for _, crop in crops:
@@ -241,8 +243,8 @@ def figure(example: dict, path: Path, title: str) -> None:
     side by side, as a PNG (maps as sigmoid of the map value: 0.5 = the threshold)."""
     from PIL import Image, ImageDraw
 
-    from .heatmaps import colormap
     from .core.types import sigmoid
+    from .writers.figures import colormap
 
     tile = 256
     panels = [("original", example["original"]), ("forgery", example["forged"]),
@@ -281,7 +283,7 @@ def run_localisation(root: Path, detectors, out: Path, n_images: int = 8, stride
     import time
 
     from .manipulations import MANIPULATIONS
-    from .scan import scale_stride
+    from .scoring.maps import scale_stride
     from .train import calibrate_scales, crop_scores
 
     started = time.perf_counter()
@@ -506,7 +508,7 @@ def run_table2_task(root: Path, manip: str, strength: float, scale: Table2Scale,
     from . import __version__
     from .data import build_task
     from .detectors import load_shipped
-    from .train import (TrainConfig, accuracy_by_strength, build_network, fine_tune, predict_scores, run_baseline)
+    from .train import TrainConfig, accuracy_by_strength, build_network, fine_tune, predict_scores, run_baseline
 
     data = build_task(root, manip, (strength,), scale.patches_per_image, scale.test_patches_per_image, seed,
                       region=scale.region, cache_dir=cache, split="make", workers=workers)
@@ -730,8 +732,9 @@ def evaluate_images(bank, pristine_photos: list, processed_photos: list, stride:
     """Image-level results: pristine photos scanned whole as stored; ``processed_photos`` cropped
     centrally to :data:`IMAGE_CROP` and processed as a whole at each manipulation's strongest strength."""
     from . import manipulations
-    from .images import load_pixels, load_rgb
-    from .scan import ScanOptions, analyze
+    from .inputs.images import load_pixels, load_rgb
+    from .scoring.analysis import analyze
+    from .scoring.options import ScanOptions
 
     options = ScanOptions(stride=stride)
     flagged_by = {n: 0 for n in bank.names}

@@ -10,8 +10,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from .srm import (N_CODES, N_FEATURES, ORDER, QUANT_STEP, RESIDUAL_FILTER, code_histogram, codebook,
-                  cooccurrence_codes, quantize, residual)
+from .srm import (
+    N_CODES,
+    N_FEATURES,
+    ORDER,
+    QUANT_STEP,
+    RESIDUAL_FILTER,
+    code_histogram,
+    codebook,
+    cooccurrence_codes,
+    quantize,
+    residual,
+)
 
 PIXEL_SCALE = 256.0
 """Network inputs are pixels / 256 (spec 2.1)."""

@@ -15,11 +15,24 @@ import torch
 from torch import nn
 
 from .bank import HeadChoice, LinearHeads, SRMBank, resaved_name
-from .data import BANK_POSITIONS, BankData, RESAVE_QUALITIES, RESAVED_MANIPULATIONS, PatchSet, Photo, TaskData, build_bank, build_resaved_bank, camera_make, list_photos, resave_quality, split_by_make
-from .core.constants import PATCH
-from .model import BayarNet, RecastNet, to_input
-from .core.constants import MIN_AREA
+from .core.constants import MIN_AREA, PATCH
 from .core.types import sigmoid
+from .data import (
+    BANK_POSITIONS,
+    RESAVE_QUALITIES,
+    RESAVED_MANIPULATIONS,
+    BankData,
+    PatchSet,
+    Photo,
+    TaskData,
+    build_bank,
+    build_resaved_bank,
+    camera_make,
+    list_photos,
+    resave_quality,
+    split_by_make,
+)
+from .model import BayarNet, RecastNet, to_input
 from .srm import Submodel, srm_features
 
 SVM_C_GRID = tuple(10.0**k for k in range(-3, 4))
@@ -476,7 +489,7 @@ def make_folds(photos: list[Photo], k: int, seed: int = 0) -> list[set[str]]:
 
 
 def _photo_detector_logits(args: tuple) -> dict[str, np.ndarray]:
-    from .images import load_pixels
+    from .inputs.images import load_pixels
 
     bank, path, stride = args
     return bank.dense(load_pixels(path)[0], stride).detectors
@@ -500,11 +513,11 @@ CropScores = tuple[tuple[int, int], dict]
 
 
 def _crop_scores(args: tuple) -> CropScores:
-    from .images import load_pixels
+    from .core.constants import WINDOWS
+    from .inputs.images import load_pixels
     from .lattice import central_crop
     from .manipulations import jpeg
-    from .scan import scale_stride
-    from .core.constants import WINDOWS
+    from .scoring.maps import scale_stride
 
     bank, path, stride, quality = args
     crop = central_crop(load_pixels(path)[0], SCALE_CROP)
@@ -558,7 +571,8 @@ def calibrate_any_map(bank: SRMBank, crops: list[CropScores], stride: int, cell_
     image's median, and the threshold ``cell_fpr`` of the cells' largest distance less offset.
     The card's ``any_map`` entry (see :class:`scanner.scan.AnyCalibration`); needs the card's
     ``scales``."""
-    from .scan import ScanOptions, background_departure, localisation_maps
+    from .scoring.maps import background_departure, localisation_maps
+    from .scoring.options import ScanOptions
 
     options = ScanOptions(stride=stride)
     departure = []
@@ -590,7 +604,7 @@ def calibrate(pristine_logits: dict[str, np.ndarray], photo_maps: list[dict[str,
     """Each detector's window threshold passes ``window_fpr`` of the pristine windows; its image
     threshold (a probability, at least the window threshold) is the smallest that flags at
     most ``image_fpr`` of the pristine photos under the core-area rule (:func:`scanner.scan.image_score`)."""
-    from .scan import image_score
+    from .scoring.rules import image_score
 
     thresholds, image_threshold, scores = {}, {}, {}
     allowed = int(np.floor(image_fpr * len(photo_maps)))
@@ -647,8 +661,7 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
     """
     from sklearn.metrics import roc_auc_score
 
-    from .bank import (HEAD_CHOICES, OPERATIONS, detector_of, fit_operation_head, fit_task_head, head_input,
-                       histogram_width)
+    from .bank import HEAD_CHOICES, OPERATIONS, detector_of, fit_operation_head, fit_task_head, head_input, histogram_width
     from .manipulations import all_tasks, task_key
 
     say = progress or (lambda message: None)

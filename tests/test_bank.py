@@ -5,15 +5,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scanner.bank import (HeadChoice, LinearHeads, SRMBank, fit_operation_head, fit_task_head, load_bank,
-                          save_bank, transform, window_sums)
 from scanner import manipulations
-from scanner.manipulations import all_tasks, task_key
+from scanner.bank import (
+    HeadChoice,
+    LinearHeads,
+    SRMBank,
+    fit_operation_head,
+    fit_task_head,
+    load_bank,
+    save_bank,
+    transform,
+    window_sums,
+)
 from scanner.chroma import N_FEATURES as N_CHROMA
-from scanner.lattice import N_FEATURES as N_LATTICE
-from scanner.detectors import WeightsError, load_shipped, read_card
-from scanner.model import RecastNet, to_input
 from scanner.core.types import ImageRule
+from scanner.detectors import WeightsError, load_shipped, read_card
+from scanner.lattice import N_FEATURES as N_LATTICE
+from scanner.manipulations import all_tasks, task_key
+from scanner.model import RecastNet, to_input
 from scanner.srm import ANCHOR_MARGIN, Submodel, bank_features, code_maps, srm_features
 from scanner.train import BANK_SUBMODELS
 
@@ -240,7 +249,8 @@ def test_colour_detectors_are_those_whose_heads_read_chroma(rng):
 
     from PIL import Image
 
-    from scanner.scan import ScanOptions, Scorer
+    from scanner.engines.local import Scorer
+    from scanner.scoring.options import ScanOptions
 
     def encode_png(pixels: np.ndarray) -> bytes:
         out = io.BytesIO()

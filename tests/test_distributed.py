@@ -68,7 +68,7 @@ def test_ray_engine_usage_errors(corpus, tmp_path):
 
 def test_ray_records_equal_the_local_engine_bad_files_included(corpus, tmp_path):
     pytest.importorskip("ray")
-    from scanner.distributed import read_records
+    from scanner.engines.ray import read_records
 
     args = [str(corpus), str(corpus / "missing.jpg"), "--jsonl", "--threads", "1"]
     local = run(args, tmp_path)

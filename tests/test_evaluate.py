@@ -15,7 +15,7 @@ import torch
 
 from scanner import forgery
 from scanner.evaluate import Table2Scale, f1_mcc, localisation_scores, run_table2, threshold_sweep
-from scanner.heatmaps import pixel_map
+from scanner.writers.figures import pixel_map
 from tests.conftest import textured_image
 
 
@@ -77,8 +77,8 @@ def test_forgeries_take_each_crop_as_target_and_the_next_as_donor(rng):
 
 
 def test_map_scores_read_each_cell_as_its_pixels(rng):
-    from scanner.evaluate import map_scores
     from scanner.core.constants import MAP_CELL
+    from scanner.evaluate import map_scores
 
     cells = rng.normal(size=(6, 5))
     truth = np.zeros((6 * MAP_CELL, 5 * MAP_CELL), bool)
@@ -260,9 +260,9 @@ def test_patch_evaluation_reads_lattice_descriptors(rng):
     from sklearn.metrics import roc_auc_score
 
     from scanner.data import BankData
-    from scanner.manipulations import all_tasks, task_key
     from scanner.evaluate import evaluate_patches
     from scanner.lattice import N_FEATURES
+    from scanner.manipulations import all_tasks, task_key
     from scanner.train import BANK_SUBMODELS
     from tests.test_bank import random_bank
 

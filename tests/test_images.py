@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scanner.images import ImageError, decode_green, load_green
+from scanner.inputs.images import ImageError, decode_green, load_green
 from tests.conftest import textured_image
 
 

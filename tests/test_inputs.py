@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 
-from scanner.scan import collect_inputs, detect, image_score, largest_area, output_stem, regions
-from scanner.core.types import ImageRule
-
 import numpy as np
+
+from scanner.core.types import ImageRule
+from scanner.inputs.discovery import collect_inputs, output_stem
+from scanner.scoring.rules import detect, image_score, largest_area, regions
 
 
 def make_tree(root):

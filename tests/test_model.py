@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from scanner.images import load_green
+from scanner.inputs.images import load_green
 from scanner.model import BayarNet, RecastNet, to_input
 from scanner.srm import srm_features
 from scanner.train import resolve_device

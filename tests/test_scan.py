@@ -22,7 +22,8 @@ from PIL import Image
 
 from scanner import manipulations
 from scanner.detectors import load_shipped
-from scanner.scan import ScanOptions, analyze
+from scanner.scoring.analysis import analyze
+from scanner.scoring.options import ScanOptions
 from tests.conftest import textured_image
 
 SCANNER = [sys.executable, "-m", "scanner"] if shutil.which("scanner") is None else ["scanner"]
@@ -163,7 +164,7 @@ class DiesOnWidth:
 
 
 def test_a_file_that_kills_its_worker_gets_an_error_record_and_the_scan_goes_on(tmp_path):
-    from scanner.scan import scan
+    from scanner.engines.local import scan
 
     rng = np.random.default_rng(8)
     for name, width in (("a", 300), ("b", 333), ("c", 310), ("d", 320)):
@@ -233,7 +234,7 @@ def test_a_lossless_file_flagged_by_a_colour_detector_carries_a_warning():
 
     from sklearn.datasets import load_sample_image
 
-    from scanner.scan import Scorer
+    from scanner.engines.local import Scorer
 
     scorer = Scorer(load_shipped())
     rgb = load_sample_image("china.jpg")
@@ -275,8 +276,8 @@ def test_flagged_regions_and_table_agree_on_a_local_edit(tmp_path):
 
 
 def test_coverage_mean_is_the_mean_of_the_covering_windows(rng):
-    from scanner.scan import coverage_mean
     from scanner.core.constants import MAP_CELL
+    from scanner.scoring.maps import coverage_mean
 
     height, width, window, stride = 150, 170, 32, 8
     tops, lefts = np.arange(0, height - window + 1, stride), np.arange(0, width - window + 1, stride)
@@ -294,9 +295,10 @@ def test_coverage_mean_is_the_mean_of_the_covering_windows(rng):
 def test_a_small_processed_square_is_localised_at_32_pixels_and_a_pristine_photo_gives_nothing():
     from sklearn.datasets import load_sample_image
 
-    from scanner.detectors import load_shipped
-    from scanner.scan import ScanOptions, analyze
     from scanner.core.constants import MAP_CELL
+    from scanner.detectors import load_shipped
+    from scanner.scoring.analysis import analyze
+    from scanner.scoring.options import ScanOptions
 
     bank = load_shipped(None, "cpu")
     photo = load_sample_image("flower.jpg")  # a real photo, untouched
@@ -316,8 +318,8 @@ def test_a_small_processed_square_is_localised_at_32_pixels_and_a_pristine_photo
 
 
 def test_the_map_of_any_detector_reads_each_map_against_its_own_image():
-    from scanner.scan import any_map
     from scanner.core.types import AnyCalibration
+    from scanner.scoring.maps import any_map
 
     background = {"blur": np.full((20, 30), -2.0), "jpeg": np.full((20, 30), -3.0)}
     spliced = dict(background, jpeg=background["jpeg"].copy())
@@ -350,8 +352,8 @@ def test_the_map_of_any_detector_reads_each_map_against_its_own_image():
 
 
 def test_a_recompressed_square_shows_in_the_map_of_any_detector(rng):
-    from scanner.scan import any_map
     from scanner.core.constants import MAP_CELL
+    from scanner.scoring.maps import any_map
 
     bank = load_shipped(None, "cpu")
     photo = manipulations.jpeg(textured_image(rng, 384, 512), 92)  # a camera JPEG

@@ -14,8 +14,8 @@ from scanner import manipulations
 from scanner.data import PatchSet, build_task, list_photos, split_by_camera
 from scanner.detectors import WeightsError, load_detector, save_detector
 from scanner.model import BayarNet, RecastNet, to_input
-from scanner.train import TrainConfig, fine_tune, fit_svm, init_head_from_svm
 from scanner.srm import srm_features
+from scanner.train import TrainConfig, fine_tune, fit_svm, init_head_from_svm
 from tests.conftest import textured_image
 
 
@@ -286,7 +286,8 @@ def test_networks_trained_with_arch_recast_scan_through_the_same_interface(tmp_p
     """A folder of single-network cards (scanner train --arch recast) is a detector set: its dense
     scores are the network's own, and a scan gives typed results with the card's threshold."""
     from scanner.detectors import load_shipped
-    from scanner.scan import ScanOptions, analyze
+    from scanner.scoring.analysis import analyze
+    from scanner.scoring.options import ScanOptions
 
     saved_detector(tmp_path)
     detectors = load_shipped(["blur"], directory=tmp_path)
@@ -322,11 +323,13 @@ def test_window_sizes_are_calibrated_on_colour_photos(tmp_path, rng):
 def test_the_map_of_any_detector_is_calibrated_on_pristine_photos(tmp_path, rng):
     """Offsets and threshold are the 0.5% levels of the photos' own cells: recomputed here from
     the maps a scan draws, 0.5% of cells pass each offset, and 0.5% pass the relative part's 0."""
+    from scanner.core.types import AnyCalibration
     from scanner.data import Photo
     from scanner.detectors import load_shipped
     from scanner.lattice import central_crop
-    from scanner.scan import ScanOptions, analyze, any_map, background_departure
-    from scanner.core.types import AnyCalibration
+    from scanner.scoring.analysis import analyze
+    from scanner.scoring.maps import any_map, background_departure
+    from scanner.scoring.options import ScanOptions
     from scanner.train import SCALE_CROP, calibrate_any_map, crop_scores
 
     bank = load_shipped(None, "cpu")
@@ -431,8 +434,8 @@ def test_bank_region_gives_the_pixels_behind_the_bank_data(tmp_path, rng):
     """The crop and positions of :func:`scanner.data.bank_region` are those whose pristine
     descriptors :func:`scanner.data.build_bank` stored, row by row."""
     from scanner.bank import descriptors
-    from scanner.data import bank_region, build_bank, list_photos
     from scanner.core.constants import PATCH
+    from scanner.data import bank_region, build_bank, list_photos
     from scanner.train import BANK_SUBMODELS
 
     Image.fromarray(textured_image(rng, 400, 464, smooth=0.8)).save(tmp_path / "a.png")

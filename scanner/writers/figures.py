@@ -7,12 +7,17 @@ pixels, and the raw window probabilities are written as ``.npy`` when asked for.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .core.constants import PATCH
-from .core.constants import ANY_MAP, MAP_CELL
-from .core.types import sigmoid
+from ..core.constants import ANY_MAP, MAP_CELL, PATCH
+from ..core.files import write_output
+from ..core.types import sigmoid
+from ..scoring.analysis import Analysis
+from ..scoring.options import ScanOptions
+from ..scoring.records import ImageRecord
 
 PANEL = 400
 """Longest side of each panel of a figure, in pixels."""
@@ -127,3 +132,45 @@ def figure(rgb: np.ndarray, analysis, stride: int, title: str) -> Image.Image:
         canvas.paste(panel, ((k % columns) * cell_w, 30 + (k // columns) * cell_h))
     ImageDraw.Draw(canvas).text((4, 6), title, fill="black", font=_font(16))
     return canvas
+
+
+THUMBNAIL = 160
+"""Longest side of report thumbnails, in pixels."""
+
+
+def write_heatmaps(record: ImageRecord, analysis: Analysis, display: np.ndarray, stem: Path, options: ScanOptions) -> None:
+    """Write the image's figure (its raw window probabilities and localisation maps with ``options.raw_maps``, its
+    thumbnail with ``options.thumbnails``) under ``options.heatmaps``, mirroring the input tree; record the paths, or a warning for
+    each file that already exists (never overwritten without ``options.overwrite``)."""
+
+    folder = options.heatmaps / stem.parent
+    record.heatmaps = {"figure": None, "raw": None, "stride": options.stride, "window": PATCH}
+    path = folder / f"{stem.name}.figure.jpg"
+    try:
+        image = figure(display, analysis, options.stride, f"{record.path}: {record.verdict}")
+        write_output(path, options.overwrite, lambda p: image.save(p, format="JPEG", quality=85))
+        record.heatmaps["figure"] = str(path)
+    except FileExistsError:
+        record.warnings.append(f"figure not written: {path} exists (use --overwrite)")
+    if options.thumbnails:
+        from PIL import Image
+
+        path = folder / f"{stem.name}.thumb.jpg"
+        thumbnail = Image.fromarray(display)
+        thumbnail.thumbnail((THUMBNAIL, THUMBNAIL))
+        try:
+            write_output(path, options.overwrite, lambda p: thumbnail.save(p, format="JPEG", quality=80))
+            record.heatmaps["thumbnail"] = str(path)
+        except FileExistsError:
+            record.warnings.append(f"thumbnail not written: {path} exists (use --overwrite)")
+    if options.raw_maps:
+        record.heatmaps |= {"raw": {}, "maps": {}, "map_cell": MAP_CELL}
+        for kind, arrays, suffix in (("raw", analysis.probabilities, "npy"), ("maps", analysis.maps(), "map.npy")):
+            for name, values in arrays.items():
+                path = folder / f"{stem.name}.{name}.{suffix}"
+                try:
+                    write_output(path, options.overwrite, lambda p: np.save(p, values.astype(np.float32)))
+                    record.heatmaps[kind][name] = str(path)
+                except FileExistsError:
+                    record.warnings.append(f"raw map not written: {path} exists (use --overwrite)")
+                    record.heatmaps[kind][name] = None

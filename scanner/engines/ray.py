@@ -24,9 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .core.files import write_output
-from .images import ImageError, read_bytes, sha256_hex
-from .scan import ImageRecord, ScanOptions, Scorer, collect_inputs, missing_record, use_threads
+from ..core.files import write_output
+from ..core.threads import use_threads
+from ..inputs.discovery import collect_inputs
+from ..inputs.images import ImageError, read_bytes, sha256_hex
+from ..scoring.options import ScanOptions
+from ..scoring.records import ImageRecord, missing_record
+from .local import Scorer
 
 SHARD_GLOB = "part-*.jsonl"
 """Names of the record shards in an output folder."""

@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import __version__
-from .exitcodes import ExitCode
-from .core.constants import PATCH
-from .scan import ImageRecord, ScanOptions
+from .. import __version__
+from ..core.constants import PATCH
+from ..exitcodes import ExitCode
+from ..scoring.options import ScanOptions
+from ..scoring.records import ImageRecord
 
 SCHEMA_VERSION = 2
 """Version of the JSON output (``scanner/report.schema.json``); 2 added the scan's options and
@@ -155,7 +156,7 @@ class Report:
             self.print_table()
         self.data.flush()
         if self.html is not None:
-            from .htmlreport import write_report
+            from .html import write_report
 
             page = write_report(self.html, self.header(), self.records, self.summary(), self.detectors.names)
             self.console.print(f"report: {page}", highlight=False)

@@ -1,0 +1,141 @@
+"""The house's shape, read with ``ast`` from scanner/'s own source: imports never run in a circle,
+never from a lower stage of the pipeline to a higher one, and are not hidden inside functions;
+modules and functions stay short enough to read, with the exceptions still to be split named
+here (the lists may only shrink)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "scanner"
+
+LAYERS = [
+    ("core", ["scanner", "scanner.core", "scanner.exitcodes", "scanner.progress"]),
+    ("inputs", ["scanner.inputs"]),
+    ("features and processing", ["scanner.srm", "scanner.lattice", "scanner.chroma", "scanner.manipulations", "scanner.forgery"]),
+    ("detector families", ["scanner.model", "scanner.bank", "scanner.detectors"]),
+    ("scoring", ["scanner.scoring"]),
+    ("writers", ["scanner.writers"]),
+    ("engines", ["scanner.engines"]),
+    ("training", ["scanner.data", "scanner.train"]),
+    ("evaluation", ["scanner.evaluate"]),
+    ("interface", ["scanner.demo", "scanner.cli", "scanner.__main__"]),
+]
+"""The pipeline's stages, lowest first: a module may import its own stage and those below it."""
+
+OPTIONAL = {"ray"}
+"""Third-party modules an extra installs: imported where they are used, inside functions."""
+
+LONG_MODULES = {"scanner/bank.py", "scanner/data.py", "scanner/evaluate.py", "scanner/train.py", "scanner/cli.py",
+                "scanner/model.py"}
+"""Modules over 400 lines not yet split (issue 28's second step); none may join them."""
+
+LONG_FUNCTIONS = {"scanner/bank.py:dense_grids", "scanner/bank.py:_band_logits", "scanner/cli.py:scan",
+                  "scanner/cli.py:train", "scanner/cli.py:evaluate", "scanner/evaluate.py:run_localisation",
+                  "scanner/evaluate.py:evaluate_case", "scanner/evaluate.py:write_table2",
+                  "scanner/evaluate.py:run_table2_task", "scanner/train.py:train_bank", "scanner/train.py:_fine_tune",
+                  "scanner/train.py:train_detector", "scanner/data.py:build_task", "scanner/engines/local.py:score_in_workers",
+                  "scanner/engines/ray.py:RayScan.__iter__", "scanner/writers/report.py:Report.run",
+                  "scanner/writers/report.py:Report.print_table"}
+"""Functions over 60 lines not yet split; none may join them."""
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, tuple[Path, ast.Module]]:
+    return {module_name(p): (p, ast.parse(p.read_text(encoding="utf-8"))) for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imported(name: str, path: Path, node: ast.ImportFrom | ast.Import, known: set[str]) -> list[str]:
+    """The scanner modules an import statement of module ``name`` (file ``path``) reads."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names if a.name in known]
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else [])) if node.level else node.module
+    out = []
+    for alias in node.names:
+        full = f"{base}.{alias.name}"
+        out.append(full if full in known else base)
+    return [m for m in out if m in known]
+
+
+def graph() -> dict[str, set[str]]:
+    found = modules()
+    known = set(found)
+    return {name: {m for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                   for m in imported(name, path, node, known) if m != name}
+            for name, (path, tree) in found.items()}
+
+
+def layer(module: str) -> int:
+    best = None
+    for rank, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if module == prefix or module.startswith(prefix + "."):
+                if best is None or len(prefix) > best[0]:
+                    best = (len(prefix), rank)
+    assert best is not None, f"{module} belongs to no stage of LAYERS"
+    return best[1]
+
+
+def test_every_module_has_a_stage():
+    for module in modules():
+        layer(module)
+
+
+def test_no_import_runs_in_a_circle():
+    edges = graph()
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(u: str) -> None:
+        state[u] = 1
+        stack.append(u)
+        for v in sorted(edges[u]):
+            assert state.get(v) != 1, "import circle: " + " -> ".join(stack[stack.index(v):] + [v])
+            if v not in state:
+                visit(v)
+        stack.pop()
+        state[u] = 2
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module)
+
+
+def test_no_module_imports_a_later_stage():
+    upward = [f"{a} ({LAYERS[layer(a)][0]}) imports {b} ({LAYERS[layer(b)][0]})"
+              for a, targets in graph().items() for b in targets if layer(b) > layer(a)]
+    assert not upward, upward
+
+
+def test_no_import_is_hidden_inside_a_function():
+    hidden = []
+    for name, (path, tree) in modules().items():
+        for function in ast.walk(tree):
+            if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for node in ast.walk(function):
+                    if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("scanner")):
+                        hidden.append(f"{name}.{function.name}: from {'.' * node.level}{node.module or ''}")
+                    elif isinstance(node, ast.Import) and not {a.name.split('.')[0] for a in node.names} <= OPTIONAL:
+                        hidden.append(f"{name}.{function.name}: import {', '.join(a.name for a in node.names)}")
+    assert not hidden, hidden
+
+
+def test_modules_and_functions_stay_short():
+    long_modules, long_functions = set(), set()
+    for _, (path, tree) in modules().items():
+        rel = str(path.relative_to(PACKAGE.parent))
+        if len(path.read_text(encoding="utf-8").splitlines()) > 400:
+            long_modules.add(rel)
+        for holder in [tree] + [n for n in tree.body if isinstance(n, ast.ClassDef)]:
+            for node in holder.body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60:
+                    prefix = "" if holder is tree else f"{holder.name}."
+                    long_functions.add(f"{rel}:{prefix}{node.name}")
+    assert long_modules <= LONG_MODULES, sorted(long_modules - LONG_MODULES)
+    assert long_functions <= LONG_FUNCTIONS, sorted(long_functions - LONG_FUNCTIONS)
