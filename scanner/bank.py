@@ -28,16 +28,21 @@ from __future__ import annotations
 
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from safetensors.numpy import load_file, save_file
+from sklearn.linear_model import LogisticRegression
 
 from . import chroma as chroma_codes
 from . import lattice as jpeg_lattice
-from .core.constants import PATCH
-from .core.types import WindowScores
+from .core.constants import CARD_SCHEMA, PATCH
+from .core.files import file_sha256
+from .core.types import AnyCalibration, ImageRule, ScaleCalibration, WindowScores
 from .inputs.images import green_of
+from .manipulations import all_tasks, task_key
 from .srm import ANCHOR_MARGIN, DIRECTIONS, N_CODES, Submodel, bank_features, cell_histograms, code_maps
 from .srm import N_FEATURES as SUBMODEL_FEATURES
 
@@ -164,7 +169,6 @@ class SRMBank:
 
     def image_rule(self, name: str):
         """When detector ``name`` flags an image (:class:`scanner.scan.ImageRule`), from the card."""
-        from .core.types import ImageRule
 
         rule = self.card["image_rule"][name]
         return ImageRule(float(self.card["thresholds"][name]["probability"]), float(rule["threshold"]), int(rule["min_area"]))
@@ -173,7 +177,6 @@ class SRMBank:
         """Window size (pixels) -> :class:`scanner.scan.ScaleCalibration` of detector (or resaved
         map) ``name``, from the card (only a detector's 128-pixel window threshold, spread 1, on
         cards without scales; nothing for a map the card does not calibrate)."""
-        from .core.types import ScaleCalibration
 
         if "scales" not in self.card:
             known = name in self.card["thresholds"]
@@ -184,7 +187,6 @@ class SRMBank:
     def any_calibration(self):
         """The card's :class:`scanner.scan.AnyCalibration` of the map of any detector (None on
         cards without one)."""
-        from .core.types import AnyCalibration
 
         c = self.card.get("any_map")
         return AnyCalibration({n: float(v) for n, v in c["offsets"].items()}, float(c["threshold"])) if c else None
@@ -282,7 +284,6 @@ class SRMBank:
         """Logits of every head (:meth:`_all_heads`, K + C + R, rows, cols) for the windows of each grid whose tops and
         lefts (pixels of ``pixels`` (H, W[, 3]), multiples of ``cell``) are given, lattice blocks on
         the grid at ``offset``; grids without a top here give (K + C + R, 0, cols)."""
-        from concurrent.futures import ThreadPoolExecutor
 
         green, y = split_planes(pixels, stacked=False) if self.lattice else (green_of(pixels), None)
         all_heads = self._all_heads()
@@ -395,7 +396,6 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, sample_weight: np.nda
                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Standardised (multinomial when > 2 classes) logistic regression; the standardisation
     is folded into the returned (weight (K, F), bias (K,)). Binary: K = 1, logit > 0 = class 1."""
-    from sklearn.linear_model import LogisticRegression
 
     mean = features.mean(0)
     scale = features.std(0)
@@ -411,10 +411,7 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, sample_weight: np.nda
 def save_bank(bank: SRMBank, directory: str | Path, name: str = "bank") -> Path:
     """Write ``name.safetensors`` (the heads) and ``name.json`` (the card: submodels, head names,
     thresholds, the weights' sha256). Returns the card's path."""
-    from safetensors.numpy import save_file
 
-    from .core.constants import CARD_SCHEMA
-    from .core.files import file_sha256
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -441,7 +438,6 @@ def save_bank(bank: SRMBank, directory: str | Path, name: str = "bank") -> Path:
 
 def load_bank(card: dict, weights: Path) -> SRMBank:
     """Build the bank a verified card describes, reading its heads from safetensors."""
-    from safetensors.numpy import load_file
 
     arch = card["architecture"]
     if "lattice" in arch and arch["lattice"] != LATTICE_CARD:
@@ -540,7 +536,6 @@ def fit_operation_head(features: dict[str, np.ndarray], C: float = 0.01, seed: i
     """Multinomial head over :data:`OPERATIONS` on transformed descriptors: ``features`` maps
     ``pristine`` and each task key to (N, F); pristine is weighted x3 so that every class
     weighs the same as a manipulation's three strengths."""
-    from .manipulations import all_tasks, task_key
 
     keys = [task_key(m, s) for m, s in all_tasks()]
     x = np.concatenate([features["pristine"]] + [features[k] for k in keys])

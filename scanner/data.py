@@ -17,13 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from . import manipulations
+from .bank import descriptors
 from .core.constants import PATCH
 from .core.files import write_output
 from .inputs.images import load_rgb, read_bytes, sha256_hex
@@ -70,8 +73,6 @@ def clean_camera(name: str) -> str:
 
 
 def _camera_from_exif(path: Path) -> str | None:
-    from PIL import Image
-
     try:
         with Image.open(path) as im:
             exif = im.getexif()
@@ -405,7 +406,6 @@ def _bank_descriptors(rgb: np.ndarray, where: np.ndarray, submodels) -> np.ndarr
     """Bank descriptors (N, F) float32 of the RGB patches of ``rgb`` at ``where``: the
     submodels' histograms of the green channel, the chroma-residual histogram
     (:mod:`scanner.chroma`), then the lattice features of the luma (:mod:`scanner.lattice`)."""
-    from .bank import descriptors
 
     return descriptors(_cut(rgb, where), submodels, lattice=True, chroma=True).astype(np.float32)
 
@@ -491,7 +491,6 @@ positions at every resizing scale)."""
 def probe_photo(folder: Path) -> Photo:
     """A fixed synthetic RGB photo (:data:`PROBE_SIDE` square: smooth gradients, edges and
     sensor-like noise), saved as PNG in ``folder``."""
-    from PIL import Image
 
     rng = np.random.default_rng(20170101)
     rows, cols = np.mgrid[0:PROBE_SIDE, 0:PROBE_SIDE] / PROBE_SIDE
@@ -507,7 +506,6 @@ def probe_fingerprint(worker, args) -> str:
     every cache key, so that a change of any code behind a cached value (a descriptor, a
     manipulation, a rounding) makes the cache miss instead of serving stale values. Runs the
     worker once in this process, on a few patches."""
-    import tempfile
 
     with tempfile.TemporaryDirectory(prefix="scanner-probe-") as folder:
         result = worker(args(probe_photo(Path(folder))))

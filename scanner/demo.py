@@ -14,8 +14,14 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from rich.console import Console
+from sklearn.datasets import load_sample_image
 
 from . import forgery, manipulations
+from .detectors import load_shipped
+from .engines.local import scan
+from .scoring.options import ScanOptions
+from .writers.report import Report
 
 
 @dataclass
@@ -31,7 +37,6 @@ class Exhibit:
 
 def sample_photos() -> dict[str, np.ndarray]:
     """scikit-learn's bundled sample photographs as RGB uint8 (427, 640, 3)."""
-    from sklearn.datasets import load_sample_image
 
     return {"china": load_sample_image("china.jpg"), "flower": load_sample_image("flower.jpg")}
 
@@ -72,10 +77,6 @@ def build_evidence(folder: Path) -> list[Exhibit]:
 def run_demo(folder: Path, device, overwrite: bool, console, threads: int = 1) -> int:
     """Build the evidence, scan it with heat maps, print the table and where to look.
     Returns the process exit code (0 once the demo has run)."""
-    from .detectors import load_shipped
-    from .engines.local import scan
-    from .scoring.options import ScanOptions
-    from .writers.report import Report
 
     folder = Path(folder)
     if folder.exists():
@@ -89,7 +90,6 @@ def run_demo(folder: Path, device, overwrite: bool, console, threads: int = 1) -
     report = Report(detectors, None, console, options, html=folder / "report")
     report.run(scan([folder / "evidence"], detectors, options), total=len(exhibits))
     by_path = {Path(r.path).resolve(): r for r in report.records}
-    from rich.console import Console
 
     out = Console(soft_wrap=not sys.stdout.isatty())
     out.print("\n[bold]What was done, and what the scan says[/]")

@@ -14,18 +14,24 @@ Two families load here, both as a *detector set* that the scanner asks for windo
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .core.constants import CARD_SCHEMA, PATCH
+from .bank import load_bank
+from .core.constants import CARD_SCHEMA, MIN_AREA, PATCH
 from .core.files import file_sha256
+from .core.types import ImageRule, ScaleCalibration, WindowScores
+from .inputs.images import green_of
 from .manipulations import MANIPULATIONS
-from .model import BayarNet, RecastNet
+from .model import BayarNet, RecastNet, grid
 
 
 class WeightsError(Exception):
@@ -68,16 +74,12 @@ class NetSet:
 
     def image_rule(self, name: str):
         """The card's window threshold, also as the image threshold, and the default core area."""
-        from .core.constants import MIN_AREA
-        from .core.types import ImageRule
 
         return ImageRule(self.detectors[name].threshold, self.detectors[name].threshold, MIN_AREA)
 
     def scales(self, name: str) -> dict:
         """The one calibrated window size: 128 pixels at the card's threshold (spread 1)."""
-        import math
 
-        from .core.types import ScaleCalibration
 
         p = self.detectors[name].threshold
         return {PATCH: ScaleCalibration(math.log(p / (1 - p)), 1.0)}
@@ -95,11 +97,7 @@ class NetSet:
         """:class:`scanner.bank.WindowScores` of every network on the green channel of uint8
         pixels (H, W[, 3]) (torch's own thread setting applies; ``threads`` is accepted for the
         common interface). The networks score 128-pixel windows only."""
-        import numpy as np
 
-        from .core.types import WindowScores
-        from .inputs.images import green_of
-        from .model import grid
 
         green = green_of(pixels)
         if window != PATCH:
@@ -124,7 +122,6 @@ def save_detector(net: nn.Module, card: dict, directory: str | Path, name: str) 
     ``directory``. Returns the card's path."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    from safetensors.torch import save_file
 
     weights = directory / f"{name}.safetensors"
     save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(weights))
@@ -173,7 +170,6 @@ def read_card(card_path: str | Path) -> tuple[dict, Path]:
 
 def load_detector(card_path: str | Path, device: torch.device | str = "cpu") -> Detector:
     """Load a single-network detector from its card (see :func:`read_card` for the checks)."""
-    from safetensors.torch import load_file
 
     card, weights = read_card(card_path)
     for key in ("task", "threshold"):
@@ -209,7 +205,6 @@ def load_shipped(manips: list[str] | None = None, device: torch.device | str = "
     ``manips`` (default all five): the bank when the folder has ``bank.json``, else a
     :class:`NetSet` of ``MANIP.json`` cards. Raises :class:`WeightsError` if anything is
     missing or fails verification."""
-    from .bank import load_bank
 
     folder = Path(directory) if directory else shipped_dir()
     names = manips or list(MANIPULATIONS)

@@ -8,18 +8,44 @@ are compared on equal terms (same windows, same stride, same pixel mapping, same
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from sklearn.metrics import roc_auc_score
 
-from .core.constants import PATCH
-from .data import list_photos, split_by_make
+from . import __version__, manipulations
+from .bank import LinearHeads, SRMBank, head_input
+from .core.constants import MAP_CELL, MIN_AREA, PATCH
+from .core.types import sigmoid
+from .data import build_bank, build_task, camera_make, list_photos, split_by_make
+from .detectors import load_shipped
 from .forgery import Forgery, copy_move, splice
-from .inputs.images import load_rgb
+from .inputs.images import load_pixels, load_rgb
 from .lattice import central_crop
-from .writers.figures import pixel_map
+from .manipulations import MANIPULATIONS, all_tasks, task_key
+from .scoring.analysis import analyze
+from .scoring.maps import scale_stride
+from .scoring.options import ScanOptions
+from .train import (
+    BANK_SUBMODELS,
+    WINDOW_FPR,
+    TrainConfig,
+    accuracy_by_strength,
+    build_network,
+    calibrate_scales,
+    crop_scores,
+    fine_tune,
+    fit_svm,
+    predict_scores,
+    run_baseline,
+)
+from .writers.figures import colormap, pixel_map
 
 CROP = 768
 """Forgeries are made on central crops of CROP x CROP pixels of the held-out photos."""
@@ -58,7 +84,6 @@ def threshold_sweep(prob: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np
 def localisation_scores(prob: np.ndarray, truth: np.ndarray, threshold: float) -> dict:
     """Pixel AUC; F1 and MCC at ``threshold``, and at the best threshold for this image (the
     largest over every threshold, :func:`threshold_sweep`: an oracle, as usual in the literature)."""
-    from sklearn.metrics import roc_auc_score
 
     auc = float(roc_auc_score(truth.ravel(), prob.ravel())) if 0 < truth.mean() < 1 else float("nan")
     f1, mcc = f1_mcc(prob > threshold, truth)
@@ -69,7 +94,6 @@ def localisation_scores(prob: np.ndarray, truth: np.ndarray, threshold: float) -
 def map_scores(cells: np.ndarray, truth: np.ndarray) -> dict:
     """:func:`localisation_scores` of a localisation map (a cell every
     :data:`scanner.scan.MAP_CELL` pixels, 0 = its threshold) against the pixel mask ``truth`` (H, W)."""
-    from .core.constants import MAP_CELL
 
     return localisation_scores(pixel_map(cells, MAP_CELL, truth.shape, 1.0, MAP_CELL), truth, 0.0)
 
@@ -111,8 +135,6 @@ class Case:
 
 def training_descriptors(root: Path, seed: int = 0):
     """Bank descriptors (:class:`scanner.data.BankData`) of the training makes of split ``seed``."""
-    from .data import build_bank, camera_make
-    from .train import BANK_SUBMODELS
 
     photos = list_photos(root)
     split = split_by_make(photos, seed)
@@ -124,11 +146,6 @@ def svm_bank(train, manip: str, seed: int = 0):
     shipped detector sees them) as a one-submodel bank, fitted on ``train``
     (:func:`training_descriptors`); its window threshold passes 0.5% of the training pristine
     windows, and the same threshold with the default core area is its image rule."""
-    from .bank import LinearHeads, SRMBank
-    from .core.constants import MIN_AREA
-    from .core.types import sigmoid
-    from .manipulations import all_tasks, task_key
-    from .train import BANK_SUBMODELS, WINDOW_FPR, fit_svm
 
     srm = [i for i, sub in enumerate(BANK_SUBMODELS) if sub.name == "o3t2"][0]
     columns = slice(162 * srm, 162 * srm + 162)
@@ -179,11 +196,7 @@ def evaluate_case(case: Case, crops: list[tuple[str, np.ndarray]], shipped, base
     from the same analysis as its fused map. Maps are thresholded at 0, the pristine 0.5% level (:func:`scanner.scan.localisation_maps`).
     Copy-moves also report the share of their source region, and of the rest of the image, over
     that threshold. Returns (metrics by method, an example for the figure)."""
-    from sklearn.metrics import roc_auc_score
 
-    from .core.constants import MAP_CELL
-    from .scoring.analysis import analyze
-    from .scoring.options import ScanOptions
 
     sets = {"shipped": shipped, "svm": baseline}
     rows: dict[str, list[dict]] = {m: [] for m in METHODS}
@@ -226,8 +239,6 @@ def pristine_map_rates(crops: list[tuple[str, np.ndarray]], shipped, stride: int
     """Share of the pixels of unforged ``crops`` over each detector's map threshold (0), and over
     that of the map of any detector (:data:`scanner.scan.ANY_MAP`), fused and 128-pixel:
     {map: {"fused": share, "128": share}}."""
-    from .scoring.analysis import analyze
-    from .scoring.options import ScanOptions
 
     over: dict[str, dict[str, list]] = {}
     for _, crop in crops:
@@ -241,10 +252,7 @@ def pristine_map_rates(crops: list[tuple[str, np.ndarray]], shipped, stride: int
 def figure(example: dict, path: Path, title: str) -> None:
     """Original | forgery | mask | SRM+SVM fused map | shipped 128-pixel map | shipped fused map,
     side by side, as a PNG (maps as sigmoid of the map value: 0.5 = the threshold)."""
-    from PIL import Image, ImageDraw
 
-    from .core.types import sigmoid
-    from .writers.figures import colormap
 
     tile = 256
     panels = [("original", example["original"]), ("forgery", example["forged"]),
@@ -268,7 +276,6 @@ def all_cases() -> list[Case]:
     """Splices of every manipulation at every strength, copy-moves at the three scales, then
     small forgeries: splices of every manipulation at its middle strength and of blur 0.5, and
     copy-moves resized by 1.125 (the paper's Fig. 6 strengths)."""
-    from .manipulations import MANIPULATIONS
 
     cases = [Case("splice", m, s) for m, spec in MANIPULATIONS.items() for s in spec.strengths]
     cases += [Case("copy-move", "resize", s) for s in MANIPULATIONS["resize"].strengths]
@@ -280,11 +287,7 @@ def run_localisation(root: Path, detectors, out: Path, n_images: int = 8, stride
                      device: str = "cpu", seed: int = 0, command: str = "", progress=None) -> dict:
     """Evaluate every case on ``n_images`` held-out crops; write ``out`` (Markdown) and its
     figures beside it in ``figures/``. Returns {case label: {method: metrics}}."""
-    import time
 
-    from .manipulations import MANIPULATIONS
-    from .scoring.maps import scale_stride
-    from .train import calibrate_scales, crop_scores
 
     started = time.perf_counter()
     trained_on = getattr(detectors, "card", {}).get("data", {}).get("split_seed", seed)
@@ -483,7 +486,6 @@ def shipped_accuracy(bank, manip: str, data) -> float:
     shipped window threshold. The task's patches are green only, so a bank's lattice features see
     the green channel as luma and its chroma codes see no colour: the JPEG and noise cells
     understate the shipped detectors (docs/detectors.md measures them on RGB)."""
-    from .train import accuracy_by_strength
 
     logits = bank.patch_logits(data.x)[0][manip]
     (accuracy,) = accuracy_by_strength(logits, data, float(bank.card["thresholds"][manip]["logit"])).values()
@@ -501,14 +503,8 @@ def run_table2_task(root: Path, manip: str, strength: float, scale: Table2Scale,
     the held-out makes of split ``seed``: accuracies (%), minutes, epochs, device and the scanner
     version per method. Only ``methods`` are computed (the recast CNN needs the SVM, which is then
     refitted); the other cells come from ``previous``, a row computed before."""
-    import time
 
-    import torch
 
-    from . import __version__
-    from .data import build_task
-    from .detectors import load_shipped
-    from .train import TrainConfig, accuracy_by_strength, build_network, fine_tune, predict_scores, run_baseline
 
     data = build_task(root, manip, (strength,), scale.patches_per_image, scale.test_patches_per_image, seed,
                       region=scale.region, cache_dir=cache, split="make", workers=workers)
@@ -561,9 +557,7 @@ def run_table2(root: Path, scale: Table2Scale, out: Path, state: Path, device, c
     recomputed where an older scanner version computed them (after a fix); a cell refreshed once
     is not refreshed again. Writes the Markdown report ``out`` of every task in ``state`` at this
     scale."""
-    import json
 
-    from . import __version__
 
     done = json.loads(state.read_text()) if state.exists() else {}
     for manip, strength in tasks or list(PAPER_TABLE2):
@@ -694,11 +688,7 @@ class ImageResult:
 def evaluate_patches(bank, data, train_makes: list[str], held_out: dict[str, list[str]]) -> dict[str, list[TaskResult]]:
     """Patch-level results per task on each named set of held-out makes (``data``:
     :class:`scanner.data.BankData`); each task's SRM+SVM is fitted once on ``train_makes``."""
-    from sklearn.metrics import roc_auc_score
 
-    from .bank import head_input
-    from .manipulations import all_tasks, task_key
-    from .train import fit_svm
 
     train = data.of_makes(train_makes)
     srm = [i for i, s in enumerate(bank.submodels) if s.name == "o3t2"][0]
@@ -731,10 +721,6 @@ IMAGE_CROP = 1536
 def evaluate_images(bank, pristine_photos: list, processed_photos: list, stride: int = 32) -> ImageResult:
     """Image-level results: pristine photos scanned whole as stored; ``processed_photos`` cropped
     centrally to :data:`IMAGE_CROP` and processed as a whole at each manipulation's strongest strength."""
-    from . import manipulations
-    from .inputs.images import load_pixels, load_rgb
-    from .scoring.analysis import analyze
-    from .scoring.options import ScanOptions
 
     options = ScanOptions(stride=stride)
     flagged_by = {n: 0 for n in bank.names}

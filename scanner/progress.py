@@ -7,6 +7,8 @@ import sys
 import time
 from typing import Iterable, Iterator, TypeVar
 
+from tqdm import tqdm
+
 T = TypeVar("T")
 
 EVERY = 5.0
@@ -20,8 +22,6 @@ def progress(items: Iterable[T], total: int | None = None, desc: str = "", unit:
         yield from items
         return
     if sys.stderr.isatty():
-        from tqdm import tqdm
-
         yield from tqdm(items, total=total, desc=desc, unit=unit, leave=False)
         return
     started = last = time.monotonic()

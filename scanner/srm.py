@@ -12,6 +12,7 @@ batch axes; the last two axes are (rows, columns).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import comb
 
 import numpy as np
 
@@ -156,7 +157,6 @@ class Submodel:
     @property
     def kernel(self) -> np.ndarray:
         """Filter taps ``(-1)**k * binom(order, k)``, int32 (order + 1,)."""
-        from math import comb
 
         return np.array([(-1) ** k * comb(self.order, k) for k in range(self.order + 1)], dtype=np.int32)
 

@@ -7,15 +7,35 @@ import hashlib
 import json
 import math
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import PIL
+import sklearn
 import torch
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, GroupKFold
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
 from torch import nn
 
-from .bank import HeadChoice, LinearHeads, SRMBank, resaved_name
-from .core.constants import MIN_AREA, PATCH
+from . import __version__
+from .bank import (
+    HEAD_CHOICES,
+    OPERATIONS,
+    HeadChoice,
+    LinearHeads,
+    SRMBank,
+    detector_of,
+    fit_operation_head,
+    fit_task_head,
+    head_input,
+    histogram_width,
+    resaved_name,
+)
+from .core.constants import MIN_AREA, PATCH, WINDOWS
 from .core.types import sigmoid
 from .data import (
     BANK_POSITIONS,
@@ -32,7 +52,15 @@ from .data import (
     resave_quality,
     split_by_make,
 )
+from .detectors import save_detector
+from .inputs.images import load_pixels
+from .lattice import central_crop
+from .manipulations import all_tasks, jpeg, task_key
 from .model import BayarNet, RecastNet, to_input
+from .progress import progress as show_progress
+from .scoring.maps import background_departure, localisation_maps, scale_stride
+from .scoring.options import ScanOptions
+from .scoring.rules import image_score
 from .srm import Submodel, srm_features
 
 SVM_C_GRID = tuple(10.0**k for k in range(-3, 4))
@@ -73,9 +101,6 @@ def fit_svm(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, seed: 
             c_grid: tuple[float, ...] = SVM_C_GRID) -> LinearSVM:
     """Fit StandardScaler + LinearSVC, C by 5-fold cross-validation grouped by camera
     (the folds never share a camera)."""
-    from sklearn.model_selection import GridSearchCV, GroupKFold
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import LinearSVC
 
     scaler = StandardScaler().fit(features)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
@@ -293,7 +318,6 @@ def _fine_tune(net: nn.Module, data: PatchSet, cfg: TrainConfig, device: torch.d
     steps = math.ceil(len(data) / cfg.batch_size)
     if cfg.max_steps_per_epoch:
         steps = min(steps, cfg.max_steps_per_epoch)
-    from .progress import progress as show_progress
 
     out_of_time = False
     for epoch in range(result.epochs_done, cfg.epochs):
@@ -357,11 +381,6 @@ def build_network(arch: str, svm: LinearSVM | None = None) -> nn.Module:
 
 
 def library_versions() -> dict[str, str]:
-    import PIL
-    import sklearn
-
-    from . import __version__
-
     return {"scanner": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "scikit-learn": sklearn.__version__, "pillow": PIL.__version__}
 
@@ -391,7 +410,6 @@ def train_detector(data: TaskData, cfg: TrainConfig, device: torch.device, out_d
     Writes ``name.safetensors``, ``name.json`` and the baseline ``name.svm.npz`` into ``out_dir``;
     returns the card.
     """
-    from .detectors import save_detector
 
     svm, baseline = run_baseline(data, cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -489,15 +507,12 @@ def make_folds(photos: list[Photo], k: int, seed: int = 0) -> list[set[str]]:
 
 
 def _photo_detector_logits(args: tuple) -> dict[str, np.ndarray]:
-    from .inputs.images import load_pixels
-
     bank, path, stride = args
     return bank.dense(load_pixels(path)[0], stride).detectors
 
 
 def photo_logits(bank: SRMBank, photos: list[Photo], stride: int, workers: int = 2) -> list[dict[str, np.ndarray]]:
     """Detector logit maps of whole photos as stored, ``workers`` photos at a time."""
-    from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(_photo_detector_logits, [(bank, p.path, stride) for p in photos]))
@@ -513,12 +528,6 @@ CropScores = tuple[tuple[int, int], dict]
 
 
 def _crop_scores(args: tuple) -> CropScores:
-    from .core.constants import WINDOWS
-    from .inputs.images import load_pixels
-    from .lattice import central_crop
-    from .manipulations import jpeg
-    from .scoring.maps import scale_stride
-
     bank, path, stride, quality = args
     crop = central_crop(load_pixels(path)[0], SCALE_CROP)
     if quality is not None:
@@ -532,7 +541,6 @@ def crop_scores(bank: SRMBank, photos: list[Photo], stride: int, workers: int = 
     saved as JPEG at the photo's :func:`scanner.data.resave_quality` first) at every window
     size of the localisation map, at the strides of a scan at ``stride``, ``workers`` photos at
     a time: what :func:`calibrate_scales` and :func:`calibrate_any_map` read."""
-    from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(_crop_scores, [(bank, p.path, stride, resave_quality(p.sha256) if resave else None)
@@ -571,8 +579,6 @@ def calibrate_any_map(bank: SRMBank, crops: list[CropScores], stride: int, cell_
     image's median, and the threshold ``cell_fpr`` of the cells' largest distance less offset.
     The card's ``any_map`` entry (see :class:`scanner.scan.AnyCalibration`); needs the card's
     ``scales``."""
-    from .scoring.maps import background_departure, localisation_maps
-    from .scoring.options import ScanOptions
 
     options = ScanOptions(stride=stride)
     departure = []
@@ -604,7 +610,6 @@ def calibrate(pristine_logits: dict[str, np.ndarray], photo_maps: list[dict[str,
     """Each detector's window threshold passes ``window_fpr`` of the pristine windows; its image
     threshold (a probability, at least the window threshold) is the smallest that flags at
     most ``image_fpr`` of the pristine photos under the core-area rule (:func:`scanner.scan.image_score`)."""
-    from .scoring.rules import image_score
 
     thresholds, image_threshold, scores = {}, {}, {}
     allowed = int(np.floor(image_fpr * len(photo_maps)))
@@ -628,7 +633,6 @@ def cross_fitted_heads(features: dict[str, np.ndarray], candidates: dict[str, li
     ``pristine`` and each task key to head inputs (N, F); ``candidates`` maps the task keys to
     fit to their head choices; ``makes`` (N,) is each row's make. Returns ({(fold, choice, task):
     (weight (F,), bias)}, each row's fold (N,))."""
-    from .bank import fit_task_head
 
     fold = np.array([next(i for i, fm in enumerate(fold_makes) if m in fm) for m in makes])
     heads = {}
@@ -659,10 +663,7 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
        training photos as stored (detectors) and as stored and resaved (resaved heads), the map
        of any detector (:func:`calibrate_any_map`) on both.
     """
-    from sklearn.metrics import roc_auc_score
 
-    from .bank import HEAD_CHOICES, OPERATIONS, detector_of, fit_operation_head, fit_task_head, head_input, histogram_width
-    from .manipulations import all_tasks, task_key
 
     say = progress or (lambda message: None)
     start = time.perf_counter()
@@ -743,7 +744,6 @@ def fit_resaved_heads(data: BankData, feature_transform: str, seed: int = 0) -> 
     (:func:`scanner.data.build_resaved_bank`): the manipulation then a JPEG save against the
     JPEG save alone (:data:`RESAVED_CHOICE`), shifted so that logit 0 passes
     :data:`WINDOW_FPR` of the resaved pristine patches. Returns the heads and their card entry."""
-    from .bank import fit_task_head, head_input, histogram_width
 
     f = {k: head_input(v, histogram_width(BANK_SUBMODELS, chroma=True), feature_transform) for k, v in data.features.items()}
     weights, biases = [], []

@@ -27,6 +27,11 @@ LAYERS = [
 OPTIONAL = {"ray"}
 """Third-party modules an extra installs: imported where they are used, inside functions."""
 
+LAZY = {"scanner.cli"}
+"""The command line loads a stage when its command runs, so that ``scanner --help`` and
+``--version`` take 0.1 s instead of 2.8 s (torch, scikit-learn, scipy). Nothing imports the command
+line, so these imports cannot hide a circle; the graph above reads them too."""
+
 LONG_MODULES = {"scanner/bank.py", "scanner/data.py", "scanner/evaluate.py", "scanner/train.py", "scanner/cli.py",
                 "scanner/model.py"}
 """Modules over 400 lines not yet split (issue 28's second step); none may join them."""
@@ -116,6 +121,8 @@ def test_no_module_imports_a_later_stage():
 def test_no_import_is_hidden_inside_a_function():
     hidden = []
     for name, (path, tree) in modules().items():
+        if name in LAZY:
+            continue
         for function in ast.walk(tree):
             if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for node in ast.walk(function):

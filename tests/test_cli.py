@@ -73,6 +73,7 @@ def test_unusable_output_folders_are_refused_before_scanning(photos, tmp_path):
         assert result.returncode == 2 and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_figures_one_per_image_compact_and_never_silently_kept(photos, tmp_path):
     maps = tmp_path / "maps"
     first = scan([str(photos), "--glob", "*.png", "--heatmaps", str(maps), "--json"], tmp_path)
@@ -203,6 +204,7 @@ def many_photos(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_interrupted_jsonl_ends_with_an_interrupted_summary(photos, tmp_path, workers):
     many = many_photos(tmp_path / "many")
@@ -221,6 +223,7 @@ def test_interrupted_jsonl_ends_with_an_interrupted_summary(photos, tmp_path, wo
     assert processes_with(b"multiprocessing.spawn") <= before  # no worker outlives the scan
 
 
+@pytest.mark.slow
 def test_workers_end_when_their_scan_is_killed(photos, tmp_path):
     many = many_photos(tmp_path / "many")
     before = processes_with(b"multiprocessing.spawn")

@@ -16,6 +16,8 @@ from PIL import Image
 from tests.conftest import interruptible, processes_with, textured_image
 from tests.test_scan import SCANNER
 
+pytestmark = pytest.mark.slow  # each test starts a local Ray cluster: about 60 s in all
+
 ENV = dict(os.environ, NO_COLOR="1", COLUMNS="200", RAY_DEDUP_LOGS="0")
 
 

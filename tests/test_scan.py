@@ -114,6 +114,7 @@ def test_jsonl_streams_records_then_summary(evidence, tmp_path):
     assert lines[-1]["summary"]["files"] == 2
 
 
+@pytest.mark.slow
 def test_human_table_and_exit_codes(evidence, tmp_path):
     table = run_scanner([str(evidence / "gray.png"), "-m", "median"], tmp_path)
     assert table.returncode in (0, 1) and "gray.png" in table.stdout and "Traceback" not in table.stderr
@@ -128,6 +129,7 @@ def test_human_table_and_exit_codes(evidence, tmp_path):
     assert run_scanner([str(evidence / "small.png")], tmp_path).returncode == 3
 
 
+@pytest.mark.slow
 def test_workers_give_the_records_of_one_process(evidence, tmp_path):
     one = json.loads(run_scanner([str(evidence), "--json", "-m", "median", "--heatmaps", str(tmp_path / "one")], tmp_path).stdout)
     two = run_scanner([str(evidence), "--json", "-m", "median", "--workers", "2", "--heatmaps", str(tmp_path / "two")], tmp_path)
@@ -163,6 +165,7 @@ class DiesOnWidth:
         return self.detectors.dense_grids(pixels, *args, **kwargs)
 
 
+@pytest.mark.slow
 def test_a_file_that_kills_its_worker_gets_an_error_record_and_the_scan_goes_on(tmp_path):
     from scanner.engines.local import scan
 

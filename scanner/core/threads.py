@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 
+import torch
+from threadpoolctl import threadpool_limits
+
 
 def available_cores() -> int:
     """CPU cores this process may use."""
@@ -13,8 +16,6 @@ def available_cores() -> int:
 def use_threads(threads: int | None = None) -> int:
     """Limit this process's torch and BLAS threads to ``threads`` (default: every core it may
     use). Returns the number applied."""
-    import torch
-    from threadpoolctl import threadpool_limits
 
     n = threads or available_cores()
     torch.set_num_threads(n)

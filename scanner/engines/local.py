@@ -3,12 +3,20 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
+import threading
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Iterator
 
 from ..core.constants import PATCH
 from ..core.threads import use_threads
+from ..detectors import load_shipped
 from ..inputs.discovery import collect_inputs, output_stem
 from ..inputs.images import ImageError, display_rgb, green_of, open_image, read_bytes, sha256_hex, stored_pixels
 from ..scoring.analysis import analyze
@@ -35,7 +43,6 @@ class Scorer:
     @classmethod
     def shipped(cls, manips: list[str] | None = None, options: ScanOptions | None = None, weights: str | Path | None = None) -> "Scorer":
         """A scorer of the shipped detectors (or those in ``weights``), restricted to ``manips``."""
-        from ..detectors import load_shipped
 
         options = options or ScanOptions()
         return cls(load_shipped(manips, options.device, weights), options)
@@ -117,9 +124,6 @@ _worker_scorer: Scorer | None = None
 
 
 def _start_worker(detectors, options: ScanOptions) -> None:
-    import signal
-    import threading
-
     global _worker_scorer
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent stops the workers
     threading.Thread(target=_exit_with_parent, daemon=True).start()
@@ -130,8 +134,6 @@ def _start_worker(detectors, options: ScanOptions) -> None:
 def _exit_with_parent() -> None:
     """End this worker process when the scan that started it ends, however it ends (killed
     too): an orphaned worker would wait for work forever, holding the scan's stdout open."""
-    import multiprocessing
-    from multiprocessing.connection import wait
 
     wait([multiprocessing.parent_process().sentinel])
     os._exit(1)
@@ -149,10 +151,6 @@ def score_in_workers(work: list[tuple[str, Path]], detectors, options: ScanOptio
     again alone in a fresh worker, and a file that kills that one too becomes an error record
     (``worker_failed``), as on the Ray engine. Stopping early (Ctrl-C, or closing the iterator)
     ends the workers."""
-    import multiprocessing
-    from collections import deque
-    from concurrent.futures import Future, ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
 
     context = multiprocessing.get_context("spawn")  # never fork a process that holds threads
     before = set(multiprocessing.active_children())

@@ -153,8 +153,6 @@ def write_heatmaps(record: ImageRecord, analysis: Analysis, display: np.ndarray,
     except FileExistsError:
         record.warnings.append(f"figure not written: {path} exists (use --overwrite)")
     if options.thumbnails:
-        from PIL import Image
-
         path = folder / f"{stem.name}.thumb.jpg"
         thumbnail = Image.fromarray(display)
         thumbnail.thumbnail((THUMBNAIL, THUMBNAIL))

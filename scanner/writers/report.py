@@ -6,14 +6,21 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from .. import __version__
 from ..core.constants import PATCH
 from ..exitcodes import ExitCode
 from ..scoring.options import ScanOptions
 from ..scoring.records import ImageRecord
+from .html import write_report
 
 SCHEMA_VERSION = 2
 """Version of the JSON output (``scanner/report.schema.json``); 2 added the scan's options and
@@ -25,7 +32,6 @@ PROGRESS_EVERY = 5.0
 
 def now() -> str:
     """The current time, ISO 8601 with the UTC offset."""
-    from datetime import datetime, timezone
 
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
 
@@ -106,8 +112,6 @@ class Report:
 
     def run(self, records: Iterable[ImageRecord], total: int) -> None:
         """Consume the records of a scan (any engine's), showing progress, then write the output."""
-        from rich.markup import escape
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         bar = self.console.is_terminal and not self.console.quiet
         plain = not self.console.is_terminal and not self.console.quiet
@@ -156,16 +160,10 @@ class Report:
             self.print_table()
         self.data.flush()
         if self.html is not None:
-            from .html import write_report
-
             page = write_report(self.html, self.header(), self.records, self.summary(), self.detectors.names)
             self.console.print(f"report: {page}", highlight=False)
 
     def print_table(self) -> None:
-        from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
-
         # piped to a file, the table is as wide as it needs: paths are never cut
         out = Console(file=self.data) if self.data.isatty() else Console(file=self.data, width=100_000, soft_wrap=True)
         table = Table(title="scanner: evidence of processing per image", title_justify="left")
