@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from scanner.data import build_bank, camera_make, default_pristine_dir, list_photos, split_by_make
-from scanner.detectors import load_shipped
 from scanner.evaluate import evaluate_images, evaluate_patches
+from scanner.families.registry import load_shipped
 
 
 def evaluate_seed(root: Path, seed: int, folder: Path) -> dict:

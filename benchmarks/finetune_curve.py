@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from scanner.data import build_task, default_pristine_dir
-from scanner.model import to_input
+from scanner.families.networks import to_input
 from scanner.train import accuracy_by_strength, build_network, predict_scores, run_baseline, threshold_at_fpr
 
 

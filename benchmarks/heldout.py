@@ -14,9 +14,9 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from scanner import manipulations
-from scanner.bank import SRMBank
 from scanner.data import default_pristine_dir
-from scanner.detectors import load_shipped
+from scanner.families.bank import SRMBank
+from scanner.families.registry import load_shipped
 
 
 def auc(negative: np.ndarray, positive: np.ndarray) -> float:

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from heldout import auc
 
-from scanner.bank import HeadChoice, fit_logistic, head_input, histogram_width
 from scanner.data import build_bank, camera_make, default_pristine_dir, list_photos, split_by_make
+from scanner.families.bank import HeadChoice, fit_logistic, head_input, histogram_width
 from scanner.manipulations import all_tasks, task_key
 from scanner.train import BANK_SUBMODELS, make_folds
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scanner.bank import HEAD_CHOICES, head_input, histogram_width
 from scanner.data import build_bank, camera_make, default_pristine_dir, list_photos, split_by_make
+from scanner.families.bank import HEAD_CHOICES, head_input, histogram_width
 from scanner.train import BANK_SUBMODELS, WINDOW_FPR, cross_fitted_heads, make_folds
 
 TASKS = ("jpeg:70", "jpeg:80", "jpeg:90")

@@ -7,7 +7,7 @@ seeds), each compressed as a whole at ``--quality`` after the edit. Pixel AUC an
 best-threshold F1, averaged over the photos, of four maps: the case's own detector's fused map,
 its resaved head's map where the bank has one (``-`` otherwise), the largest of the detectors'
 maps (the map of any detector without its relative part), and the shipped
-map of any detector (:func:`scanner.scan.any_map`); and the share of the unforged crops' cells
+map of any detector (:func:`scanner.scoring.maps.any_map`); and the share of the unforged crops' cells
 (compressed the same way) over 0 in the last two.
 """
 
@@ -18,9 +18,9 @@ import argparse
 import numpy as np
 from heldout import add_bank_arguments, final_save, load_bank
 
-from scanner.bank import resaved_name
 from scanner.core.threads import use_threads
 from scanner.evaluate import all_cases, forgeries, held_out_crops, map_scores
+from scanner.families.bank import resaved_name
 from scanner.scoring.analysis import analyze
 from scanner.scoring.maps import any_map
 from scanner.scoring.options import ScanOptions

@@ -16,8 +16,8 @@ import argparse
 import numpy as np
 from heldout import add_bank_arguments, auc, load_bank
 
-from scanner.bank import head_input
 from scanner.data import RESAVE_QUALITIES, build_resaved_bank, list_photos, resave_quality
+from scanner.families.bank import head_input
 
 
 def main() -> None:

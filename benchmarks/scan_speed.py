@@ -25,8 +25,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from scanner.data import default_pristine_dir
-from scanner.detectors import load_shipped
 from scanner.engines.local import scan
+from scanner.families.registry import load_shipped
 from scanner.inputs.images import load_pixels
 from scanner.scoring.analysis import analyze
 from scanner.scoring.options import ScanOptions

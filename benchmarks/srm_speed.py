@@ -14,7 +14,7 @@ import time
 import numpy as np
 import torch
 
-from scanner.model import RecastNet, to_input
+from scanner.families.networks import RecastNet, to_input
 from scanner.srm import srm_features
 from scanner.train import resolve_device
 

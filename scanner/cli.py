@@ -1,4 +1,4 @@
-"""Command-line interface: a thin Typer layer over :mod:`scanner.scan`, :mod:`scanner.train`
+"""Command-line interface: a thin Typer layer over :mod:`scanner.engines.local`, :mod:`scanner.train`
 and friends. Heavy modules (torch) are imported inside the commands, so ``--help`` and
 ``--version`` stay fast."""
 
@@ -220,7 +220,7 @@ def scan(
     else:
         n_threads = use_threads(threads or max(1, available_cores() // workers))
 
-    from .detectors import WeightsError, load_shipped
+    from .families.registry import WeightsError, load_shipped
     from .writers.report import Report
 
     try:
@@ -335,8 +335,8 @@ def train(
     if unknown:
         _fatal(f"unknown manipulation {', '.join(unknown)}; choose from {MANIP_HELP}", ExitCode.USAGE)
     if arch == "bank":
-        from .bank import save_bank
         from .data import default_pristine_dir
+        from .families.bank import save_bank
         from .train import train_bank
 
         root = images or default_pristine_dir()
@@ -424,8 +424,8 @@ def evaluate(
                                                          f"Bayar {r['bayar']['accuracy']:.2f}, shipped {r['shipped']['accuracy']:.2f}"))
         console.print(f"wrote {out}")
         return
-    from .detectors import WeightsError, load_shipped
     from .evaluate import run_localisation
+    from .families.registry import WeightsError, load_shipped
 
     try:
         detectors = load_shipped(device=dev, directory=weights)

@@ -26,9 +26,9 @@ import numpy as np
 from PIL import Image
 
 from . import manipulations
-from .bank import descriptors
 from .core.constants import PATCH
 from .core.files import write_output
+from .families.bank import descriptors
 from .inputs.images import load_rgb, read_bytes, sha256_hex
 from .manipulations import all_tasks, task_key
 from .progress import progress as show_progress

@@ -18,8 +18,8 @@ from rich.console import Console
 from sklearn.datasets import load_sample_image
 
 from . import forgery, manipulations
-from .detectors import load_shipped
 from .engines.local import scan
+from .families.registry import load_shipped
 from .scoring.options import ScanOptions
 from .writers.report import Report
 

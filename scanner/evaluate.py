@@ -2,7 +2,7 @@
 (the shipped detectors against SRM+SVM heat maps).
 
 Both heat maps come from the same dense code: the SRM+SVM baseline is a one-submodel
-:class:`scanner.bank.SRMBank` (the paper's descriptor) with the SVM as its head, so the two
+:class:`scanner.families.bank.SRMBank` (the paper's descriptor) with the SVM as its head, so the two
 are compared on equal terms (same windows, same stride, same pixel mapping, same image rule).
 """
 
@@ -20,11 +20,11 @@ from PIL import Image, ImageDraw
 from sklearn.metrics import roc_auc_score
 
 from . import __version__, manipulations
-from .bank import LinearHeads, SRMBank, head_input
 from .core.constants import MAP_CELL, MIN_AREA, PATCH
 from .core.types import sigmoid
 from .data import build_bank, build_task, camera_make, list_photos, split_by_make
-from .detectors import load_shipped
+from .families.bank import LinearHeads, SRMBank, head_input
+from .families.registry import load_shipped
 from .forgery import Forgery, copy_move, splice
 from .inputs.images import load_pixels, load_rgb
 from .lattice import central_crop
@@ -93,7 +93,7 @@ def localisation_scores(prob: np.ndarray, truth: np.ndarray, threshold: float) -
 
 def map_scores(cells: np.ndarray, truth: np.ndarray) -> dict:
     """:func:`localisation_scores` of a localisation map (a cell every
-    :data:`scanner.scan.MAP_CELL` pixels, 0 = its threshold) against the pixel mask ``truth`` (H, W)."""
+    :data:`scanner.core.constants.MAP_CELL` pixels, 0 = its threshold) against the pixel mask ``truth`` (H, W)."""
 
     return localisation_scores(pixel_map(cells, MAP_CELL, truth.shape, 1.0, MAP_CELL), truth, 0.0)
 
@@ -183,7 +183,7 @@ def held_out_crops(root: Path, seed: int = 0, limit: int | None = None) -> list[
 METHODS = {"fused": ("shipped", None, False), "128": ("shipped", PATCH, False), "svm fused": ("svm", None, False),
            "svm 128": ("svm", PATCH, False), "any fused": ("shipped", None, True)}
 """Localisation maps compared: detector set, map window (None = the fused sizes), and whether
-the map is that of any detector (:data:`scanner.scan.ANY_MAP`: the operation is unknown) rather
+the map is that of any detector (:data:`scanner.core.constants.ANY_MAP`: the operation is unknown) rather
 than that of the case's own detector (the operation is known)."""
 
 
@@ -192,8 +192,8 @@ def evaluate_case(case: Case, crops: list[tuple[str, np.ndarray]], shipped, base
     """Metrics for one case over forgeries made from ``crops`` (each crop the target once, the
     next crop the donor), for each of :data:`METHODS`: the shipped detector of the case and the
     SRM+SVM ``baseline`` (:func:`svm_bank`), each with its fused localisation map and its 128-pixel
-    one, and the shipped bank's map of any detector (:attr:`scanner.scan.Analysis.combined`), read
-    from the same analysis as its fused map. Maps are thresholded at 0, the pristine 0.5% level (:func:`scanner.scan.localisation_maps`).
+    one, and the shipped bank's map of any detector (:attr:`scanner.scoring.analysis.Analysis.combined`), read
+    from the same analysis as its fused map. Maps are thresholded at 0, the pristine 0.5% level (:func:`scanner.scoring.maps.localisation_maps`).
     Copy-moves also report the share of their source region, and of the rest of the image, over
     that threshold. Returns (metrics by method, an example for the figure)."""
 
@@ -237,7 +237,7 @@ def evaluate_case(case: Case, crops: list[tuple[str, np.ndarray]], shipped, base
 
 def pristine_map_rates(crops: list[tuple[str, np.ndarray]], shipped, stride: int = 16, device: str = "cpu") -> dict:
     """Share of the pixels of unforged ``crops`` over each detector's map threshold (0), and over
-    that of the map of any detector (:data:`scanner.scan.ANY_MAP`), fused and 128-pixel:
+    that of the map of any detector (:data:`scanner.core.constants.ANY_MAP`), fused and 128-pixel:
     {map: {"fused": share, "128": share}}."""
 
     over: dict[str, dict[str, list]] = {}
@@ -386,7 +386,7 @@ Small forgeries: the fused map beats the 128-pixel map in best-threshold F1 in *
 ## When the operation is unknown: the map of any detector
 
 The tables above read the map of the detector of the case's own operation, which an analyst facing a real
-forgery does not know. `scanner scan` also draws the map of any detector (`any`, `scanner.scan.any_map`): per
+forgery does not know. `scanner scan` also draws the map of any detector (`any`, `scanner.scoring.maps.any_map`): per
 cell, the largest of the five detectors' fused maps and of their distances from their own image's median (above
 or below), each less an offset and a threshold calibrated on training photos (the card's `any_map`), so that a
 region standing out from the rest of its image counts even where its detector sits below its pristine level

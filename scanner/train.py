@@ -22,19 +22,6 @@ from sklearn.svm import LinearSVC
 from torch import nn
 
 from . import __version__
-from .bank import (
-    HEAD_CHOICES,
-    OPERATIONS,
-    HeadChoice,
-    LinearHeads,
-    SRMBank,
-    detector_of,
-    fit_operation_head,
-    fit_task_head,
-    head_input,
-    histogram_width,
-    resaved_name,
-)
 from .core.constants import MIN_AREA, PATCH, WINDOWS
 from .core.types import sigmoid
 from .data import (
@@ -52,11 +39,24 @@ from .data import (
     resave_quality,
     split_by_make,
 )
-from .detectors import save_detector
+from .families.bank import (
+    HEAD_CHOICES,
+    OPERATIONS,
+    HeadChoice,
+    LinearHeads,
+    SRMBank,
+    detector_of,
+    fit_operation_head,
+    fit_task_head,
+    head_input,
+    histogram_width,
+    resaved_name,
+)
+from .families.networks import BayarNet, RecastNet, to_input
+from .families.registry import save_detector
 from .inputs.images import load_pixels
 from .lattice import central_crop
 from .manipulations import all_tasks, jpeg, task_key
-from .model import BayarNet, RecastNet, to_input
 from .progress import progress as show_progress
 from .scoring.maps import background_departure, localisation_maps, scale_stride
 from .scoring.options import ScanOptions
@@ -524,7 +524,7 @@ the localisation map and the map of any detector are calibrated (:func:`crop_sco
 
 CropScores = tuple[tuple[int, int], dict]
 """A central crop's shape (H, W) and its window scores by grid (window, stride)
-(:class:`scanner.bank.WindowScores`)."""
+(:class:`scanner.core.types.WindowScores`)."""
 
 
 def _crop_scores(args: tuple) -> CropScores:
@@ -552,7 +552,7 @@ def calibrate_scales(bank: SRMBank, crops: list[CropScores], window_fpr: float =
     """For each detector (``resaved``: each resaved head's map instead) and window size of the
     localisation map, the logit that ``window_fpr`` of the windows of pristine ``crops``
     (:func:`crop_scores`) exceed (``threshold``) and their interquartile range (``spread``):
-    {name: {str(window): {"threshold", "spread"}}} (see :class:`scanner.scan.ScaleCalibration`).
+    {name: {str(window): {"threshold", "spread"}}} (see :class:`scanner.core.types.ScaleCalibration`).
 
     The crops are the bank's own training photos, on which its logits sit lower than on new
     makes; so every size of a detector has its threshold raised by the gap between the card's
@@ -573,11 +573,11 @@ def calibrate_scales(bank: SRMBank, crops: list[CropScores], window_fpr: float =
 
 
 def calibrate_any_map(bank: SRMBank, crops: list[CropScores], stride: int, cell_fpr: float = WINDOW_FPR) -> dict:
-    """The relative part of the map of any detector (:func:`scanner.scan.any_map`), on the fused
+    """The relative part of the map of any detector (:func:`scanner.scoring.maps.any_map`), on the fused
     localisation maps of pristine ``crops`` (:func:`crop_scores`, scored for a scan at
     ``stride``): each detector's offset passes ``cell_fpr`` of the cells' distance from their
     image's median, and the threshold ``cell_fpr`` of the cells' largest distance less offset.
-    The card's ``any_map`` entry (see :class:`scanner.scan.AnyCalibration`); needs the card's
+    The card's ``any_map`` entry (see :class:`scanner.core.types.AnyCalibration`); needs the card's
     ``scales``."""
 
     options = ScanOptions(stride=stride)
@@ -609,7 +609,7 @@ def calibrate(pristine_logits: dict[str, np.ndarray], photo_maps: list[dict[str,
               window_fpr: float = WINDOW_FPR, image_fpr: float = IMAGE_FPR, min_area: int = MIN_AREA) -> Calibration:
     """Each detector's window threshold passes ``window_fpr`` of the pristine windows; its image
     threshold (a probability, at least the window threshold) is the smallest that flags at
-    most ``image_fpr`` of the pristine photos under the core-area rule (:func:`scanner.scan.image_score`)."""
+    most ``image_fpr`` of the pristine photos under the core-area rule (:func:`scanner.scoring.rules.image_score`)."""
 
     thresholds, image_threshold, scores = {}, {}, {}
     allowed = int(np.floor(image_fpr * len(photo_maps)))

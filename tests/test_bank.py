@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from scanner import manipulations
-from scanner.bank import (
+from scanner.chroma import N_FEATURES as N_CHROMA
+from scanner.core.types import ImageRule
+from scanner.families.bank import (
     HeadChoice,
     LinearHeads,
     SRMBank,
@@ -17,12 +19,10 @@ from scanner.bank import (
     transform,
     window_sums,
 )
-from scanner.chroma import N_FEATURES as N_CHROMA
-from scanner.core.types import ImageRule
-from scanner.detectors import WeightsError, load_shipped, read_card
+from scanner.families.networks import RecastNet, to_input
+from scanner.families.registry import WeightsError, load_shipped, read_card
 from scanner.lattice import N_FEATURES as N_LATTICE
 from scanner.manipulations import all_tasks, task_key
-from scanner.model import RecastNet, to_input
 from scanner.srm import ANCHOR_MARGIN, Submodel, bank_features, code_maps, srm_features
 from scanner.train import BANK_SUBMODELS
 
@@ -100,9 +100,9 @@ def random_bank(rng, submodels=BANK_SUBMODELS[:3], tf="sqrt", lattice: bool = Fa
 def test_dense_scores_equal_window_by_window(rng, stride, threads, band, window, lattice, chroma, monkeypatch):
     """Dense scores equal scoring each window cut out; with lattice or chroma features, on an
     RGB JPEG (block grid at the corner, windows on it)."""
-    import scanner.bank
+    import scanner.families.bank
 
-    monkeypatch.setattr(scanner.bank, "BAND_ROWS", band)  # 24, 40: several bands on this small image
+    monkeypatch.setattr(scanner.families.bank, "BAND_ROWS", band)  # 24, 40: several bands on this small image
     bank = random_bank(rng, lattice=lattice, chroma=chroma)
     rgb = lattice or chroma
     green = manipulations.jpeg(textured_image(rng, 200, 290), 85) if rgb else textured_image(rng, 200, 290, 1)[..., 0]
@@ -123,7 +123,7 @@ def test_dense_scores_equal_window_by_window(rng, stride, threads, band, window,
 @pytest.mark.parametrize("k, step, uneven", [(3, 1, False), (7, 1, False), (15, 4, False), (15, 1, False), (40, 7, False),
                                             (40, 1, False), (3, 2, True), (15, 4, True)])
 def test_window_sums_equal_explicit_sums(rng, k, step, uneven):
-    """Both ways of :func:`scanner.bank.box_sums` (shifted slices where few, a running-sum table
+    """Both ways of :func:`scanner.families.bank.box_sums` (shifted slices where few, a running-sum table
     where many: (40, 1) reads the table, the others take slices; views of evenly spaced starts,
     copies of uneven ones) against summing each k x k block of cells."""
     counts = rng.integers(0, 50, size=(70, 90, 81)).astype(np.int32)
@@ -136,9 +136,9 @@ def test_window_sums_equal_explicit_sums(rng, k, step, uneven):
 
 @pytest.mark.parametrize("extras", [False, True])
 def test_grids_scored_together_equal_each_grid_alone(rng, monkeypatch, extras):
-    import scanner.bank
+    import scanner.families.bank
 
-    monkeypatch.setattr(scanner.bank, "BAND_ROWS", 40)  # several bands, each holding tops of every grid
+    monkeypatch.setattr(scanner.families.bank, "BAND_ROWS", 40)  # several bands, each holding tops of every grid
     bank = random_bank(rng, lattice=extras, chroma=extras)
     green = manipulations.jpeg(textured_image(rng, 230, 270), 80) if extras else textured_image(rng, 230, 270, 1)[..., 0]
     grids = [(128, 16), (64, 16), (32, 8), (128, 24)]

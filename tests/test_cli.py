@@ -125,8 +125,8 @@ def test_bracketed_file_names_print_as_they_are(tmp_path):
 
 
 def test_a_map_that_is_not_written_shows_in_every_mode(photos, tmp_path):
-    from scanner.detectors import load_shipped
     from scanner.engines.local import Scorer
+    from scanner.families.registry import load_shipped
     from scanner.scoring.options import ScanOptions
 
     maps = tmp_path / "maps"

@@ -287,8 +287,8 @@ def test_patch_evaluation_reads_lattice_descriptors(rng):
 
 def test_localisation_refuses_detectors_of_another_split(tmp_path):
     """Evaluated on another split's held-out makes, a bank would be scored on makes it trained on."""
-    from scanner.detectors import load_shipped
     from scanner.evaluate import run_localisation
+    from scanner.families.registry import load_shipped
 
     bank = load_shipped()
     trained_on = bank.card["data"]["split_seed"]

@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from scanner import manipulations
-from scanner.detectors import load_shipped
+from scanner.families.registry import load_shipped
 from scanner.scoring.analysis import analyze
 from scanner.scoring.options import ScanOptions
 from tests.conftest import textured_image
@@ -299,7 +299,7 @@ def test_a_small_processed_square_is_localised_at_32_pixels_and_a_pristine_photo
     from sklearn.datasets import load_sample_image
 
     from scanner.core.constants import MAP_CELL
-    from scanner.detectors import load_shipped
+    from scanner.families.registry import load_shipped
     from scanner.scoring.analysis import analyze
     from scanner.scoring.options import ScanOptions
 

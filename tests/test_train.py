@@ -12,8 +12,8 @@ from PIL import Image
 
 from scanner import manipulations
 from scanner.data import PatchSet, build_task, list_photos, split_by_camera
-from scanner.detectors import WeightsError, load_detector, save_detector
-from scanner.model import BayarNet, RecastNet, to_input
+from scanner.families.networks import BayarNet, RecastNet, to_input
+from scanner.families.registry import WeightsError, load_detector, save_detector
 from scanner.srm import srm_features
 from scanner.train import TrainConfig, fine_tune, fit_svm, init_head_from_svm
 from tests.conftest import textured_image
@@ -285,7 +285,7 @@ def test_make_split_holds_whole_makes_out():
 def test_networks_trained_with_arch_recast_scan_through_the_same_interface(tmp_path, rng):
     """A folder of single-network cards (scanner train --arch recast) is a detector set: its dense
     scores are the network's own, and a scan gives typed results with the card's threshold."""
-    from scanner.detectors import load_shipped
+    from scanner.families.registry import load_shipped
     from scanner.scoring.analysis import analyze
     from scanner.scoring.options import ScanOptions
 
@@ -325,7 +325,7 @@ def test_the_map_of_any_detector_is_calibrated_on_pristine_photos(tmp_path, rng)
     the maps a scan draws, 0.5% of cells pass each offset, and 0.5% pass the relative part's 0."""
     from scanner.core.types import AnyCalibration
     from scanner.data import Photo
-    from scanner.detectors import load_shipped
+    from scanner.families.registry import load_shipped
     from scanner.lattice import central_crop
     from scanner.scoring.analysis import analyze
     from scanner.scoring.maps import any_map, background_departure
@@ -406,8 +406,8 @@ def test_resaved_heads_read_an_operation_through_a_later_jpeg_save(tmp_path, rng
     above their saved-only patches, and logit 0 passes few of the saved-only ones."""
     from sklearn.metrics import roc_auc_score
 
-    from scanner.bank import head_input
     from scanner.data import RESAVE_QUALITIES, RESAVED_MANIPULATIONS, build_resaved_bank
+    from scanner.families.bank import head_input
     from scanner.train import BANK_SUBMODELS, fit_resaved_heads
 
     for side, n in (("train", 10), ("test", 4)):
@@ -433,9 +433,9 @@ def test_resaved_heads_read_an_operation_through_a_later_jpeg_save(tmp_path, rng
 def test_bank_region_gives_the_pixels_behind_the_bank_data(tmp_path, rng):
     """The crop and positions of :func:`scanner.data.bank_region` are those whose pristine
     descriptors :func:`scanner.data.build_bank` stored, row by row."""
-    from scanner.bank import descriptors
     from scanner.core.constants import PATCH
     from scanner.data import bank_region, build_bank, list_photos
+    from scanner.families.bank import descriptors
     from scanner.train import BANK_SUBMODELS
 
     Image.fromarray(textured_image(rng, 400, 464, smooth=0.8)).save(tmp_path / "a.png")

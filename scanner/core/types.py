@@ -30,7 +30,7 @@ class ScaleCalibration:
 @dataclass(frozen=True)
 class AnyCalibration:
     """How the map of any detector reads each detector's map against its own image
-    (:func:`scanner.scan.any_map`): ``offsets`` maps each detector to the distance from its
+    (:func:`scanner.scoring.maps.any_map`): ``offsets`` maps each detector to the distance from its
     image's median (map units) that 0.5% of pristine cells exceed; ``threshold`` is the level
     that 0.5% of pristine cells' largest distance less offset exceeds."""
 

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from ..core.constants import PATCH
 from ..core.threads import use_threads
-from ..detectors import load_shipped
+from ..families.registry import load_shipped
 from ..inputs.discovery import collect_inputs, output_stem
 from ..inputs.images import ImageError, display_rgb, green_of, open_image, read_bytes, sha256_hex, stored_pixels
 from ..scoring.analysis import analyze

@@ -1,6 +1,6 @@
 """Scanning on a Ray cluster (``scanner scan --engine ray``), with the records of the local engine.
 
-Workers are Ray actors that each build one :class:`scanner.scan.Scorer` (detectors loaded once)
+Workers are Ray actors that each build one :class:`scanner.engines.local.Scorer` (detectors loaded once)
 and score batches of files that they read themselves, so the files' bytes never travel through
 the driver: on a real cluster every node must see the inputs at the same absolute paths (a
 shared file system). The driver writes each finished batch as one JSON-lines shard under the

@@ -57,8 +57,8 @@ def _softmax(logits: np.ndarray, axis: int = 0) -> np.ndarray:
 
 
 def analyze(pixels: np.ndarray, detectors, options: ScanOptions, stored_as_jpeg: bool = True) -> Analysis:
-    """Run a detector set (:func:`scanner.detectors.load_shipped`) on one image's stored pixels,
-    uint8 RGB (H, W, 3) or one channel (H, W) (:func:`scanner.images.decode_pixels`).
+    """Run a detector set (:func:`scanner.families.registry.load_shipped`) on one image's stored pixels,
+    uint8 RGB (H, W, 3) or one channel (H, W) (:func:`scanner.inputs.images.decode_pixels`).
     ``stored_as_jpeg``: False for pixels of a file stored in another format (PNG, TIFF, ...),
     whose map of any detector then reads each map against the image alone (:func:`any_map`).
 

@@ -83,12 +83,12 @@ def map_grids(detectors, shape: tuple[int, int], options: ScanOptions) -> list[t
 
 
 def localisation_maps(shape: tuple[int, int], detectors, scored: dict, options: ScanOptions) -> dict[str, np.ndarray]:
-    """Each detector's localisation map, and each resaved head's (:mod:`scanner.bank`): a cell
+    """Each detector's localisation map, and each resaved head's (:mod:`scanner.families.bank`): a cell
     every :data:`MAP_CELL` pixels of an image of ``shape`` (H, W), the mean over the grids of
     :func:`map_grids` of the mean logit of the windows covering the cell, less that size's
     pristine threshold, in units of its pristine spread (:class:`ScaleCalibration`). 0 is the
     0.5%-of-pristine-windows level of every size. ``scored`` maps each grid (window, stride) to
-    its :class:`scanner.bank.WindowScores`."""
+    its :class:`scanner.core.types.WindowScores`."""
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
     for window, stride in map_grids(detectors, shape, options):

@@ -96,8 +96,8 @@ def detector_panel(gray: np.ndarray, per_pixel: np.ndarray, title: str, subtitle
 
 def figure(rgb: np.ndarray, analysis, stride: int, title: str) -> Image.Image:
     """The figure of one image: the original in colour, then each detector's panel
-    (:func:`detector_panel`), then the :data:`scanner.scan.ANY_MAP` panel (the map of any
-    detector, :func:`scanner.scan.any_map`, with every flagged region), in a grid of at most three columns under a title line."""
+    (:func:`detector_panel`), then the :data:`scanner.core.constants.ANY_MAP` panel (the map of any
+    detector, :func:`scanner.scoring.maps.any_map`, with every flagged region), in a grid of at most three columns under a title line."""
     height, width = rgb.shape[:2]
     scale = min(1.0, PANEL / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))

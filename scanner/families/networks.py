@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .srm import (
+from ..srm import (
     N_CODES,
     N_FEATURES,
     ORDER,

@@ -3,7 +3,7 @@ with linear heads on top.
 
 Each submodel (:class:`scanner.srm.Submodel`) is a recast branch in hard-max mode, so its
 features equal the numpy descriptor exactly (tested against
-:class:`scanner.model.RecastNet` branches). A bank may add the histogram of chroma-residual
+:class:`scanner.families.networks.RecastNet` branches). A bank may add the histogram of chroma-residual
 codes (:mod:`scanner.chroma`) and the JPEG lattice features of the luma channel
 (:mod:`scanner.lattice`). A descriptor is laid out as: the submodels' histograms, the chroma
 histogram if any, the lattice features if any. The bank does not train; only the heads do:
@@ -36,15 +36,15 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 from sklearn.linear_model import LogisticRegression
 
-from . import chroma as chroma_codes
-from . import lattice as jpeg_lattice
-from .core.constants import CARD_SCHEMA, PATCH
-from .core.files import file_sha256
-from .core.types import AnyCalibration, ImageRule, ScaleCalibration, WindowScores
-from .inputs.images import green_of
-from .manipulations import all_tasks, task_key
-from .srm import ANCHOR_MARGIN, DIRECTIONS, N_CODES, Submodel, bank_features, cell_histograms, code_maps
-from .srm import N_FEATURES as SUBMODEL_FEATURES
+from .. import chroma as chroma_codes
+from .. import lattice as jpeg_lattice
+from ..core.constants import CARD_SCHEMA, PATCH
+from ..core.files import file_sha256
+from ..core.types import AnyCalibration, ImageRule, ScaleCalibration, WindowScores
+from ..inputs.images import green_of
+from ..manipulations import all_tasks, task_key
+from ..srm import ANCHOR_MARGIN, DIRECTIONS, N_CODES, Submodel, bank_features, cell_histograms, code_maps
+from ..srm import N_FEATURES as SUBMODEL_FEATURES
 
 TRANSFORMS = ("identity", "sqrt")
 """Element-wise maps of the pooled histograms before the linear heads."""
@@ -168,13 +168,13 @@ class SRMBank:
         return chosen
 
     def image_rule(self, name: str):
-        """When detector ``name`` flags an image (:class:`scanner.scan.ImageRule`), from the card."""
+        """When detector ``name`` flags an image (:class:`scanner.core.types.ImageRule`), from the card."""
 
         rule = self.card["image_rule"][name]
         return ImageRule(float(self.card["thresholds"][name]["probability"]), float(rule["threshold"]), int(rule["min_area"]))
 
     def scales(self, name: str) -> dict:
-        """Window size (pixels) -> :class:`scanner.scan.ScaleCalibration` of detector (or resaved
+        """Window size (pixels) -> :class:`scanner.core.types.ScaleCalibration` of detector (or resaved
         map) ``name``, from the card (only a detector's 128-pixel window threshold, spread 1, on
         cards without scales; nothing for a map the card does not calibrate)."""
 
@@ -185,7 +185,7 @@ class SRMBank:
                 for w, c in self.card["scales"].get(name, {}).items()}
 
     def any_calibration(self):
-        """The card's :class:`scanner.scan.AnyCalibration` of the map of any detector (None on
+        """The card's :class:`scanner.core.types.AnyCalibration` of the map of any detector (None on
         cards without one)."""
 
         c = self.card.get("any_map")

@@ -6,7 +6,7 @@ Loading verifies the sha256 before anything is read; nothing is ever unpickled.
 Two families load here, both as a *detector set* that the scanner asks for window scores
 (``dense``), thresholds and its image rule, without knowing which family it holds:
 
-- the shipped :class:`scanner.bank.SRMBank` (``bank.json``): one descriptor bank, a head per
+- the shipped :class:`scanner.families.bank.SRMBank` (``bank.json``): one descriptor bank, a head per
   manipulation and an operation head;
 - :class:`NetSet`: one trained network per manipulation (``scanner train --arch recast|bayar``).
 """
@@ -25,13 +25,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ..core.constants import CARD_SCHEMA, MIN_AREA, PATCH
+from ..core.files import file_sha256
+from ..core.types import ImageRule, ScaleCalibration, WindowScores
+from ..inputs.images import green_of
+from ..manipulations import MANIPULATIONS
 from .bank import load_bank
-from .core.constants import CARD_SCHEMA, MIN_AREA, PATCH
-from .core.files import file_sha256
-from .core.types import ImageRule, ScaleCalibration, WindowScores
-from .inputs.images import green_of
-from .manipulations import MANIPULATIONS
-from .model import BayarNet, RecastNet, grid
+from .networks import BayarNet, RecastNet, grid
 
 
 class WeightsError(Exception):
@@ -90,11 +90,11 @@ class NetSet:
 
     def colour_detectors(self, only: bool = False) -> list[str]:
         """Detectors that read colour (none: the networks read the green channel; ``only`` as
-        :meth:`scanner.bank.SRMBank.colour_detectors`)."""
+        :meth:`scanner.families.bank.SRMBank.colour_detectors`)."""
         return []
 
     def dense(self, pixels, stride: int = 32, device: torch.device | str = "cpu", window: int = PATCH, threads: int = 1):
-        """:class:`scanner.bank.WindowScores` of every network on the green channel of uint8
+        """:class:`scanner.core.types.WindowScores` of every network on the green channel of uint8
         pixels (H, W[, 3]) (torch's own thread setting applies; ``threads`` is accepted for the
         common interface). The networks score 128-pixel windows only."""
 
