@@ -220,7 +220,8 @@ def scan(
     else:
         n_threads = use_threads(threads or max(1, available_cores() // workers))
 
-    from .families.registry import WeightsError, load_shipped
+    from .families.cards import WeightsError
+    from .families.registry import load_shipped
     from .writers.report import Report
 
     try:
@@ -425,7 +426,8 @@ def evaluate(
         console.print(f"wrote {out}")
         return
     from .evaluate import run_localisation
-    from .families.registry import WeightsError, load_shipped
+    from .families.cards import WeightsError
+    from .families.registry import load_shipped
 
     try:
         detectors = load_shipped(device=dev, directory=weights)

@@ -52,8 +52,8 @@ from .families.bank import (
     histogram_width,
     resaved_name,
 )
+from .families.netset import save_detector
 from .families.networks import BayarNet, RecastNet, to_input
-from .families.registry import save_detector
 from .inputs.images import load_pixels
 from .lattice import central_crop
 from .manipulations import all_tasks, jpeg, task_key

@@ -19,8 +19,9 @@ from scanner.families.bank import (
     transform,
     window_sums,
 )
+from scanner.families.cards import WeightsError, read_card
 from scanner.families.networks import RecastNet, to_input
-from scanner.families.registry import WeightsError, load_shipped, read_card
+from scanner.families.registry import load_shipped
 from scanner.lattice import N_FEATURES as N_LATTICE
 from scanner.manipulations import all_tasks, task_key
 from scanner.srm import ANCHOR_MARGIN, Submodel, bank_features, code_maps, srm_features

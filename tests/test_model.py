@@ -123,7 +123,6 @@ def test_cuda_gives_the_cpu_answers(rng):
 
 def test_soft_histogram_blocks_of_several_patches_equal_one_patch_at_a_time(monkeypatch):
     import scanner.families.networks
-
     from scanner.families.networks import SoftHistogram
 
     torch.manual_seed(1)

@@ -12,8 +12,9 @@ from PIL import Image
 
 from scanner import manipulations
 from scanner.data import PatchSet, build_task, list_photos, split_by_camera
+from scanner.families.cards import WeightsError
+from scanner.families.netset import load_detector, save_detector
 from scanner.families.networks import BayarNet, RecastNet, to_input
-from scanner.families.registry import WeightsError, load_detector, save_detector
 from scanner.srm import srm_features
 from scanner.train import TrainConfig, fine_tune, fit_svm, init_head_from_svm
 from tests.conftest import textured_image

@@ -16,6 +16,7 @@ from typing import Iterator
 
 from ..core.constants import PATCH
 from ..core.threads import use_threads
+from ..families.protocol import DetectorSet
 from ..families.registry import load_shipped
 from ..inputs.discovery import collect_inputs, output_stem
 from ..inputs.images import ImageError, display_rgb, green_of, open_image, read_bytes, sha256_hex, stored_pixels
@@ -34,7 +35,7 @@ class Scorer:
     >>> records = scorer([("a.jpg", open("a.jpg", "rb").read())])
     """
 
-    def __init__(self, detectors, options: ScanOptions | None = None) -> None:
+    def __init__(self, detectors: DetectorSet, options: ScanOptions | None = None) -> None:
         self.detectors = detectors
         self.options = options or ScanOptions()
         self.colour = detectors.colour_detectors()
@@ -98,7 +99,7 @@ def _listed(names: list[str]) -> str:
     return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
-def scan(paths: list[str | Path], detectors, options: ScanOptions | None = None,
+def scan(paths: list[str | Path], detectors: DetectorSet, options: ScanOptions | None = None,
          recursive: bool = True, include_hidden: bool = False, pattern: str | None = None,
          workers: int = 1) -> Iterator[ImageRecord]:
     """Scan files and folders with a detector set, yielding one :class:`ImageRecord` per
@@ -123,7 +124,7 @@ _worker_scorer: Scorer | None = None
 """The :class:`Scorer` of a worker process of :func:`score_in_workers`."""
 
 
-def _start_worker(detectors, options: ScanOptions) -> None:
+def _start_worker(detectors: DetectorSet, options: ScanOptions) -> None:
     global _worker_scorer
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent stops the workers
     threading.Thread(target=_exit_with_parent, daemon=True).start()
@@ -143,7 +144,7 @@ def _score_in_worker(path: str, stem: Path) -> ImageRecord:
     return _worker_scorer.score_file(path, stem)
 
 
-def score_in_workers(work: list[tuple[str, Path]], detectors, options: ScanOptions, workers: int) -> Iterator[ImageRecord]:
+def score_in_workers(work: list[tuple[str, Path]], detectors: DetectorSet, options: ScanOptions, workers: int) -> Iterator[ImageRecord]:
     """Records of ``work`` ((path, output stem) pairs), in order, scored ``workers`` at a time
     by worker processes that each load the detectors once and use ``options.threads`` threads.
 

@@ -45,6 +45,7 @@ from ..inputs.images import green_of
 from ..manipulations import all_tasks, task_key
 from ..srm import ANCHOR_MARGIN, DIRECTIONS, N_CODES, Submodel, bank_features, cell_histograms, code_maps
 from ..srm import N_FEATURES as SUBMODEL_FEATURES
+from .cards import BANK_CARD, WeightsError, read_card
 
 TRANSFORMS = ("identity", "sqrt")
 """Element-wise maps of the pooled histograms before the linear heads."""
@@ -452,6 +453,21 @@ def load_bank(card: dict, weights: Path) -> SRMBank:
                    LinearHeads(list(arch["operations"]), tensors["operations.weight"], tensors["operations.bias"]), card,
                    lattice="lattice" in arch, chroma="chroma" in arch, resaved=resaved)
 
+
+
+def load_bank_set(folder: Path, names: list[str], device: str = "cpu") -> SRMBank:
+    """The family's loader (:mod:`scanner.families.registry`): the bank of ``folder/bank.json``
+    with only the detectors in ``names`` (``device`` is accepted: the bank runs in numpy)."""
+    card, weights = read_card(folder / BANK_CARD)
+    missing = [k for k in ("thresholds", "image_rule") if k not in card]
+    if missing:
+        raise WeightsError(f"model card {folder / BANK_CARD} lacks the field {missing[0]!r}")
+    try:
+        bank = load_bank(card, weights)
+    except Exception as exc:
+        raise WeightsError(f"weights file {weights} cannot be loaded: {exc}") from None
+    bank.path = folder / BANK_CARD
+    return bank.select(names)
 
 LATTICE_CARD = {"frequencies": [list(f) for f in jpeg_lattice.FREQUENCIES], "steps": jpeg_lattice.STEPS.tolist(),
                 "prior": jpeg_lattice.PRIOR, "block": jpeg_lattice.BLOCK}

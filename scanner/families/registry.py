@@ -1,222 +1,50 @@
-"""Trained detectors on disk: safetensors beside a JSON model card that names the
-architecture, the task(s), the thresholds and the weights' sha256.
+"""The registry of detector families: a weights folder's card names its architecture, and the
+family registered for that architecture loads the folder as a :class:`DetectorSet`.
 
-Loading verifies the sha256 before anything is read; nothing is ever unpickled.
-
-Two families load here, both as a *detector set* that the scanner asks for window scores
-(``dense``), thresholds and its image rule, without knowing which family it holds:
-
-- the shipped :class:`scanner.families.bank.SRMBank` (``bank.json``): one descriptor bank, a head per
-  manipulation and an operation head;
-- :class:`NetSet`: one trained network per manipulation (``scanner train --arch recast|bayar``).
-"""
+A folder holds either one card for the whole set (``bank.json``) or one card per manipulation
+(``MANIP.json``). Adding a family is one module that implements :class:`DetectorSet` and one entry
+in :data:`FAMILIES` (or a call of :func:`register`)."""
 
 from __future__ import annotations
 
-import json
-import math
-import os
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
-import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
-from torch import nn
-
-from ..core.constants import CARD_SCHEMA, MIN_AREA, PATCH
-from ..core.files import file_sha256
-from ..core.types import ImageRule, ScaleCalibration, WindowScores
-from ..inputs.images import green_of
 from ..manipulations import MANIPULATIONS
-from .bank import load_bank
-from .networks import BayarNet, RecastNet, grid
+from .bank import load_bank_set
+from .cards import BANK_CARD, WeightsError, read_card, shipped_dir
+from .netset import load_netset
+from .protocol import DetectorSet, Family
+
+FAMILIES: dict[str, Family] = {}
+"""Family by the architecture type its cards name."""
 
 
-class WeightsError(Exception):
-    """Weights missing, corrupt, tampered with, or inconsistent with their model card."""
+def register(family: Family) -> None:
+    """Make ``family`` load every card whose architecture type is one of ``family.types``."""
+    for kind in family.types:
+        FAMILIES[kind] = family
 
 
-@dataclass
-class Detector:
-    """A loaded detector: its network, card, and decision threshold on the probability scale."""
-
-    name: str
-    net: nn.Module
-    card: dict
-    path: Path
-
-    @property
-    def manipulation(self) -> str:
-        return self.card["task"]["manipulation"]
-
-    @property
-    def threshold(self) -> float:
-        """Probability in [0, 1] above which a window counts as processed."""
-        return float(self.card["threshold"]["probability"])
-
-    @property
-    def sha256(self) -> str:
-        return self.card["weights_sha256"]
+for _family in (Family("srm-bank", ("srm-bank",), load_bank_set),
+                Family("single networks", ("recast", "bayar"), load_netset)):
+    register(_family)
 
 
-@dataclass
-class NetSet:
-    """Single-network detectors (one per manipulation) as a detector set. Without an
-    operation head, a region's operation is its own detector's manipulation."""
-
-    detectors: dict[str, Detector]
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.detectors)
-
-    def image_rule(self, name: str):
-        """The card's window threshold, also as the image threshold, and the default core area."""
-
-        return ImageRule(self.detectors[name].threshold, self.detectors[name].threshold, MIN_AREA)
-
-    def scales(self, name: str) -> dict:
-        """The one calibrated window size: 128 pixels at the card's threshold (spread 1)."""
+def set_card(folder: Path, names: list[str]) -> Path:
+    """The card that names a folder's family: ``bank.json`` if there is one, else the first
+    detector's own card."""
+    return folder / BANK_CARD if (folder / BANK_CARD).is_file() else folder / f"{names[0]}.json"
 
 
-        p = self.detectors[name].threshold
-        return {PATCH: ScaleCalibration(math.log(p / (1 - p)), 1.0)}
-
-    def any_calibration(self) -> None:
-        """No calibration of the map of any detector: it is the largest of the maps."""
-        return None
-
-    def colour_detectors(self, only: bool = False) -> list[str]:
-        """Detectors that read colour (none: the networks read the green channel; ``only`` as
-        :meth:`scanner.families.bank.SRMBank.colour_detectors`)."""
-        return []
-
-    def dense(self, pixels, stride: int = 32, device: torch.device | str = "cpu", window: int = PATCH, threads: int = 1):
-        """:class:`scanner.core.types.WindowScores` of every network on the green channel of uint8
-        pixels (H, W[, 3]) (torch's own thread setting applies; ``threads`` is accepted for the
-        common interface). The networks score 128-pixel windows only."""
-
-
-        green = green_of(pixels)
-        if window != PATCH:
-            raise ValueError(f"single-network detectors score {PATCH}-pixel windows only, not {window}")
-
-        tops, lefts = grid(*green.shape, stride)
-        logits = {name: d.net.grid_logits(green, stride, device) for name, d in self.detectors.items()}
-        return WindowScores(tops, lefts, logits, np.zeros((0, len(tops), len(lefts))), [])
-
-    def dense_grids(self, pixels, grids: list[tuple[int, int]], device: torch.device | str = "cpu", threads: int = 1) -> list:
-        """:meth:`dense` for each (window, stride) grid (128-pixel windows only)."""
-        return [self.dense(pixels, stride, device, window, threads) for window, stride in grids]
-
-    def describe(self) -> dict:
-        """What the JSON output records of the models used."""
-        return {name: {"file": str(d.path), "sha256": d.sha256, "architecture": d.card["architecture"]["type"],
-                       **vars(self.image_rule(name))} for name, d in self.detectors.items()}
-
-
-def save_detector(net: nn.Module, card: dict, directory: str | Path, name: str) -> Path:
-    """Write ``name.safetensors`` (state dict) and ``name.json`` (card with the weights' sha256) into
-    ``directory``. Returns the card's path."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-
-    weights = directory / f"{name}.safetensors"
-    save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(weights))
-    card = dict(card, schema=CARD_SCHEMA, name=name, weights_file=weights.name, weights_sha256=file_sha256(weights))
-    card_path = directory / f"{name}.json"
-    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    return card_path
-
-
-def _network_for(card: dict) -> nn.Module:
-    arch = card.get("architecture", {})
-    kind = arch.get("type")
-    if kind == "recast":
-        return RecastNet(mode=arch.get("mode", "soft"), alpha=float(arch.get("alpha", 2.0**16)))
-    if kind == "bayar":
-        if arch.get("input_unit") != BayarNet.INPUT_UNIT:
-            raise WeightsError("this Bayar2016 model was trained by scanner < 0.5.4, whose network saw 0..255 grey "
-                               "levels and never left chance; retrain it with `scanner train --arch bayar`")
-        return BayarNet(patch_size=int(arch.get("patch", 128)))
-    raise WeightsError(f"model card names an unknown architecture {kind!r}")
-
-
-def read_card(card_path: str | Path) -> tuple[dict, Path]:
-    """A model card and the path of its verified weights. Raises :class:`WeightsError` when
-    the card or the weights are missing or unreadable, or the weights' sha256 differs from
-    the card's."""
-    card_path = Path(card_path)
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise WeightsError(f"model card not found: {card_path}") from None
-    except (OSError, ValueError) as exc:
-        raise WeightsError(f"model card {card_path} is unreadable: {exc}") from None
-    for key in ("weights_file", "weights_sha256", "architecture"):
-        if key not in card:
-            raise WeightsError(f"model card {card_path} lacks the field {key!r}")
-    weights = card_path.parent / card["weights_file"]
-    if not weights.is_file():
-        raise WeightsError(f"weights file not found: {weights}")
-    digest = file_sha256(weights)
-    if digest != card["weights_sha256"]:
-        raise WeightsError(f"weights file {weights} has sha256 {digest[:16]}..., the card says "
-                           f"{card['weights_sha256'][:16]}...: corrupt or tampered, refusing to load")
-    return card, weights
-
-
-def load_detector(card_path: str | Path, device: torch.device | str = "cpu") -> Detector:
-    """Load a single-network detector from its card (see :func:`read_card` for the checks)."""
-
-    card, weights = read_card(card_path)
-    for key in ("task", "threshold"):
-        if key not in card:
-            raise WeightsError(f"model card {card_path} lacks the field {key!r}")
-    net = _network_for(card)
-    try:
-        net.load_state_dict(load_file(str(weights)))
-    except Exception as exc:
-        raise WeightsError(f"weights file {weights} cannot be loaded as a state dict: {exc}") from None
-    net.to(device).eval()
-    return Detector(card.get("name", Path(card_path).stem), net, card, Path(card_path))
-
-
-def shipped_dir() -> Path:
-    """Folder of the shipped detectors: ``$SCANNER_WEIGHTS`` if set, else the installed
-    ``scanner.weights`` package (the repository's ``weights/`` folder)."""
-    env = os.environ.get("SCANNER_WEIGHTS")
-    if env:
-        return Path(env)
-    try:
-        return Path(str(resources.files("scanner.weights")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "weights"
-
-
-BANK_CARD = "bank.json"
-"""Card of a descriptor bank in a weights folder; without one, a folder holds one card per manipulation."""
-
-
-def load_shipped(manips: list[str] | None = None, device: torch.device | str = "cpu", directory: str | Path | None = None):
-    """The detector set of a weights folder (default: the shipped one), restricted to
-    ``manips`` (default all five): the bank when the folder has ``bank.json``, else a
-    :class:`NetSet` of ``MANIP.json`` cards. Raises :class:`WeightsError` if anything is
-    missing or fails verification."""
-
+def load_shipped(manips: list[str] | None = None, device: str = "cpu", directory: str | Path | None = None) -> DetectorSet:
+    """The detector set of a weights folder (default: the shipped one), restricted to ``manips``
+    (default all five), loaded by the family its card names. Raises :class:`WeightsError` if
+    anything is missing, of an unknown architecture, or fails verification."""
     folder = Path(directory) if directory else shipped_dir()
     names = manips or list(MANIPULATIONS)
-    if (folder / BANK_CARD).is_file():
-        card, weights = read_card(folder / BANK_CARD)
-        missing = [k for k in ("thresholds", "image_rule") if k not in card]
-        if missing:
-            raise WeightsError(f"model card {folder / BANK_CARD} lacks the field {missing[0]!r}")
-        try:
-            bank = load_bank(card, weights)
-        except Exception as exc:
-            raise WeightsError(f"weights file {weights} cannot be loaded: {exc}") from None
-        bank.path = folder / BANK_CARD
-        return bank.select(names)
-    return NetSet({m: load_detector(folder / f"{m}.json", device) for m in names})
+    card_path = set_card(folder, names)
+    card, _ = read_card(card_path)
+    kind = card["architecture"].get("type") if isinstance(card["architecture"], dict) else None
+    if kind not in FAMILIES:
+        raise WeightsError(f"model card {card_path} names an unknown architecture {kind!r}")
+    return FAMILIES[kind].load(folder, names, device)

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..core.constants import ANY_MAP, PATCH
 from ..core.types import AnyCalibration, ImageRule, sigmoid
+from ..families.protocol import DetectorSet
 from .maps import any_map, localisation_maps, map_grids
 from .options import ScanOptions
 from .rules import Detection, detect
@@ -56,7 +57,7 @@ def _softmax(logits: np.ndarray, axis: int = 0) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def analyze(pixels: np.ndarray, detectors, options: ScanOptions, stored_as_jpeg: bool = True) -> Analysis:
+def analyze(pixels: np.ndarray, detectors: DetectorSet, options: ScanOptions, stored_as_jpeg: bool = True) -> Analysis:
     """Run a detector set (:func:`scanner.families.registry.load_shipped`) on one image's stored pixels,
     uint8 RGB (H, W, 3) or one channel (H, W) (:func:`scanner.inputs.images.decode_pixels`).
     ``stored_as_jpeg``: False for pixels of a file stored in another format (PNG, TIFF, ...),

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..core.constants import MAP_CELL, PATCH
 from ..core.types import AnyCalibration
+from ..families.protocol import DetectorSet
 from .options import ScanOptions
 
 
@@ -71,7 +72,7 @@ def coverage_mean(values: np.ndarray, stride: int, window: int, shape: tuple[int
     return out
 
 
-def map_grids(detectors, shape: tuple[int, int], options: ScanOptions) -> list[tuple[int, int]]:
+def map_grids(detectors: DetectorSet, shape: tuple[int, int], options: ScanOptions) -> list[tuple[int, int]]:
     """The (window, stride) grids of the localisation map (``options.window`` alone, or every
     size of :data:`WINDOWS`) that fit an image of ``shape`` and that some detector of the set is
     calibrated for; 128-pixel windows at the scan's stride."""
@@ -82,7 +83,7 @@ def map_grids(detectors, shape: tuple[int, int], options: ScanOptions) -> list[t
     return grids
 
 
-def localisation_maps(shape: tuple[int, int], detectors, scored: dict, options: ScanOptions) -> dict[str, np.ndarray]:
+def localisation_maps(shape: tuple[int, int], detectors: DetectorSet, scored: dict, options: ScanOptions) -> dict[str, np.ndarray]:
     """Each detector's localisation map, and each resaved head's (:mod:`scanner.families.bank`): a cell
     every :data:`MAP_CELL` pixels of an image of ``shape`` (H, W), the mean over the grids of
     :func:`map_grids` of the mean logit of the windows covering the cell, less that size's

@@ -1,0 +1,56 @@
+"""Model cards on disk: the JSON file beside each safetensors file that names the architecture,
+the task(s), the thresholds and the weights' sha256. Reading one verifies the sha256 before
+anything is read; nothing is ever unpickled."""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+
+from ..core.files import file_sha256
+
+
+class WeightsError(Exception):
+    """Weights missing, corrupt, tampered with, or inconsistent with their model card."""
+
+
+def read_card(card_path: str | Path) -> tuple[dict, Path]:
+    """A model card and the path of its verified weights. Raises :class:`WeightsError` when
+    the card or the weights are missing or unreadable, or the weights' sha256 differs from
+    the card's."""
+    card_path = Path(card_path)
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise WeightsError(f"model card not found: {card_path}") from None
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"model card {card_path} is unreadable: {exc}") from None
+    for key in ("weights_file", "weights_sha256", "architecture"):
+        if key not in card:
+            raise WeightsError(f"model card {card_path} lacks the field {key!r}")
+    weights = card_path.parent / card["weights_file"]
+    if not weights.is_file():
+        raise WeightsError(f"weights file not found: {weights}")
+    digest = file_sha256(weights)
+    if digest != card["weights_sha256"]:
+        raise WeightsError(f"weights file {weights} has sha256 {digest[:16]}..., the card says "
+                           f"{card['weights_sha256'][:16]}...: corrupt or tampered, refusing to load")
+    return card, weights
+
+
+def shipped_dir() -> Path:
+    """Folder of the shipped detectors: ``$SCANNER_WEIGHTS`` if set, else the installed
+    ``scanner.weights`` package (the repository's ``weights/`` folder)."""
+    env = os.environ.get("SCANNER_WEIGHTS")
+    if env:
+        return Path(env)
+    try:
+        return Path(str(resources.files("scanner.weights")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "weights"
+
+
+BANK_CARD = "bank.json"
+"""Card of a descriptor bank in a weights folder; without one, a folder holds one card per manipulation."""
