@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "scanner"
 
 LAYERS = [
@@ -146,3 +148,10 @@ def test_modules_and_functions_stay_short():
                     long_functions.add(f"{rel}:{prefix}{node.name}")
     assert long_modules <= LONG_MODULES, sorted(long_modules - LONG_MODULES)
     assert long_functions <= LONG_FUNCTIONS, sorted(long_functions - LONG_FUNCTIONS)
+
+
+def test_every_package_is_installed():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 on
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {module_name(p.parent / "__init__.py") for p in PACKAGE.rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)

@@ -49,7 +49,7 @@ def shipped_dir() -> Path:
     try:
         return Path(str(resources.files("scanner.weights")))
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "weights"
+        return Path(__file__).resolve().parents[2] / "weights"  # a source checkout: scanner/families/ -> the root
 
 
 BANK_CARD = "bank.json"

@@ -23,7 +23,7 @@ from ..scoring.records import ImageRecord
 from .html import write_report
 
 SCHEMA_VERSION = 2
-"""Version of the JSON output (``scanner/report.schema.json``); 2 added the scan's options and
+"""Version of the JSON output (``scanner/schema/scan-report.schema.json``); 2 added the scan's options and
 times, per-image ``flagged``, ``operation`` and ``verdict``, and the summary's ``outcome_code``."""
 
 PROGRESS_EVERY = 5.0
@@ -123,16 +123,17 @@ class Report:
                 if plain:
                     self.console.print(f"scanning {total} files", highlight=False)
                 for record in records:
-                    self.records.append(record)
+                    line = json.dumps(record.to_dict()) + "\n" if self.json_mode == "jsonl" else None
+                    self.records.append(record)  # counted and printed together, so Ctrl-C cannot split them
+                    if line is not None:
+                        self.data.write(line)
+                        self.data.flush()
                     progress.update(task, advance=1, description=f"scanning {Path(record.path).name[:40]}")
                     if self.json_mode is None:
                         if record.status != "ok":
                             self.console.print(f"[yellow]{record.status}:[/] {escape(record.error['message'])}", highlight=False)
                         for warning in record.warnings:
                             self.console.print(f"[yellow]warning:[/] {escape(f'{record.path}: {warning}')}", highlight=False)
-                    if self.json_mode == "jsonl":
-                        self.data.write(json.dumps(record.to_dict()) + "\n")
-                        self.data.flush()
                     if plain and time.monotonic() - last >= PROGRESS_EVERY:
                         last = time.monotonic()
                         self._progress_line(len(self.records), total, started)
