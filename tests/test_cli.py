@@ -214,7 +214,10 @@ def test_interrupted_jsonl_ends_with_an_interrupted_summary(photos, tmp_path, wo
     first = proc.stdout.readline()
     assert json.loads(first)["status"] == "ok"
     proc.send_signal(signal.SIGINT)
-    rest, err = proc.communicate(timeout=120)
+    # read on through the same buffered pipe: readline may already hold the next record (two
+    # workers can finish together), which communicate(), reading the raw pipe, would never see
+    rest, err = proc.stdout.read(), proc.stderr.read()
+    proc.wait(timeout=120)
     lines = [json.loads(line) for line in (first + rest).splitlines()]
     assert proc.returncode == 130 and "Traceback" not in err
     assert lines[-1]["summary"]["interrupted"] is True and lines[-1]["interrupted"] is True
