@@ -406,7 +406,6 @@ def _bank_descriptors(rgb: np.ndarray, where: np.ndarray, submodels) -> np.ndarr
     """Bank descriptors (N, F) float32 of the RGB patches of ``rgb`` at ``where``: the
     submodels' histograms of the green channel, the chroma-residual histogram
     (:mod:`scanner.chroma`), then the lattice features of the luma (:mod:`scanner.lattice`)."""
-
     return descriptors(_cut(rgb, where), submodels, lattice=True, chroma=True).astype(np.float32)
 
 
@@ -491,7 +490,6 @@ positions at every resizing scale)."""
 def probe_photo(folder: Path) -> Photo:
     """A fixed synthetic RGB photo (:data:`PROBE_SIDE` square: smooth gradients, edges and
     sensor-like noise), saved as PNG in ``folder``."""
-
     rng = np.random.default_rng(20170101)
     rows, cols = np.mgrid[0:PROBE_SIDE, 0:PROBE_SIDE] / PROBE_SIDE
     shade = 90 + 80 * np.sin(7 * rows + 3 * cols) + 60 * (cols > 0.6) - 40 * ((rows - 0.4) ** 2 + (cols - 0.3) ** 2 < 0.04)
@@ -506,7 +504,6 @@ def probe_fingerprint(worker, args) -> str:
     every cache key, so that a change of any code behind a cached value (a descriptor, a
     manipulation, a rounding) makes the cache miss instead of serving stale values. Runs the
     worker once in this process, on a few patches."""
-
     with tempfile.TemporaryDirectory(prefix="scanner-probe-") as folder:
         result = worker(args(probe_photo(Path(folder))))
     digest = hashlib.sha256()

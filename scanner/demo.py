@@ -37,7 +37,6 @@ class Exhibit:
 
 def sample_photos() -> dict[str, np.ndarray]:
     """scikit-learn's bundled sample photographs as RGB uint8 (427, 640, 3)."""
-
     return {"china": load_sample_image("china.jpg"), "flower": load_sample_image("flower.jpg")}
 
 
@@ -77,7 +76,6 @@ def build_evidence(folder: Path) -> list[Exhibit]:
 def run_demo(folder: Path, device, overwrite: bool, console, threads: int = 1) -> int:
     """Build the evidence, scan it with heat maps, print the table and where to look.
     Returns the process exit code (0 once the demo has run)."""
-
     folder = Path(folder)
     if folder.exists():
         if not overwrite:

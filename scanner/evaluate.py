@@ -84,7 +84,6 @@ def threshold_sweep(prob: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np
 def localisation_scores(prob: np.ndarray, truth: np.ndarray, threshold: float) -> dict:
     """Pixel AUC; F1 and MCC at ``threshold``, and at the best threshold for this image (the
     largest over every threshold, :func:`threshold_sweep`: an oracle, as usual in the literature)."""
-
     auc = float(roc_auc_score(truth.ravel(), prob.ravel())) if 0 < truth.mean() < 1 else float("nan")
     f1, mcc = f1_mcc(prob > threshold, truth)
     sweep_f1, sweep_mcc = threshold_sweep(prob, truth)  # marking nothing scores 0, as marking everything does
@@ -94,7 +93,6 @@ def localisation_scores(prob: np.ndarray, truth: np.ndarray, threshold: float) -
 def map_scores(cells: np.ndarray, truth: np.ndarray) -> dict:
     """:func:`localisation_scores` of a localisation map (a cell every
     :data:`scanner.core.constants.MAP_CELL` pixels, 0 = its threshold) against the pixel mask ``truth`` (H, W)."""
-
     return localisation_scores(pixel_map(cells, MAP_CELL, truth.shape, 1.0, MAP_CELL), truth, 0.0)
 
 
@@ -135,7 +133,6 @@ class Case:
 
 def training_descriptors(root: Path, seed: int = 0):
     """Bank descriptors (:class:`scanner.data.BankData`) of the training makes of split ``seed``."""
-
     photos = list_photos(root)
     split = split_by_make(photos, seed)
     return build_bank(root, BANK_SUBMODELS, photos).of_makes({camera_make(p.camera) for p in split["train"] + split["validation"]})
@@ -146,7 +143,6 @@ def svm_bank(train, manip: str, seed: int = 0):
     shipped detector sees them) as a one-submodel bank, fitted on ``train``
     (:func:`training_descriptors`); its window threshold passes 0.5% of the training pristine
     windows, and the same threshold with the default core area is its image rule."""
-
     srm = [i for i, sub in enumerate(BANK_SUBMODELS) if sub.name == "o3t2"][0]
     columns = slice(162 * srm, 162 * srm + 162)
     keys = [task_key(m, st) for m, st in all_tasks() if m == manip]
@@ -196,8 +192,6 @@ def evaluate_case(case: Case, crops: list[tuple[str, np.ndarray]], shipped, base
     from the same analysis as its fused map. Maps are thresholded at 0, the pristine 0.5% level (:func:`scanner.scoring.maps.localisation_maps`).
     Copy-moves also report the share of their source region, and of the rest of the image, over
     that threshold. Returns (metrics by method, an example for the figure)."""
-
-
     sets = {"shipped": shipped, "svm": baseline}
     rows: dict[str, list[dict]] = {m: [] for m in METHODS}
     image_scores: dict[str, tuple[list, list]] = {m: ([], []) for m in sets}
@@ -239,7 +233,6 @@ def pristine_map_rates(crops: list[tuple[str, np.ndarray]], shipped, stride: int
     """Share of the pixels of unforged ``crops`` over each detector's map threshold (0), and over
     that of the map of any detector (:data:`scanner.core.constants.ANY_MAP`), fused and 128-pixel:
     {map: {"fused": share, "128": share}}."""
-
     over: dict[str, dict[str, list]] = {}
     for _, crop in crops:
         for name, window in (("fused", None), ("128", PATCH)):
@@ -252,8 +245,6 @@ def pristine_map_rates(crops: list[tuple[str, np.ndarray]], shipped, stride: int
 def figure(example: dict, path: Path, title: str) -> None:
     """Original | forgery | mask | SRM+SVM fused map | shipped 128-pixel map | shipped fused map,
     side by side, as a PNG (maps as sigmoid of the map value: 0.5 = the threshold)."""
-
-
     tile = 256
     panels = [("original", example["original"]), ("forgery", example["forged"]),
               ("ground truth", np.repeat((example["mask"] * 255).astype(np.uint8)[..., None], 3, 2)),
@@ -276,7 +267,6 @@ def all_cases() -> list[Case]:
     """Splices of every manipulation at every strength, copy-moves at the three scales, then
     small forgeries: splices of every manipulation at its middle strength and of blur 0.5, and
     copy-moves resized by 1.125 (the paper's Fig. 6 strengths)."""
-
     cases = [Case("splice", m, s) for m, spec in MANIPULATIONS.items() for s in spec.strengths]
     cases += [Case("copy-move", "resize", s) for s in MANIPULATIONS["resize"].strengths]
     cases += [Case("splice", m, spec.strengths[1], small=True) for m, spec in MANIPULATIONS.items()]
@@ -287,8 +277,6 @@ def run_localisation(root: Path, detectors, out: Path, n_images: int = 8, stride
                      device: str = "cpu", seed: int = 0, command: str = "", progress=None) -> dict:
     """Evaluate every case on ``n_images`` held-out crops; write ``out`` (Markdown) and its
     figures beside it in ``figures/``. Returns {case label: {method: metrics}}."""
-
-
     started = time.perf_counter()
     trained_on = getattr(detectors, "card", {}).get("data", {}).get("split_seed", seed)
     if trained_on != seed:
@@ -486,7 +474,6 @@ def shipped_accuracy(bank, manip: str, data) -> float:
     shipped window threshold. The task's patches are green only, so a bank's lattice features see
     the green channel as luma and its chroma codes see no colour: the JPEG and noise cells
     understate the shipped detectors (docs/detectors.md measures them on RGB)."""
-
     logits = bank.patch_logits(data.x)[0][manip]
     (accuracy,) = accuracy_by_strength(logits, data, float(bank.card["thresholds"][manip]["logit"])).values()
     return accuracy
@@ -503,9 +490,6 @@ def run_table2_task(root: Path, manip: str, strength: float, scale: Table2Scale,
     the held-out makes of split ``seed``: accuracies (%), minutes, epochs, device and the scanner
     version per method. Only ``methods`` are computed (the recast CNN needs the SVM, which is then
     refitted); the other cells come from ``previous``, a row computed before."""
-
-
-
     data = build_task(root, manip, (strength,), scale.patches_per_image, scale.test_patches_per_image, seed,
                       region=scale.region, cache_dir=cache, split="make", workers=workers)
     train_pristine = int(np.sum(data.train.y == 0))
@@ -557,8 +541,6 @@ def run_table2(root: Path, scale: Table2Scale, out: Path, state: Path, device, c
     recomputed where an older scanner version computed them (after a fix); a cell refreshed once
     is not refreshed again. Writes the Markdown report ``out`` of every task in ``state`` at this
     scale."""
-
-
     done = json.loads(state.read_text()) if state.exists() else {}
     for manip, strength in tasks or list(PAPER_TABLE2):
         key = _task_key(scale, manip, strength)
@@ -688,8 +670,6 @@ class ImageResult:
 def evaluate_patches(bank, data, train_makes: list[str], held_out: dict[str, list[str]]) -> dict[str, list[TaskResult]]:
     """Patch-level results per task on each named set of held-out makes (``data``:
     :class:`scanner.data.BankData`); each task's SRM+SVM is fitted once on ``train_makes``."""
-
-
     train = data.of_makes(train_makes)
     srm = [i for i, s in enumerate(bank.submodels) if s.name == "o3t2"][0]
     columns = slice(162 * srm, 162 * srm + 162)
@@ -721,7 +701,6 @@ IMAGE_CROP = 1536
 def evaluate_images(bank, pristine_photos: list, processed_photos: list, stride: int = 32) -> ImageResult:
     """Image-level results: pristine photos scanned whole as stored; ``processed_photos`` cropped
     centrally to :data:`IMAGE_CROP` and processed as a whole at each manipulation's strongest strength."""
-
     options = ScanOptions(stride=stride)
     flagged_by = {n: 0 for n in bank.names}
     flagged = 0

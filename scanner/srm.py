@@ -157,7 +157,6 @@ class Submodel:
     @property
     def kernel(self) -> np.ndarray:
         """Filter taps ``(-1)**k * binom(order, k)``, int32 (order + 1,)."""
-
         return np.array([(-1) ** k * comb(self.order, k) for k in range(self.order + 1)], dtype=np.int32)
 
     @property

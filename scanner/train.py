@@ -101,7 +101,6 @@ def fit_svm(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, seed: 
             c_grid: tuple[float, ...] = SVM_C_GRID) -> LinearSVM:
     """Fit StandardScaler + LinearSVC, C by 5-fold cross-validation grouped by camera
     (the folds never share a camera)."""
-
     scaler = StandardScaler().fit(features)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     z = (features - scaler.mean_) / scale
@@ -410,7 +409,6 @@ def train_detector(data: TaskData, cfg: TrainConfig, device: torch.device, out_d
     Writes ``name.safetensors``, ``name.json`` and the baseline ``name.svm.npz`` into ``out_dir``;
     returns the card.
     """
-
     svm, baseline = run_baseline(data, cfg.seed)
     torch.manual_seed(cfg.seed)
     train, validation = (split_by_camera_fraction(data.train, cfg.validation_fraction, cfg.seed)
@@ -513,7 +511,6 @@ def _photo_detector_logits(args: tuple) -> dict[str, np.ndarray]:
 
 def photo_logits(bank: SRMBank, photos: list[Photo], stride: int, workers: int = 2) -> list[dict[str, np.ndarray]]:
     """Detector logit maps of whole photos as stored, ``workers`` photos at a time."""
-
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(_photo_detector_logits, [(bank, p.path, stride) for p in photos]))
 
@@ -541,7 +538,6 @@ def crop_scores(bank: SRMBank, photos: list[Photo], stride: int, workers: int = 
     saved as JPEG at the photo's :func:`scanner.data.resave_quality` first) at every window
     size of the localisation map, at the strides of a scan at ``stride``, ``workers`` photos at
     a time: what :func:`calibrate_scales` and :func:`calibrate_any_map` read."""
-
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(_crop_scores, [(bank, p.path, stride, resave_quality(p.sha256) if resave else None)
                                             for p in photos]))
@@ -579,7 +575,6 @@ def calibrate_any_map(bank: SRMBank, crops: list[CropScores], stride: int, cell_
     image's median, and the threshold ``cell_fpr`` of the cells' largest distance less offset.
     The card's ``any_map`` entry (see :class:`scanner.core.types.AnyCalibration`); needs the card's
     ``scales``."""
-
     options = ScanOptions(stride=stride)
     departure = []
     for shape, scored in crops:
@@ -610,7 +605,6 @@ def calibrate(pristine_logits: dict[str, np.ndarray], photo_maps: list[dict[str,
     """Each detector's window threshold passes ``window_fpr`` of the pristine windows; its image
     threshold (a probability, at least the window threshold) is the smallest that flags at
     most ``image_fpr`` of the pristine photos under the core-area rule (:func:`scanner.scoring.rules.image_score`)."""
-
     thresholds, image_threshold, scores = {}, {}, {}
     allowed = int(np.floor(image_fpr * len(photo_maps)))
     for name, logits in pristine_logits.items():
@@ -633,7 +627,6 @@ def cross_fitted_heads(features: dict[str, np.ndarray], candidates: dict[str, li
     ``pristine`` and each task key to head inputs (N, F); ``candidates`` maps the task keys to
     fit to their head choices; ``makes`` (N,) is each row's make. Returns ({(fold, choice, task):
     (weight (F,), bias)}, each row's fold (N,))."""
-
     fold = np.array([next(i for i, fm in enumerate(fold_makes) if m in fm) for m in makes])
     heads = {}
     for i, held_makes in enumerate(fold_makes):
@@ -663,8 +656,6 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
        training photos as stored (detectors) and as stored and resaved (resaved heads), the map
        of any detector (:func:`calibrate_any_map`) on both.
     """
-
-
     say = progress or (lambda message: None)
     start = time.perf_counter()
     photos = list_photos(root)
@@ -744,7 +735,6 @@ def fit_resaved_heads(data: BankData, feature_transform: str, seed: int = 0) -> 
     (:func:`scanner.data.build_resaved_bank`): the manipulation then a JPEG save against the
     JPEG save alone (:data:`RESAVED_CHOICE`), shifted so that logit 0 passes
     :data:`WINDOW_FPR` of the resaved pristine patches. Returns the heads and their card entry."""
-
     f = {k: head_input(v, histogram_width(BANK_SUBMODELS, chroma=True), feature_transform) for k, v in data.features.items()}
     weights, biases = [], []
     for name in RESAVED_MANIPULATIONS:

@@ -16,7 +16,6 @@ def available_cores() -> int:
 def use_threads(threads: int | None = None) -> int:
     """Limit this process's torch and BLAS threads to ``threads`` (default: every core it may
     use). Returns the number applied."""
-
     n = threads or available_cores()
     torch.set_num_threads(n)
     threadpool_limits(n)

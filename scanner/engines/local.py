@@ -44,7 +44,6 @@ class Scorer:
     @classmethod
     def shipped(cls, manips: list[str] | None = None, options: ScanOptions | None = None, weights: str | Path | None = None) -> "Scorer":
         """A scorer of the shipped detectors (or those in ``weights``), restricted to ``manips``."""
-
         options = options or ScanOptions()
         return cls(load_shipped(manips, options.device, weights), options)
 
@@ -135,7 +134,6 @@ def _start_worker(detectors: DetectorSet, options: ScanOptions) -> None:
 def _exit_with_parent() -> None:
     """End this worker process when the scan that started it ends, however it ends (killed
     too): an orphaned worker would wait for work forever, holding the scan's stdout open."""
-
     wait([multiprocessing.parent_process().sentinel])
     os._exit(1)
 
@@ -152,7 +150,6 @@ def score_in_workers(work: list[tuple[str, Path]], detectors: DetectorSet, optio
     again alone in a fresh worker, and a file that kills that one too becomes an error record
     (``worker_failed``), as on the Ray engine. Stopping early (Ctrl-C, or closing the iterator)
     ends the workers."""
-
     context = multiprocessing.get_context("spawn")  # never fork a process that holds threads
     before = set(multiprocessing.active_children())
 

@@ -170,7 +170,6 @@ class SRMBank:
 
     def image_rule(self, name: str):
         """When detector ``name`` flags an image (:class:`scanner.core.types.ImageRule`), from the card."""
-
         rule = self.card["image_rule"][name]
         return ImageRule(float(self.card["thresholds"][name]["probability"]), float(rule["threshold"]), int(rule["min_area"]))
 
@@ -178,7 +177,6 @@ class SRMBank:
         """Window size (pixels) -> :class:`scanner.core.types.ScaleCalibration` of detector (or resaved
         map) ``name``, from the card (only a detector's 128-pixel window threshold, spread 1, on
         cards without scales; nothing for a map the card does not calibrate)."""
-
         if "scales" not in self.card:
             known = name in self.card["thresholds"]
             return {PATCH: ScaleCalibration(float(self.card["thresholds"][name]["logit"]), 1.0)} if known else {}
@@ -188,7 +186,6 @@ class SRMBank:
     def any_calibration(self):
         """The card's :class:`scanner.core.types.AnyCalibration` of the map of any detector (None on
         cards without one)."""
-
         c = self.card.get("any_map")
         return AnyCalibration({n: float(v) for n, v in c["offsets"].items()}, float(c["threshold"])) if c else None
 
@@ -285,7 +282,6 @@ class SRMBank:
         """Logits of every head (:meth:`_all_heads`, K + C + R, rows, cols) for the windows of each grid whose tops and
         lefts (pixels of ``pixels`` (H, W[, 3]), multiples of ``cell``) are given, lattice blocks on
         the grid at ``offset``; grids without a top here give (K + C + R, 0, cols)."""
-
         green, y = split_planes(pixels, stacked=False) if self.lattice else (green_of(pixels), None)
         all_heads = self._all_heads()
         heads = all_heads.weight
@@ -397,7 +393,6 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, sample_weight: np.nda
                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Standardised (multinomial when > 2 classes) logistic regression; the standardisation
     is folded into the returned (weight (K, F), bias (K,)). Binary: K = 1, logit > 0 = class 1."""
-
     mean = features.mean(0)
     scale = features.std(0)
     scale = np.where(scale > 1e-12, scale, 1.0)
@@ -412,8 +407,6 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, sample_weight: np.nda
 def save_bank(bank: SRMBank, directory: str | Path, name: str = "bank") -> Path:
     """Write ``name.safetensors`` (the heads) and ``name.json`` (the card: submodels, head names,
     thresholds, the weights' sha256). Returns the card's path."""
-
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / f"{name}.safetensors"
@@ -439,7 +432,6 @@ def save_bank(bank: SRMBank, directory: str | Path, name: str = "bank") -> Path:
 
 def load_bank(card: dict, weights: Path) -> SRMBank:
     """Build the bank a verified card describes, reading its heads from safetensors."""
-
     arch = card["architecture"]
     if "lattice" in arch and arch["lattice"] != LATTICE_CARD:
         raise ValueError(f"the card's lattice features {arch['lattice']} are not this version's {LATTICE_CARD}")
@@ -552,7 +544,6 @@ def fit_operation_head(features: dict[str, np.ndarray], C: float = 0.01, seed: i
     """Multinomial head over :data:`OPERATIONS` on transformed descriptors: ``features`` maps
     ``pristine`` and each task key to (N, F); pristine is weighted x3 so that every class
     weighs the same as a manipulation's three strengths."""
-
     keys = [task_key(m, s) for m, s in all_tasks()]
     x = np.concatenate([features["pristine"]] + [features[k] for k in keys])
     n = len(features["pristine"])

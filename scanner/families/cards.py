@@ -16,17 +16,34 @@ class WeightsError(Exception):
     """Weights missing, corrupt, tampered with, or inconsistent with their model card."""
 
 
-def read_card(card_path: str | Path) -> tuple[dict, Path]:
-    """A model card and the path of its verified weights. Raises :class:`WeightsError` when
-    the card or the weights are missing or unreadable, or the weights' sha256 differs from
-    the card's."""
-    card_path = Path(card_path)
+def _card_json(card_path: Path) -> dict:
+    """The parsed card; :class:`WeightsError` if it is missing, unreadable or not a JSON object."""
     try:
         card = json.loads(card_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise WeightsError(f"model card not found: {card_path}") from None
     except (OSError, ValueError) as exc:
         raise WeightsError(f"model card {card_path} is unreadable: {exc}") from None
+    if not isinstance(card, dict):
+        raise WeightsError(f"model card {card_path} is not a JSON object")
+    return card
+
+
+def card_architecture(card_path: str | Path) -> str | None:
+    """The architecture type a card names (None if its architecture has no type), read without
+    verifying the weights: the family that loads the card verifies them (:func:`read_card`)."""
+    card = _card_json(Path(card_path))
+    if "architecture" not in card:
+        raise WeightsError(f"model card {card_path} lacks the field 'architecture'")
+    return card["architecture"].get("type") if isinstance(card["architecture"], dict) else None
+
+
+def read_card(card_path: str | Path) -> tuple[dict, Path]:
+    """A model card and the path of its verified weights. Raises :class:`WeightsError` when
+    the card or the weights are missing or unreadable, or the weights' sha256 differs from
+    the card's."""
+    card_path = Path(card_path)
+    card = _card_json(card_path)
     for key in ("weights_file", "weights_sha256", "architecture"):
         if key not in card:
             raise WeightsError(f"model card {card_path} lacks the field {key!r}")

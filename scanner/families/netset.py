@@ -57,13 +57,10 @@ class NetSet:
 
     def image_rule(self, name: str):
         """The card's window threshold, also as the image threshold, and the default core area."""
-
         return ImageRule(self.detectors[name].threshold, self.detectors[name].threshold, MIN_AREA)
 
     def scales(self, name: str) -> dict:
         """The one calibrated window size: 128 pixels at the card's threshold (spread 1)."""
-
-
         p = self.detectors[name].threshold
         return {PATCH: ScaleCalibration(math.log(p / (1 - p)), 1.0)}
 
@@ -80,8 +77,6 @@ class NetSet:
         """:class:`scanner.core.types.WindowScores` of every network on the green channel of uint8
         pixels (H, W[, 3]) (torch's own thread setting applies; ``threads`` is accepted for the
         common interface). The networks score 128-pixel windows only."""
-
-
         green = green_of(pixels)
         if window != PATCH:
             raise ValueError(f"single-network detectors score {PATCH}-pixel windows only, not {window}")
@@ -129,7 +124,6 @@ def _network_for(card: dict) -> nn.Module:
 
 def load_detector(card_path: str | Path, device: torch.device | str = "cpu") -> Detector:
     """Load a single-network detector from its card (see :func:`read_card` for the checks)."""
-
     card, weights = read_card(card_path)
     for key in ("task", "threshold"):
         if key not in card:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..manipulations import MANIPULATIONS
 from .bank import load_bank_set
-from .cards import BANK_CARD, WeightsError, read_card, shipped_dir
+from .cards import BANK_CARD, WeightsError, card_architecture, shipped_dir
 from .netset import load_netset
 from .protocol import DetectorSet, Family
 
@@ -43,8 +43,7 @@ def load_shipped(manips: list[str] | None = None, device: str = "cpu", directory
     folder = Path(directory) if directory else shipped_dir()
     names = manips or list(MANIPULATIONS)
     card_path = set_card(folder, names)
-    card, _ = read_card(card_path)
-    kind = card["architecture"].get("type") if isinstance(card["architecture"], dict) else None
+    kind = card_architecture(card_path)
     if kind not in FAMILIES:
         raise WeightsError(f"model card {card_path} names an unknown architecture {kind!r}")
     return FAMILIES[kind].load(folder, names, device)

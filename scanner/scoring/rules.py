@@ -39,7 +39,6 @@ def footprints(over: np.ndarray, stride: int, window: int = PATCH) -> tuple[np.n
     """Label the union of the windows marked in ``over`` (rows, cols) on a grid of
     ``stride``-pixel cells: window (r, c) covers cells r..r+span-1, c..c+span-1 with
     span = ceil(window / stride). Returns (labels (rows + span - 1, cols + span - 1), count)."""
-
     span = math.ceil(window / stride)
     padded = np.pad(over.astype(np.int64), ((span, span - 1), (span, span - 1)))
     c = padded.cumsum(0).cumsum(1)

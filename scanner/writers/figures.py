@@ -142,7 +142,6 @@ def write_heatmaps(record: ImageRecord, analysis: Analysis, display: np.ndarray,
     """Write the image's figure (its raw window probabilities and localisation maps with ``options.raw_maps``, its
     thumbnail with ``options.thumbnails``) under ``options.heatmaps``, mirroring the input tree; record the paths, or a warning for
     each file that already exists (never overwritten without ``options.overwrite``)."""
-
     folder = options.heatmaps / stem.parent
     record.heatmaps = {"figure": None, "raw": None, "stride": options.stride, "window": PATCH}
     path = folder / f"{stem.name}.figure.jpg"

@@ -32,7 +32,6 @@ PROGRESS_EVERY = 5.0
 
 def now() -> str:
     """The current time, ISO 8601 with the UTC offset."""
-
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
@@ -112,7 +111,6 @@ class Report:
 
     def run(self, records: Iterable[ImageRecord], total: int) -> None:
         """Consume the records of a scan (any engine's), showing progress, then write the output."""
-
         bar = self.console.is_terminal and not self.console.quiet
         plain = not self.console.is_terminal and not self.console.quiet
         started = last = time.monotonic()
