@@ -310,6 +310,7 @@ def train(
     images: Optional[Path] = typer.Option(None, help="Folder of pristine photos (default ../shared/data/pristine)."),
     out: Path = typer.Option(Path("models"), help="Output folder (bank: bank.json + bank.safetensors; recast/bayar: NAME.json + NAME.safetensors)."),
     seed: int = typer.Option(0, help="Seed of the make-disjoint split (bank) or camera split (recast, bayar)."),
+    split: Optional[str] = typer.Option(None, help="bank: the make split to train on, 'sealed' (what ships since 0.8.0) or a seed; default the split of --seed."),
     folds: int = typer.Option(4, help="bank: make folds for cross-fitted calibration."),
     stride: int = typer.Option(32, help="bank: stride at which the image rule is calibrated."),
     strength: Optional[List[float]] = typer.Option(None, help="recast, bayar: strength(s) to train on; default the three of Table I, mixed."),
@@ -344,10 +345,13 @@ def train(
         if root is None or not Path(root).is_dir():
             _fatal("no photo folder: pass --images DIR (default ../shared/data/pristine)", ExitCode.USAGE)
         console = _stderr(quiet)
-        bank = train_bank(Path(root), seed, folds, stride, cache=cache, progress=None if quiet else console.print)
+        if split is not None and split != "sealed" and not split.isdigit():
+            _fatal(f"--split is 'sealed' or a seed such as 0, not {split!r}", ExitCode.USAGE)
+        bank = train_bank(Path(root), seed, folds, stride, cache=cache, progress=None if quiet else console.print, split=split)
         card = save_bank(bank.select(manip) if manip else bank, out)
         console.print(f"wrote {card} and {card.with_suffix('.safetensors')}")
-        typer.echo(json.dumps({"card": str(card), "thresholds": bank.card["thresholds"], "image_rule": bank.card["image_rule"]}, indent=2))
+        written = bank.card.to_json()
+        typer.echo(json.dumps({"card": str(card), "thresholds": written["thresholds"], "image_rule": written["image_rule"]}, indent=2))
         return
     from .train import TrainConfig, train_detector
 

@@ -365,6 +365,20 @@ def sealed_split(photos: list[Photo]) -> dict[str, list[Photo]]:
     under :data:`SEALED_SEED` from the rest, as :func:`split_by_make` does."""
     return split_by_make(photos, SEALED_SEED, test_makes=SEALED_TEST_MAKES)
 
+
+SEALED = "sealed"
+"""The name of the sealed split (:func:`sealed_split`); the others are named by their seed."""
+
+
+def make_split(photos: list[Photo], name: str) -> dict[str, list[Photo]]:
+    """The make split called ``name``: :data:`SEALED` (:func:`sealed_split`) or a seed such as
+    ``"0"`` (:func:`split_by_make` under that seed). Raises ValueError for any other name."""
+    if name == SEALED:
+        return sealed_split(photos)
+    if not name.isdigit():
+        raise ValueError(f"a split is {SEALED!r} or a seed such as 0, not {name!r}")
+    return split_by_make(photos, int(name))
+
 BANK_POSITIONS = 136
 """Patch positions per photo for bank data: about 80 training photos x 136 = the paper's 10800 per class."""
 

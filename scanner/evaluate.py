@@ -22,8 +22,9 @@ from sklearn.metrics import roc_auc_score
 from . import __version__, manipulations
 from .core.constants import MAP_CELL, MIN_AREA, PATCH
 from .core.types import sigmoid
-from .data import build_bank, build_task, camera_make, list_photos, split_by_make
+from .data import build_bank, build_task, camera_make, list_photos, make_split
 from .families.bank import LinearHeads, SRMBank, head_input
+from .families.bank_card import BankCard, CoreRule
 from .families.registry import load_shipped
 from .forgery import Forgery, copy_move, splice
 from .inputs.images import load_pixels, load_rgb
@@ -131,10 +132,11 @@ class Case:
         return copy_move(target, self.strength, seed)
 
 
-def training_descriptors(root: Path, seed: int = 0):
-    """Bank descriptors (:class:`scanner.data.BankData`) of the training makes of split ``seed``."""
+def training_descriptors(root: Path, split: str = "0"):
+    """Bank descriptors (:class:`scanner.data.BankData`) of the training makes of the make split
+    named ``split`` (:func:`scanner.data.make_split`)."""
     photos = list_photos(root)
-    split = split_by_make(photos, seed)
+    split = make_split(photos, split)
     return build_bank(root, BANK_SUBMODELS, photos).of_makes({camera_make(p.camera) for p in split["train"] + split["validation"]})
 
 
@@ -155,16 +157,15 @@ def svm_bank(train, manip: str, seed: int = 0):
     v, beta = svm.folded()
     threshold = float(np.quantile(x[:n].astype(np.float64) @ v + beta, 1 - WINDOW_FPR))
     probability = float(sigmoid(threshold))
-    card = {"thresholds": {manip: {"logit": threshold, "probability": probability}},
-            "image_rule": {manip: {"threshold": probability, "min_area": MIN_AREA}}}
+    card = BankCard({manip: threshold}, {manip: CoreRule(probability, MIN_AREA)})
     empty = LinearHeads([], np.zeros((0, 162)), np.zeros(0))
     return SRMBank((BANK_SUBMODELS[srm],), "identity", LinearHeads([f"{manip}:all"], v[None], np.array([beta])), empty, card)
 
 
-def held_out_crops(root: Path, seed: int = 0, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
-    """Central CROP x CROP crops of the photos of the held-out makes of split ``seed`` (the
-    split the shipped detectors were trained with), skipping photos smaller than the crop."""
-    test = split_by_make(list_photos(root), seed)["test"]
+def held_out_crops(root: Path, split: str = "0", limit: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """Central CROP x CROP crops of the photos of the held-out makes of the make split named
+    ``split`` (the split the detectors were trained on), skipping photos smaller than the crop."""
+    test = make_split(list_photos(root), split)["test"]
     crops = []
     for photo in test:
         rgb = load_rgb(photo.path)
@@ -275,23 +276,22 @@ def all_cases() -> list[Case]:
 
 def run_localisation(root: Path, detectors, out: Path, n_images: int = 8, stride: int = 16,
                      device: str = "cpu", seed: int = 0, command: str = "", progress=None) -> dict:
-    """Evaluate every case on ``n_images`` held-out crops; write ``out`` (Markdown) and its
-    figures beside it in ``figures/``. Returns {case label: {method: metrics}}."""
+    """Evaluate every case on ``n_images`` crops of the held-out makes of the split the detectors
+    were trained on (split ``seed`` when their card names none; ``seed`` also seeds the
+    forgeries); write ``out`` (Markdown) and its figures beside it in ``figures/``. Returns
+    {case label: {method: metrics}}."""
     started = time.perf_counter()
-    trained_on = getattr(detectors, "card", {}).get("data", {}).get("split_seed", seed)
-    if trained_on != seed:
-        raise ValueError(f"the detectors were trained on split {trained_on}: evaluate them with --seed {trained_on}, "
-                         f"whose held-out makes they never saw")
-    crops = held_out_crops(root, seed, n_images)
-    split = split_by_make(list_photos(root), seed)
-    train = training_descriptors(root, seed)
+    split_name = detectors.trained_on.name if detectors.trained_on else str(seed)
+    crops = held_out_crops(root, split_name, n_images)
+    split = make_split(list_photos(root), split_name)
+    train = training_descriptors(root, split_name)
     baselines = {}
     results, lines = {}, []
     for case in all_cases():
         if case.manip not in baselines:
             baselines[case.manip] = svm_bank(train, case.manip, seed)
             baseline = baselines[case.manip]
-            baseline.card["scales"] = calibrate_scales(baseline, crop_scores(baseline, split["train"] + split["validation"], stride))
+            baseline.card.scales = calibrate_scales(baseline, crop_scores(baseline, split["train"] + split["validation"], stride))
         metrics, example = evaluate_case(case, crops, detectors, baselines[case.manip], stride, device, seed)
         results[case.label] = metrics
         if case.label in FIGURE_CASES or (case.kind == "splice" and case.strength == MANIPULATIONS[case.manip].strengths[0]):
@@ -475,7 +475,7 @@ def shipped_accuracy(bank, manip: str, data) -> float:
     the green channel as luma and its chroma codes see no colour: the JPEG and noise cells
     understate the shipped detectors (docs/detectors.md measures them on RGB)."""
     logits = bank.patch_logits(data.x)[0][manip]
-    (accuracy,) = accuracy_by_strength(logits, data, float(bank.card["thresholds"][manip]["logit"])).values()
+    (accuracy,) = accuracy_by_strength(logits, data, bank.card.thresholds[manip]).values()
     return accuracy
 
 
@@ -682,7 +682,7 @@ def evaluate_patches(bank, data, train_makes: list[str], held_out: dict[str, lis
         svm = fit_svm(x, np.r_[np.zeros(len(train)), np.ones(len(train))], np.r_[train.camera, train.camera])
         head = bank.tasks.names.index(key)
         own = lambda f: head_input(f, bank.n_histograms, bank.feature_transform) @ bank.tasks.weight[head] + bank.tasks.bias[head]
-        t = bank.card["thresholds"][manip]["logit"]
+        t = bank.card.thresholds[manip]
         for name, test in sets.items():
             p, q = pristine[name][manip], bank.patch_logits_from_features(test.features[key])[manip]
             labels = np.r_[np.zeros(len(p)), np.ones(len(q))]

@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import PIL
@@ -23,7 +24,7 @@ from torch import nn
 
 from . import __version__
 from .core.constants import MIN_AREA, PATCH, WINDOWS
-from .core.types import sigmoid
+from .core.types import AnyCalibration, ScaleCalibration, sigmoid
 from .data import (
     BANK_POSITIONS,
     RESAVE_QUALITIES,
@@ -36,8 +37,8 @@ from .data import (
     build_resaved_bank,
     camera_make,
     list_photos,
+    make_split,
     resave_quality,
-    split_by_make,
 )
 from .families.bank import (
     HEAD_CHOICES,
@@ -52,6 +53,7 @@ from .families.bank import (
     histogram_width,
     resaved_name,
 )
+from .families.bank_card import BankCard, CoreRule, TrainingSplit
 from .families.netset import save_detector
 from .families.networks import BayarNet, RecastNet, to_input
 from .inputs.images import load_pixels
@@ -544,37 +546,36 @@ def crop_scores(bank: SRMBank, photos: list[Photo], stride: int, workers: int = 
 
 
 def calibrate_scales(bank: SRMBank, crops: list[CropScores], window_fpr: float = WINDOW_FPR,
-                     resaved: bool = False) -> dict[str, dict[str, dict[str, float]]]:
+                     resaved: bool = False) -> dict[str, dict[int, ScaleCalibration]]:
     """For each detector (``resaved``: each resaved head's map instead) and window size of the
     localisation map, the logit that ``window_fpr`` of the windows of pristine ``crops``
     (:func:`crop_scores`) exceed (``threshold``) and their interquartile range (``spread``):
-    {name: {str(window): {"threshold", "spread"}}} (see :class:`scanner.core.types.ScaleCalibration`).
+    {name: {window: ScaleCalibration}}.
 
     The crops are the bank's own training photos, on which its logits sit lower than on new
     makes; so every size of a detector has its threshold raised by the gap between the card's
     out-of-fold 128-pixel window threshold and the 128-pixel one found here (128 then equals the
     card's). Resaved heads have no out-of-fold threshold and keep the one found here."""
-    scales: dict[str, dict[str, dict[str, float]]] = {}
+    scales: dict[str, dict[int, ScaleCalibration]] = {}
     for name in ([resaved_name(n) for n in bank.resaved.names] if resaved else bank.names):
+        found = {}
         for window in sorted({w for _, scored in crops for w, _ in scored}):
             v = np.concatenate([(s.resaved if resaved else s.detectors)[name].ravel()
                                 for _, scored in crops for (w, _), s in scored.items() if w == window])
             q1, q3 = np.quantile(v, [0.25, 0.75])
-            scales.setdefault(name, {})[str(window)] = {"threshold": float(np.quantile(v, 1 - window_fpr)),
-                                                        "spread": float(q3 - q1)}
-        shift = 0.0 if resaved else bank.card["thresholds"][name]["logit"] - scales[name][str(PATCH)]["threshold"]
-        for calibration in scales[name].values():
-            calibration["threshold"] += shift
+            found[window] = (float(np.quantile(v, 1 - window_fpr)), float(q3 - q1))
+        shift = 0.0 if resaved else bank.scales(name)[PATCH].threshold - found[PATCH][0]
+        scales[name] = {window: ScaleCalibration(t + shift, spread) for window, (t, spread) in found.items()}
     return scales
 
 
-def calibrate_any_map(bank: SRMBank, crops: list[CropScores], stride: int, cell_fpr: float = WINDOW_FPR) -> dict:
+def calibrate_any_map(bank: SRMBank, crops: list[CropScores], stride: int,
+                      cell_fpr: float = WINDOW_FPR) -> tuple[AnyCalibration, dict[str, Any]]:
     """The relative part of the map of any detector (:func:`scanner.scoring.maps.any_map`), on the fused
     localisation maps of pristine ``crops`` (:func:`crop_scores`, scored for a scan at
     ``stride``): each detector's offset passes ``cell_fpr`` of the cells' distance from their
     image's median, and the threshold ``cell_fpr`` of the cells' largest distance less offset.
-    The card's ``any_map`` entry (see :class:`scanner.core.types.AnyCalibration`); needs the card's
-    ``scales``."""
+    Returns the calibration and how it was found (for the card); needs the card's ``scales``."""
     options = ScanOptions(stride=stride)
     departure = []
     for shape, scored in crops:
@@ -584,7 +585,7 @@ def calibrate_any_map(bank: SRMBank, crops: list[CropScores], stride: int, cell_
     cells = np.concatenate([d.reshape(len(d), -1) for d in departure], axis=1)
     offsets = np.quantile(cells, 1 - cell_fpr, axis=1)
     threshold = float(np.quantile((cells - offsets[:, None]).max(axis=0), 1 - cell_fpr))
-    return {"offsets": {name: float(v) for name, v in zip(names, offsets)}, "threshold": threshold,
+    return AnyCalibration({name: float(v) for name, v in zip(names, offsets)}, threshold), {
             "method": f"fused maps of {len(crops)} central {SCALE_CROP}-pixel crops of training photos (as stored, and saved as "
                       f"JPEG where the bank has resaved heads) at stride {stride}; "
                       f"offsets and threshold each passed by {cell_fpr:.1%} of the cells",
@@ -641,9 +642,10 @@ def cross_fitted_heads(features: dict[str, np.ndarray], candidates: dict[str, li
 
 
 def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feature_transform: str = "sqrt",
-               cache: Path | None = None, progress=None) -> SRMBank:
-    """Train the shipped bank on the training makes of split ``seed`` (the held-out test makes
-    are never used).
+               cache: Path | None = None, progress=None, split: str | None = None) -> SRMBank:
+    """Train the shipped bank on the training and validation makes of the make split ``split``
+    (:func:`scanner.data.make_split`: ``"sealed"`` or a seed; default the seed ``seed``), which
+    also seeds folds and solvers. The split's test makes are never used.
 
     1. Task heads for every :data:`HEAD_CHOICES` candidate are cross-fitted over ``folds`` make
        folds; each task keeps the candidate of highest out-of-fold AUC.
@@ -659,9 +661,10 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
     say = progress or (lambda message: None)
     start = time.perf_counter()
     photos = list_photos(root)
-    split = split_by_make(photos, seed)
-    training = split["train"] + split["validation"]
-    makes = {side: sorted({camera_make(p.camera) for p in ps}) for side, ps in split.items()}
+    split_name = split or str(seed)
+    sides = make_split(photos, split_name)
+    training = sides["train"] + sides["validation"]
+    makes = {side: sorted({camera_make(p.camera) for p in ps}) for side, ps in sides.items()}
     data = build_bank(root, BANK_SUBMODELS, photos, cache_dir=cache, progress=progress is not None)
     train = data.of_makes(makes["train"] + makes["validation"])
     f = {k: head_input(v, histogram_width(BANK_SUBMODELS, chroma=True), feature_transform) for k, v in train.features.items()}
@@ -694,35 +697,34 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
     tasks = LinearHeads(keys, np.stack([w for w, _ in final]), np.array([b - offset[k] for (_, b), k in zip(final, keys)]))
     operations = fit_operation_head({k: v[:: OPERATION_SUBSAMPLE] for k, v in f.items()}, seed=seed)
     bank = SRMBank(BANK_SUBMODELS, feature_transform, tasks, operations, lattice=True, chroma=True)
-    bank.card = {
+    split_card = TrainingSplit(split_name, tuple(makes["train"] + makes["validation"]), tuple(makes["test"]), {
+        "root": str(root), "split_seed": seed, "lossless_sets": makes["lossless"], "n_train_positions": len(train),
+        "positions_per_photo": BANK_POSITIONS, "patch": PATCH,
+        "manifest_sha256": hashlib.sha256("".join(sorted(p.sha256 for p in training)).encode()).hexdigest()})
+    about = {
         "task": {"manipulations": detectors, "tasks": keys},
-        "thresholds": {n: {"logit": t, "probability": float(sigmoid(t))} for n, t in calibration.thresholds.items()},
-        "image_rule": {n: {"threshold": q, "min_area": MIN_AREA, "stride_calibrated": stride}
-                       for n, q in calibration.image_threshold.items()},
         "heads": {k: {"choice": chosen[k].label, "out_of_fold_auc": auc[k], "offset": offset[k]} for k in keys},
         "calibration": {"method": f"heads cross-fitted over {folds} make folds of the training makes; each task head shifted to "
                                   f"logit 0 at {WINDOW_FPR:.1%} of its out-of-fold pristine windows; detector = largest shifted "
                                   f"logit of its strengths; window threshold at {WINDOW_FPR:.1%} of out-of-fold pristine windows; "
                                   f"image threshold flagging at most {IMAGE_FPR:.0%} of out-of-fold pristine photos (core of {MIN_AREA} px) at stride {stride}",
                         "folds": [sorted(m) for m in fold_makes], **calibration.evidence},
-        "data": {"root": str(root), "split_seed": seed, "train_makes": makes["train"] + makes["validation"],
-                 "test_makes": makes["test"], "lossless_sets": makes["lossless"], "n_train_positions": len(train),
-                 "positions_per_photo": BANK_POSITIONS, "patch": PATCH,
-                 "manifest_sha256": hashlib.sha256("".join(sorted(p.sha256 for p in training)).encode()).hexdigest()},
         "training": {"transform": feature_transform, "solver": "logistic regression (lbfgs) on standardised descriptors, folded",
                      "operation_head": f"multinomial, C=0.01, every {OPERATION_SUBSAMPLE}th training position",
                      "seconds": round(time.perf_counter() - start, 1)},
         "versions": library_versions(),
     }
+    bank.card = BankCard(calibration.thresholds, {n: CoreRule(q, MIN_AREA) for n, q in calibration.image_threshold.items()},
+                         split=split_card, about=about)
     say("resaved heads on every training make")
     resaved = build_resaved_bank(root, BANK_SUBMODELS, photos, cache_dir=cache, progress=progress is not None)
-    bank.resaved, bank.card["resaved"] = fit_resaved_heads(resaved.of_makes(makes["train"] + makes["validation"]),
+    bank.resaved, bank.card.about["resaved"] = fit_resaved_heads(resaved.of_makes(makes["train"] + makes["validation"]),
                                                            feature_transform, seed)
     say("window sizes of the localisation map and the map of any detector")
     crops = crop_scores(bank, training, stride)
     resaved_crops = crop_scores(bank, training, stride, resave=True)
-    bank.card["scales"] = calibrate_scales(bank, crops) | calibrate_scales(bank, crops + resaved_crops, resaved=True)
-    bank.card["any_map"] = calibrate_any_map(bank, crops + resaved_crops, stride)
+    bank.card.scales = calibrate_scales(bank, crops) | calibrate_scales(bank, crops + resaved_crops, resaved=True)
+    bank.card.any_map, bank.card.about["any_map"] = calibrate_any_map(bank, crops + resaved_crops, stride)
     return bank
 
 

@@ -19,6 +19,7 @@ from scanner.families.bank import (
     transform,
     window_sums,
 )
+from scanner.families.bank_card import BankCard, CoreRule
 from scanner.families.cards import WeightsError, read_card
 from scanner.families.networks import RecastNet, to_input
 from scanner.families.registry import load_shipped
@@ -85,8 +86,8 @@ def random_bank(rng, submodels=BANK_SUBMODELS[:3], tf="sqrt", lattice: bool = Fa
                 resaved: bool = True) -> SRMBank:
     f = 162 * len(submodels) + (N_LATTICE if lattice else 0) + (N_CHROMA if chroma else 0)
     keys = [task_key(m, s) for m, s in all_tasks()]
-    card = {"thresholds": {m: {"logit": 0.0, "probability": 0.5} for m in ("median", "blur", "noise", "resize", "jpeg")},
-            "image_rule": {m: {"threshold": 0.7, "min_area": 3 * 128 * 128} for m in ("median", "blur", "noise", "resize", "jpeg")}}
+    names = ("median", "blur", "noise", "resize", "jpeg")
+    card = BankCard(dict.fromkeys(names, 0.0), dict.fromkeys(names, CoreRule(0.7, 3 * 128 * 128)))
     return SRMBank(tuple(submodels), tf, LinearHeads(keys, rng.normal(size=(15, f)), rng.normal(size=15)),
                    LinearHeads(["pristine", "median", "blur", "noise", "resize", "jpeg"], rng.normal(size=(6, f)), rng.normal(size=6)),
                    card, lattice=lattice, chroma=chroma,
@@ -124,7 +125,7 @@ def test_dense_scores_equal_window_by_window(rng, stride, threads, band, window,
 @pytest.mark.parametrize("k, step, uneven", [(3, 1, False), (7, 1, False), (15, 4, False), (15, 1, False), (40, 7, False),
                                             (40, 1, False), (3, 2, True), (15, 4, True)])
 def test_window_sums_equal_explicit_sums(rng, k, step, uneven):
-    """Both ways of :func:`scanner.families.bank.box_sums` (shifted slices where few, a running-sum table
+    """Both ways of :func:`scanner.core.windows.box_sums` (shifted slices where few, a running-sum table
     where many: (40, 1) reads the table, the others take slices; views of evenly spaced starts,
     copies of uneven ones) against summing each k x k block of cells."""
     counts = rng.integers(0, 50, size=(70, 90, 81)).astype(np.int32)
@@ -230,16 +231,16 @@ def test_safetensors_round_trip_and_tamper_check(rng, tmp_path):
 def test_shipped_bank_is_safetensors_with_a_complete_card():
     bank = load_shipped()
     assert bank.names == ["median", "blur", "noise", "resize", "jpeg"]
-    assert bank.card["weights_file"].endswith(".safetensors")
     card = bank.card
-    assert set(card["thresholds"]) == set(card["image_rule"]) == set(bank.names)
-    assert set(card["data"]["train_makes"]).isdisjoint(card["data"]["test_makes"])
+    assert card.about["weights_file"].endswith(".safetensors")
+    assert set(card.thresholds) == set(card.image_rules) == set(bank.names)
+    assert bank.trained_on is card.split and set(card.split.train_makes).isdisjoint(card.split.test_makes)
     for name in bank.names:
         rule = bank.image_rule(name)
         assert 0 < rule.window_threshold <= rule.threshold < 1 and rule.min_area >= 128 * 128
     maps = bank.names + [f"{name}-resaved" for name in bank.resaved.names]
-    assert bank.resaved.names == card["resaved"]["manipulations"] == ["median", "blur", "noise", "resize"]
-    assert set(card["scales"]) == set(card["any_map"]["offsets"]) == set(maps)
+    assert bank.resaved.names == card.about["resaved"]["manipulations"] == ["median", "blur", "noise", "resize"]
+    assert set(card.scales) == set(card.any_map.offsets) == set(maps)
     assert all(set(bank.scales(name)) == {32, 64, 128} for name in maps)
 
 

@@ -285,13 +285,22 @@ def test_patch_evaluation_reads_lattice_descriptors(rng):
     assert np.isfinite([r.auc for r in results]).all()
 
 
-def test_localisation_refuses_detectors_of_another_split(tmp_path):
-    """Evaluated on another split's held-out makes, a bank would be scored on makes it trained on."""
+def test_localisation_reads_the_held_out_makes_of_the_detectors_own_split(tmp_path, monkeypatch):
+    """Evaluated on another split's held-out makes, a bank would be scored on makes it trained
+    on: whatever ``seed`` seeds the forgeries, the crops come from the split on the card."""
+    import scanner.evaluate
     from scanner.evaluate import run_localisation
     from scanner.families.registry import load_shipped
 
+    asked = []
+
+    def record(root, split, limit=None):
+        asked.append(split)
+        raise LookupError("stop here")
+
+    monkeypatch.setattr(scanner.evaluate, "held_out_crops", record)
     bank = load_shipped()
-    trained_on = bank.card["data"]["split_seed"]
-    with pytest.raises(ValueError, match=f"--seed {trained_on}"):
-        run_localisation(tmp_path, bank, tmp_path / "out.md", seed=trained_on + 1)
+    with pytest.raises(LookupError):
+        run_localisation(tmp_path, bank, tmp_path / "out.md", seed=int(bank.trained_on.name) + 1 if bank.trained_on.name.isdigit() else 7)
+    assert asked == [bank.trained_on.name]
     assert not (tmp_path / "out.md").exists()

@@ -17,6 +17,7 @@ from scanner.cli import app
 from scanner.core.constants import MIN_AREA, PATCH
 from scanner.core.files import file_sha256
 from scanner.core.types import ImageRule, ScaleCalibration, WindowScores
+from scanner.core.windows import window_grid
 from scanner.families import registry
 from scanner.families.bank import SRMBank
 from scanner.families.cards import BANK_CARD, WeightsError
@@ -38,11 +39,14 @@ class ConstantSet:
     def names(self) -> list[str]:
         return list(self.logits)
 
+    @property
+    def trained_on(self) -> None:
+        return None
+
     def dense_grids(self, pixels, grids, device="cpu", threads=1) -> list[WindowScores]:
         out = []
         for window, stride in grids:
-            tops = np.arange(0, pixels.shape[0] - window + 1, stride)
-            lefts = np.arange(0, pixels.shape[1] - window + 1, stride)
+            tops, lefts = window_grid(*pixels.shape[:2], stride, window)
             out.append(WindowScores(tops, lefts, {n: np.full((len(tops), len(lefts)), v) for n, v in self.logits.items()},
                                     np.zeros((0, len(tops), len(lefts))), []))
         return out

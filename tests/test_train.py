@@ -324,7 +324,6 @@ def test_window_sizes_are_calibrated_on_colour_photos(tmp_path, rng):
 def test_the_map_of_any_detector_is_calibrated_on_pristine_photos(tmp_path, rng):
     """Offsets and threshold are the 0.5% levels of the photos' own cells: recomputed here from
     the maps a scan draws, 0.5% of cells pass each offset, and 0.5% pass the relative part's 0."""
-    from scanner.core.types import AnyCalibration
     from scanner.data import Photo
     from scanner.families.registry import load_shipped
     from scanner.lattice import central_crop
@@ -340,26 +339,26 @@ def test_the_map_of_any_detector_is_calibrated_on_pristine_photos(tmp_path, rng)
         images.append(manipulations.jpeg(textured_image(rng, 256, 320), 90))
         Image.fromarray(images[-1]).save(path)
         photos.append(Photo(path, f"camera {k}", ""))
-    entry = calibrate_any_map(bank, crop_scores(bank, photos, 32, workers=1), 32)
+    calibration, about = calibrate_any_map(bank, crop_scores(bank, photos, 32, workers=1), 32)
+    assert about["crops"] == 3
     maps = []
     for image in images:
         analysis = analyze(central_crop(image, SCALE_CROP), bank, ScanOptions(stride=32))
         evidence = analysis.evidence | analysis.resaved
         names = list(evidence)  # the detectors', then the resaved heads'
         maps.append(np.stack([evidence[name] for name in names]))
-    assert sorted(entry["offsets"]) == sorted(names)
+    assert sorted(calibration.offsets) == sorted(names)
     departure = np.concatenate([background_departure(m).reshape(len(m), -1) for m in maps], axis=1)
-    offsets = np.array([entry["offsets"][n] for n in names])
+    offsets = np.array([calibration.offsets[n] for n in names])
     assert np.allclose((departure > offsets[:, None]).mean(axis=1), 0.005, atol=0.002)
-    calibration = AnyCalibration(entry["offsets"], entry["threshold"])
     relative = np.concatenate([(background_departure(m) - offsets[:, None, None]).max(axis=0).ravel() for m in maps])
-    assert abs((relative > entry["threshold"]).mean() - 0.005) <= 0.002
+    assert abs((relative > calibration.threshold).mean() - 0.005) <= 0.002
     detectors = len(bank.names)
     for m in maps:
         both = any_map(dict(zip(names[:detectors], m[:detectors])), calibration, dict(zip(names[detectors:], m[detectors:])))
         assert (both >= m[:detectors].max(axis=0)).all()
         np.testing.assert_allclose(np.maximum(both, 0), np.maximum(np.maximum(m[:detectors].max(axis=0), (
-            background_departure(m) - offsets[:, None, None]).max(axis=0) - entry["threshold"]), 0))
+            background_departure(m) - offsets[:, None, None]).max(axis=0) - calibration.threshold), 0))
 
 
 def test_sampled_positions_still_lower_the_loss(rng):

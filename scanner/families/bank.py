@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +41,13 @@ from .. import lattice as jpeg_lattice
 from ..core.constants import CARD_SCHEMA, PATCH
 from ..core.files import file_sha256
 from ..core.types import AnyCalibration, ImageRule, ScaleCalibration, WindowScores
+from ..core.windows import box_sums_2d, window_grid
 from ..inputs.images import green_of
 from ..manipulations import all_tasks, task_key
 from ..srm import ANCHOR_MARGIN, DIRECTIONS, N_CODES, Submodel, bank_features, cell_histograms, code_maps
 from ..srm import N_FEATURES as SUBMODEL_FEATURES
-from .cards import BANK_CARD, WeightsError, read_card
+from .bank_card import BankCard
+from .cards import BANK_CARD, TrainingSplit, WeightsError, read_card
 
 TRANSFORMS = ("identity", "sqrt")
 """Element-wise maps of the pooled histograms before the linear heads."""
@@ -132,7 +134,7 @@ class SRMBank:
     feature_transform: str
     tasks: LinearHeads
     operations: LinearHeads
-    card: dict = field(default_factory=dict)
+    card: BankCard | None = None
     path: Path | None = None
     lattice: bool = False
     chroma: bool = False
@@ -168,26 +170,28 @@ class SRMBank:
                 chosen.append(name)
         return chosen
 
-    def image_rule(self, name: str):
-        """When detector ``name`` flags an image (:class:`scanner.core.types.ImageRule`), from the card."""
-        rule = self.card["image_rule"][name]
-        return ImageRule(float(self.card["thresholds"][name]["probability"]), float(rule["threshold"]), int(rule["min_area"]))
+    @property
+    def trained_on(self) -> TrainingSplit | None:
+        """The make split the bank was trained on (None on an untrained or uncalibrated bank)."""
+        return self.card.split if self.card else None
 
-    def scales(self, name: str) -> dict:
-        """Window size (pixels) -> :class:`scanner.core.types.ScaleCalibration` of detector (or resaved
-        map) ``name``, from the card (only a detector's 128-pixel window threshold, spread 1, on
-        cards without scales; nothing for a map the card does not calibrate)."""
-        if "scales" not in self.card:
-            known = name in self.card["thresholds"]
-            return {PATCH: ScaleCalibration(float(self.card["thresholds"][name]["logit"]), 1.0)} if known else {}
-        return {int(w): ScaleCalibration(float(c["threshold"]), float(c["spread"]))
-                for w, c in self.card["scales"].get(name, {}).items()}
+    def _card(self) -> BankCard:
+        if self.card is None:
+            raise ValueError("this bank has no card: it was never calibrated (scanner.train.train_bank)")
+        return self.card
 
-    def any_calibration(self):
-        """The card's :class:`scanner.core.types.AnyCalibration` of the map of any detector (None on
-        cards without one)."""
-        c = self.card.get("any_map")
-        return AnyCalibration({n: float(v) for n, v in c["offsets"].items()}, float(c["threshold"])) if c else None
+    def image_rule(self, name: str) -> ImageRule:
+        """When detector ``name`` flags an image, from the card."""
+        return self._card().image_rule(name)
+
+    def scales(self, name: str) -> dict[int, ScaleCalibration]:
+        """Window size (pixels) -> calibration of detector (or resaved map) ``name``, from the card
+        (:meth:`scanner.families.bank_card.BankCard.window_scales`)."""
+        return self._card().window_scales(name)
+
+    def any_calibration(self) -> AnyCalibration | None:
+        """The card's calibration of the map of any detector (None on cards without one)."""
+        return self._card().any_map
 
     def select(self, names: list[str]) -> "SRMBank":
         """The same bank with only the detectors (and resaved heads) in ``names`` (the operation
@@ -199,12 +203,12 @@ class SRMBank:
             rows = [i for i, t in enumerate(heads.names) if of(t) in names]
             return LinearHeads([heads.names[i] for i in rows], heads.weight[rows], heads.bias[rows])
 
-        return SRMBank(self.submodels, self.feature_transform, keep(self.tasks, detector_of), self.operations, self.card,
-                       self.path, self.lattice, self.chroma, keep(self.resaved, lambda name: name))
+        return SRMBank(self.submodels, self.feature_transform, keep(self.tasks, detector_of), self.operations,
+                       self.card.select(names) if self.card else None, self.path, self.lattice, self.chroma, keep(self.resaved, lambda name: name))
 
     def describe(self) -> dict:
         """What the JSON output records of the models used."""
-        sha = self.card.get("weights_sha256")
+        sha = self._card().about.get("weights_sha256")
         return {name: {"file": str(self.path), "sha256": sha, "architecture": "srm-bank", **vars(self.image_rule(name))}
                 for name in self.names}
 
@@ -251,8 +255,7 @@ class SRMBank:
         cell = math.gcd(*[s for _, s in grids], *[w - ANCHOR_MARGIN for w, _ in grids])
         period = math.lcm(*[s for _, s in grids])  # band edges on every grid's rows
         band = max(period, BAND_ROWS // period * period)
-        tops = [np.arange(0, height - w + 1, s) for w, s in grids]
-        lefts = [np.arange(0, width - w + 1, s) for w, s in grids]
+        tops, lefts = zip(*(window_grid(height, width, s, w) for w, s in grids))
         parts: list[list[np.ndarray]] = [[] for _ in grids]
         for r0 in range(0, max(t[-1] for t in tops) + 1, band):
             local = [t[(t >= r0) & (t < r0 + band)] - r0 for t in tops]
@@ -344,47 +347,10 @@ time, and whose lattice features it reads out at a time, rather than arrays of t
 (docs/performance.md, 0.6.3: 512 to 16 384 measured)."""
 
 
-SLICE_PASSES = 16
-"""Cost, in passes over the input, up to which :func:`box_sums` adds shifted slices rather than
-reading a running-sum table (16: every window of the default scan, at any stride; measured in
-docs/performance.md, 0.6.3)."""
-
-
 def window_sums(counts: np.ndarray, rows: np.ndarray, cols: np.ndarray, k: int) -> np.ndarray:
     """Sums of cell histograms (R, C, 81) over k x k cells whose top-left cells are every
-    (rows[i], cols[j]): (len(rows) * len(cols), 81). Separable: k cells down at the needed rows
-    only, then k cells across (:func:`box_sums`)."""
-    return box_sums(box_sums(counts, rows, k, axis=0), cols, k, axis=1).reshape(-1, N_CODES)
-
-
-def box_sums(x: np.ndarray, starts: np.ndarray, k: int, axis: int) -> np.ndarray:
-    """Sums of ``k`` consecutive slices of ``x`` along ``axis`` from each index of ``starts``
-    (the axis becomes len(starts) long). Adding the k shifted slices (views of x when the starts
-    are evenly spaced) costs k * len(starts) slices of work; a running-sum table costs a few
-    passes over ``x``, and numpy's running sum holds the interpreter lock. Slices while they cost
-    at most :data:`SLICE_PASSES` passes, else the table. Integer sums, so either way gives the
-    same counts (docs/performance.md, 0.6.1 and 0.6.3)."""
-    if k * len(starts) <= SLICE_PASSES * x.shape[axis]:
-        out = np.take(x, starts, axis=axis)
-        for shift in range(1, k):
-            out += _slices(x, starts + shift, axis)
-        return out
-    shape, after_first = list(x.shape), [slice(None)] * x.ndim
-    shape[axis] += 1
-    after_first[axis] = slice(1, None)
-    table = np.zeros(shape, dtype=x.dtype)  # along the axis, table[i] = the sum of the first i slices
-    np.cumsum(x, axis=axis, out=table[tuple(after_first)])
-    return np.take(table, starts + k, axis=axis) - np.take(table, starts, axis=axis)
-
-
-def _slices(x: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
-    """The slices of x along ``axis`` at ``index``: a view when the indices are evenly spaced, else a copy."""
-    step = index[1] - index[0] if len(index) > 1 else 1
-    if step > 0 and np.all(np.diff(index) == step):
-        where = [slice(None)] * x.ndim
-        where[axis] = slice(index[0], index[-1] + 1, step)
-        return x[tuple(where)]
-    return np.take(x, index, axis=axis)
+    (rows[i], cols[j]): (len(rows) * len(cols), 81) (:func:`scanner.core.windows.box_sums_2d`)."""
+    return box_sums_2d(counts, rows, cols, (k, k)).reshape(-1, N_CODES)
 
 
 # ----------------------------------------------------------------------------- training
@@ -417,7 +383,7 @@ def save_bank(bank: SRMBank, directory: str | Path, name: str = "bank") -> Path:
     # safetensors writes the raw buffer: a Fortran-ordered array (scikit-learn's multinomial
     # coef_) would come back scrambled, so every tensor is made C-contiguous first
     save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(weights))
-    card = dict(bank.card, schema=CARD_SCHEMA, name=name,
+    card = dict(bank._card().to_json(), schema=CARD_SCHEMA, name=name,
                 architecture={"type": "srm-bank", "submodels": [[s.order, s.threshold] for s in bank.submodels],
                               "transform": bank.feature_transform, "window": PATCH, "anchors": PATCH - ANCHOR_MARGIN,
                               "tasks": bank.tasks.names, "operations": bank.operations.names,
@@ -442,7 +408,8 @@ def load_bank(card: dict, weights: Path) -> SRMBank:
                if "resaved" in arch else None)
     return SRMBank(tuple(Submodel(int(o), int(t)) for o, t in arch["submodels"]), arch["transform"],
                    LinearHeads(list(arch["tasks"]), tensors["tasks.weight"], tensors["tasks.bias"]),
-                   LinearHeads(list(arch["operations"]), tensors["operations.weight"], tensors["operations.bias"]), card,
+                   LinearHeads(list(arch["operations"]), tensors["operations.weight"], tensors["operations.bias"]),
+                   BankCard.from_json(card),
                    lattice="lattice" in arch, chroma="chroma" in arch, resaved=resaved)
 
 

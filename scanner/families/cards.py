@@ -6,10 +6,33 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from ..core.files import file_sha256
+
+
+@dataclass(frozen=True)
+class TrainingSplit:
+    """The make split a set of detectors was trained on: ``name`` (``sealed`` or a seed, as
+    :func:`scanner.data.make_split` takes it), the makes trained and calibrated on, the held-out
+    test makes, and the rest of the card's ``data`` section as written."""
+
+    name: str
+    train_makes: tuple[str, ...]
+    test_makes: tuple[str, ...]
+    about: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "TrainingSplit":
+        name = str(data.get("split", data.get("split_seed", "0")))
+        rest = {k: v for k, v in data.items() if k not in ("split", "train_makes", "test_makes")}
+        return cls(name, tuple(data.get("train_makes", ())), tuple(data.get("test_makes", ())), rest)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"split": self.name, "train_makes": list(self.train_makes), "test_makes": list(self.test_makes), **self.about}
 
 
 class WeightsError(Exception):

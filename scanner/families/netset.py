@@ -16,9 +16,10 @@ from torch import nn
 from ..core.constants import CARD_SCHEMA, MIN_AREA, PATCH
 from ..core.files import file_sha256
 from ..core.types import ImageRule, ScaleCalibration, WindowScores
+from ..core.windows import window_grid
 from ..inputs.images import green_of
 from .cards import WeightsError, read_card
-from .networks import BayarNet, RecastNet, grid
+from .networks import BayarNet, RecastNet
 
 
 @dataclass
@@ -55,6 +56,11 @@ class NetSet:
     def names(self) -> list[str]:
         return list(self.detectors)
 
+    @property
+    def trained_on(self) -> None:
+        """None: single networks are trained on a camera split, not a make split (issue 30)."""
+        return None
+
     def image_rule(self, name: str):
         """The card's window threshold, also as the image threshold, and the default core area."""
         return ImageRule(self.detectors[name].threshold, self.detectors[name].threshold, MIN_AREA)
@@ -81,7 +87,7 @@ class NetSet:
         if window != PATCH:
             raise ValueError(f"single-network detectors score {PATCH}-pixel windows only, not {window}")
 
-        tops, lefts = grid(*green.shape, stride)
+        tops, lefts = window_grid(*green.shape, stride, PATCH)
         logits = {name: d.net.grid_logits(green, stride, device) for name, d in self.detectors.items()}
         return WindowScores(tops, lefts, logits, np.zeros((0, len(tops), len(lefts))), [])
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..core.windows import box_sums_2d, window_grid
 from ..srm import (
     N_CODES,
     N_FEATURES,
@@ -387,36 +388,19 @@ class BayarNet(nn.Module):
 # window equals the window mean of a per-pixel map z_s = <p_s, u> (p_s the codeword
 # assignments at pixel s, u the head's weight difference). The image is convolved once, in
 # row strips, into three z maps (across: H + V, along H, along V); window sums then come
-# from integral images (box filters) at any stride. The 81-channel assignments are never
+# from box sums (:func:`scanner.core.windows.box_sums_2d`) at any stride. The 81-channel assignments are never
 # held for more than one chunk of pixels.
-
-def _box_sums(z: torch.Tensor, box: tuple[int, int], tops: torch.Tensor, lefts: torch.Tensor, col_chunk: int = 1024) -> torch.Tensor:
-    """Sums of z (h, w) over boxes of ``box`` = (rows, cols) at every (top, left): (len(tops), len(lefts)) float64."""
-    bh, bw = box
-    rows = torch.empty(len(tops), z.shape[1], dtype=torch.float64, device=z.device)
-    for c in range(0, z.shape[1], col_chunk):
-        part = z[:, c : c + col_chunk].to(torch.float64)
-        cum = torch.nn.functional.pad(part.cumsum(0), (0, 0, 1, 0))
-        rows[:, c : c + col_chunk] = cum[tops + bh] - cum[tops]
-    cum = torch.nn.functional.pad(rows.cumsum(1), (1, 0))
-    return cum[:, lefts + bw] - cum[:, lefts]
-
-
-def grid(height: int, width: int, stride: int, window: int = 128) -> tuple[np.ndarray, np.ndarray]:
-    """Window tops and lefts (pixels) of the analysis grid: every ``stride`` pixels from 0."""
-    return np.arange(0, height - window + 1, stride), np.arange(0, width - window + 1, stride)
-
 
 @torch.no_grad()
 def dense_logits(net: RecastNet, green: np.ndarray, stride: int = 32, device: torch.device | str = "cpu",
                  window: int = 128) -> np.ndarray:
     """Logit difference (processed - pristine) of every window on the grid, densely.
 
-    green: uint8 (H, W). Returns float64 (len(tops), len(lefts)) as :func:`grid`.
+    green: uint8 (H, W). Returns float64 (len(tops), len(lefts)) as :func:`scanner.core.windows.window_grid`.
     Equals scoring each window on its own (:func:`window_logits`) up to float rounding.
     """
     height, width = green.shape
-    tops, lefts = (torch.as_tensor(a, device=device) for a in grid(height, width, stride, window))
+    tops, lefts = window_grid(height, width, stride, window)
     d = (net.head.weight[1] - net.head.weight[0]).to(device)
     u = {"across": d[:81].float(), "along": d[81:].float()}
     z_across = torch.empty(height - 3, width - 3, device=device)
@@ -434,11 +418,13 @@ def dense_logits(net: RecastNet, green: np.ndarray, stride: int = 32, device: to
         n = min(STRIP_ROWS, height - 6 - a)
         if n > 0:
             z_along_v[a : a + n] = net.along.project(xt, u["along"], mode, alpha).T[:n]
-    across = _box_sums(z_across, (window - 3, window - 3), tops, lefts) / (window - 3) ** 2
-    along = (_box_sums(z_along_h, (window, window - 6), tops, lefts)
-             + _box_sums(z_along_v, (window - 6, window), tops, lefts)) / (window * (window - 6))
+    def pooled(z: torch.Tensor, box: tuple[int, int]) -> np.ndarray:
+        return box_sums_2d(z.double().cpu().numpy(), tops, lefts, box)
+
+    across = pooled(z_across, (window - 3, window - 3)) / (window - 3) ** 2
+    along = (pooled(z_along_h, (window, window - 6)) + pooled(z_along_v, (window - 6, window))) / (window * (window - 6))
     bias = float(net.head.bias[1] - net.head.bias[0])
-    return ((across + along) / 2 + bias).cpu().numpy()
+    return (across + along) / 2 + bias
 
 
 @torch.no_grad()
@@ -446,7 +432,7 @@ def window_logits(net: torch.nn.Module, green: np.ndarray, stride: int = 32, dev
                   window: int = 128, batch_size: int = 64) -> np.ndarray:
     """Logit difference of every window on the grid, each window cut out and scored on its own
     (the reference for :func:`dense_logits`; the only path for non-recast networks)."""
-    tops, lefts = grid(*green.shape, stride, window)
+    tops, lefts = window_grid(*green.shape, stride, window)
     corners = [(t, l) for t in tops for l in lefts]
     out = np.empty(len(corners))
     for start in range(0, len(corners), batch_size):

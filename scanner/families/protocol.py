@@ -10,6 +10,7 @@ from typing import Callable, Protocol, runtime_checkable
 import numpy as np
 
 from ..core.types import AnyCalibration, ImageRule, ScaleCalibration, WindowScores
+from .cards import TrainingSplit
 
 
 @runtime_checkable
@@ -26,6 +27,11 @@ class DetectorSet(Protocol):
     @property
     def names(self) -> list[str]:
         """The detectors, one per manipulation."""
+
+    @property
+    def trained_on(self) -> TrainingSplit | None:
+        """The make split the set was trained and calibrated on (None when its card names none):
+        evaluation reads the held-out makes of this split."""
 
     def dense_grids(self, pixels: np.ndarray, grids: list[tuple[int, int]], device: str = "cpu",
                     threads: int = 1) -> list[WindowScores]:

@@ -1,0 +1,55 @@
+"""Windows on an image: the analysis grid, and sums over boxes of a map at every window.
+
+Every family scores the same grid (:func:`window_grid`) and pools maps over windows with the one
+box sum (:func:`box_sums`), applied per axis."""
+
+from __future__ import annotations
+
+import numpy as np
+
+SLICE_PASSES = 16
+"""Cost, in passes over the input, up to which :func:`box_sums` adds shifted slices rather than
+reading a running-sum table (16: every window of the default scan, at any stride; measured in
+docs/performance.md, 0.6.3)."""
+
+
+def window_grid(height: int, width: int, stride: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Window tops (rows,) and lefts (cols,) in pixels of the analysis grid of an image of
+    ``height`` x ``width`` pixels: every ``stride`` pixels from 0, each window inside the image."""
+    return np.arange(0, height - window + 1, stride), np.arange(0, width - window + 1, stride)
+
+
+def box_sums(x: np.ndarray, starts: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """Sums of ``k`` consecutive slices of ``x`` along ``axis`` from each index of ``starts``
+    (the axis becomes len(starts) long). Adding the k shifted slices (views of x when the starts
+    are evenly spaced) costs k * len(starts) slices of work; a running-sum table costs a few
+    passes over ``x``, and numpy's running sum holds the interpreter lock. Slices while they cost
+    at most :data:`SLICE_PASSES` passes, else the table. On integers either way gives the same
+    sums (docs/performance.md, 0.6.1 and 0.6.3); floats should be float64."""
+    if k * len(starts) <= SLICE_PASSES * x.shape[axis]:
+        out = np.take(x, starts, axis=axis)
+        for shift in range(1, k):
+            out += _slices(x, starts + shift, axis)
+        return out
+    shape, after_first = list(x.shape), [slice(None)] * x.ndim
+    shape[axis] += 1
+    after_first[axis] = slice(1, None)
+    table = np.zeros(shape, dtype=x.dtype)  # along the axis, table[i] = the sum of the first i slices
+    np.cumsum(x, axis=axis, out=table[tuple(after_first)])
+    return np.take(table, starts + k, axis=axis) - np.take(table, starts, axis=axis)
+
+
+def box_sums_2d(x: np.ndarray, tops: np.ndarray, lefts: np.ndarray, box: tuple[int, int]) -> np.ndarray:
+    """Sums of x (H, W, ...) over boxes of ``box`` = (rows, cols) whose top-left corners are every
+    (tops[i], lefts[j]): (len(tops), len(lefts), ...). Separable: :func:`box_sums` down, then across."""
+    return box_sums(box_sums(x, tops, box[0], axis=0), lefts, box[1], axis=1)
+
+
+def _slices(x: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
+    """The slices of x along ``axis`` at ``index``: a view when the indices are evenly spaced, else a copy."""
+    step = index[1] - index[0] if len(index) > 1 else 1
+    if step > 0 and np.all(np.diff(index) == step):
+        where = [slice(None)] * x.ndim
+        where[axis] = slice(index[0], index[-1] + 1, step)
+        return x[tuple(where)]
+    return np.take(x, index, axis=axis)
