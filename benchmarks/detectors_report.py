@@ -29,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from scanner.data import build_bank, camera_make, default_pristine_dir, list_photos, split_by_make
-from scanner.evaluate import evaluate_images, evaluate_patches
+from scanner.evaluation.held_out import evaluate_images, evaluate_patches
 from scanner.families.registry import load_shipped
+from scanner.training.bank_data import build_bank
+from scanner.training.photos import camera_make, default_pristine_dir, list_photos, split_by_make
 
 
 def evaluate_seed(root: Path, seed: int, folder: Path) -> dict:
@@ -58,7 +59,7 @@ def evaluate_seed(root: Path, seed: int, folder: Path) -> dict:
 def markdown(results: list[dict], command: str) -> str:
     lines = ["# Detectors: held-out makes", "", "Produced by:", "", "```bash", command, "```", ""]
     lines += ["Every number is measured on camera makes that the bank never saw in training or calibration "
-              "(the split's `test` side; see `scanner.data.split_by_make`). The shipped bank is split 0's.", ""]
+              "(the split's `test` side; see `scanner.training.photos.split_by_make`). The shipped bank is split 0's.", ""]
     tasks = [r["task"] for r in results[0]["patches"]]
     lines += ["## Patches: AUC per task, per split", "",
               "| task | " + " | ".join(f"split {r['seed']}: detector / head / SRM+SVM" for r in results) + " | detector >= SVM |",

@@ -17,10 +17,11 @@ import argparse
 import numpy as np
 from heldout import add_bank_arguments, load_bank
 
-from scanner import manipulations
 from scanner.core.constants import PATCH
-from scanner.data import bank_region, build_bank, list_photos
-from scanner.manipulations import task_key
+from scanner.processing import manipulations
+from scanner.processing.manipulations import task_key
+from scanner.training.bank_data import bank_region, build_bank
+from scanner.training.photos import list_photos
 
 
 def balanced(false_positive: np.ndarray, miss: np.ndarray) -> float:

@@ -15,9 +15,11 @@ import argparse
 import numpy as np
 import torch
 
-from scanner.data import build_task, default_pristine_dir
 from scanner.families.networks import to_input
-from scanner.train import accuracy_by_strength, build_network, predict_scores, run_baseline, threshold_at_fpr
+from scanner.training.networks import build_network, predict_scores
+from scanner.training.patches import build_task
+from scanner.training.photos import default_pristine_dir
+from scanner.training.svm import accuracy_by_strength, run_baseline, threshold_at_fpr
 
 
 def main() -> None:

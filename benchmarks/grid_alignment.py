@@ -3,12 +3,12 @@
     python benchmarks/grid_alignment.py --bank 0=weights [--quality 85]
 
 A camera JPEG keeps its 8x8 block grid in the decoded pixels (the quantisation lattice,
-scanner.lattice). A region pasted from elsewhere, with no processing, usually brings its own
+scanner.features.lattice). A region pasted from elsewhere, with no processing, usually brings its own
 grid at another offset (63 times in 64 for a random shift), and none of the five detectors reads
 that. For every 8x8 block of luma and each of the 64 grid offsets, the lattice strength
-(scanner.lattice.step_terms summed over the low frequencies and steps 2-8, over
+(scanner.features.lattice.step_terms summed over the low frequencies and steps 2-8, over
 ``--blocks`` x ``--blocks`` blocks) is compared with the strength on the image's own grid
-(scanner.lattice.grid_offset): the map is how much better some other grid fits there, read
+(scanner.features.lattice.grid_offset): the map is how much better some other grid fits there, read
 against its own median over the image in both directions (as the map of any detector reads the
 detectors' maps). On the forgeries of benchmarks/untrained_edits.py (same crops, donors, seeds),
 optionally saved as JPEG at ``--quality`` afterwards: mean pixel AUC and exact best-threshold F1,
@@ -28,8 +28,9 @@ from scipy.ndimage import uniform_filter
 from sklearn.metrics import roc_auc_score
 from untrained_edits import CASES
 
-from scanner import lattice
-from scanner.evaluate import forgeries, held_out_crops, localisation_scores
+from scanner.evaluation.forgeries import forgeries, held_out_crops
+from scanner.evaluation.metrics import localisation_scores
+from scanner.features import lattice
 from scanner.writers.figures import pixel_map
 
 STEPS = (2, 3, 4, 5, 6, 8)

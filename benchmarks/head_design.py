@@ -6,8 +6,8 @@ VARIANTS is a JSON list of [label, submodels ("all", "none" or a list of names),
 or [..., C, extras]: mode ``task`` fits one logistic head per task (and reports, as ``max TASK``,
 the largest of a manipulation's task heads, each shifted to its 99.5% training-pristine quantile),
 ``manip`` one head per manipulation on its three strengths mixed; ``extras`` lists the features
-added to the histograms: "chroma" (:mod:`scanner.chroma`, transformed like the histograms) and
-"lattice" (:mod:`scanner.lattice`, as they are). Heads are fitted on the training makes
+added to the histograms: "chroma" (:mod:`scanner.features.chroma`, transformed like the histograms) and
+"lattice" (:mod:`scanner.features.lattice`, as they are). Heads are fitted on the training makes
 of each split; per task, AUC is measured on the ``--side`` makes, and TNR and TPR at the head's
 99.5% training-pristine quantile on those makes and on the lossless film scans (``film``).
 ``--tasks`` limits the tasks. One JSON line per variant and seed.
@@ -24,10 +24,11 @@ import warnings
 import numpy as np
 from heldout import auc
 
-from scanner.data import build_bank, camera_make, default_pristine_dir, list_photos, split_by_make
 from scanner.families.bank import HeadChoice, fit_logistic, head_input, histogram_width
-from scanner.manipulations import all_tasks, task_key
-from scanner.train import BANK_SUBMODELS
+from scanner.processing.manipulations import all_tasks, task_key
+from scanner.training.bank import BANK_SUBMODELS
+from scanner.training.bank_data import build_bank
+from scanner.training.photos import camera_make, default_pristine_dir, list_photos, split_by_make
 
 
 def main() -> None:

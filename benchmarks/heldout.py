@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from scanner import manipulations
-from scanner.data import default_pristine_dir
 from scanner.families.bank import SRMBank
 from scanner.families.registry import load_shipped
+from scanner.processing import manipulations
+from scanner.training.photos import default_pristine_dir
 
 
 def auc(negative: np.ndarray, positive: np.ndarray) -> float:

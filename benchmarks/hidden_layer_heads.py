@@ -24,10 +24,11 @@ import numpy as np
 import torch
 from heldout import auc
 
-from scanner.data import build_bank, camera_make, default_pristine_dir, list_photos, split_by_make
 from scanner.families.bank import HeadChoice, fit_logistic, head_input, histogram_width
-from scanner.manipulations import all_tasks, task_key
-from scanner.train import BANK_SUBMODELS, make_folds
+from scanner.processing.manipulations import all_tasks, task_key
+from scanner.training.bank import BANK_SUBMODELS, make_folds
+from scanner.training.bank_data import build_bank
+from scanner.training.photos import camera_make, default_pristine_dir, list_photos, split_by_make
 
 INPUTS = {"median": HeadChoice(None, 0.01, chroma=True), "blur": HeadChoice(None, 0.01, chroma=True),
           "resize": HeadChoice(None, 0.01, chroma=True), "noise": HeadChoice((), 0.01, chroma=True),

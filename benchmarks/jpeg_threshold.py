@@ -2,9 +2,9 @@
 
     python benchmarks/jpeg_threshold.py [--seed 0] [--images ../shared/data/pristine]
 
-Repeats the out-of-fold step of ``scanner train`` (scanner.train.train_bank) for the three JPEG
+Repeats the out-of-fold step of ``scanner train`` (scanner.training.bank.train_bank) for the three JPEG
 heads of split ``--seed``: heads cross-fitted over the same make folds
-(scanner.train.cross_fitted_heads), each shifted to logit 0
+(scanner.training.bank.cross_fitted_heads), each shifted to logit 0
 at WINDOW_FPR of its out-of-fold pristine windows, the detector taking the largest. Prints the
 detector's window threshold, the photos whose out-of-fold pristine windows pass it (with the
 JPEG quality that MANIFEST.tsv gives), and each strength's out-of-fold TPR at that threshold.
@@ -20,9 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from scanner.data import build_bank, camera_make, default_pristine_dir, list_photos, split_by_make
 from scanner.families.bank import HEAD_CHOICES, head_input, histogram_width
-from scanner.train import BANK_SUBMODELS, WINDOW_FPR, cross_fitted_heads, make_folds
+from scanner.training.bank import BANK_SUBMODELS, cross_fitted_heads, make_folds
+from scanner.training.bank_data import build_bank
+from scanner.training.calibration import WINDOW_FPR
+from scanner.training.photos import camera_make, default_pristine_dir, list_photos, split_by_make
 
 TASKS = ("jpeg:70", "jpeg:80", "jpeg:90")
 

@@ -18,7 +18,8 @@ import numpy as np
 from heldout import add_bank_arguments, load_bank
 
 from scanner.core.threads import use_threads
-from scanner.evaluate import all_cases, forgeries, held_out_crops, map_scores
+from scanner.evaluation.forgeries import all_cases, forgeries, held_out_crops
+from scanner.evaluation.metrics import map_scores
 from scanner.scoring.analysis import analyze
 from scanner.scoring.options import ScanOptions
 

@@ -20,17 +20,18 @@ import numpy as np
 from heldout import add_bank_arguments, load_bank
 
 from scanner.core.threads import use_threads
-from scanner.evaluate import SMALL_AREA, forgeries, held_out_crops, map_scores
-from scanner.forgery import copy_move, splice
+from scanner.evaluation.forgeries import SMALL_AREA, forgeries, held_out_crops
+from scanner.evaluation.metrics import map_scores
+from scanner.features.lattice import central_crop
 from scanner.inputs.images import load_rgb
-from scanner.lattice import central_crop
+from scanner.processing.forgery import copy_move, splice
 from scanner.scoring.analysis import analyze
 from scanner.scoring.maps import any_map
 from scanner.scoring.options import ScanOptions
 
 SIDE = 496
 """Crop side, pixels (the McMaster images are 500 x 500; a multiple of 16). Crops are central, on
-the 16-pixel grid as :func:`scanner.evaluate.held_out_crops`'s."""
+the 16-pixel grid as :func:`scanner.evaluation.forgeries.held_out_crops`'s."""
 
 CASES = {
     "splice blur 1.1": ("blur", lambda t, d, s: splice(t, d, "blur", 1.1, s)),

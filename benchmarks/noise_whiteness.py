@@ -2,7 +2,7 @@
 
     python benchmarks/noise_whiteness.py --bank 0=weights [--images ../shared/data/pristine]
 
-Added Gaussian noise is white: the chroma residual of the 3 x 3 filter K (scanner.chroma.RESIDUAL)
+Added Gaussian noise is white: the chroma residual of the 3 x 3 filter K (scanner.features.chroma.RESIDUAL)
 and of K dilated by 2 (taps two pixels apart) have the same expected energy, so the ratio of
 their mean magnitudes is about 1. Image content and spatially correlated grain raise it. For the
 128-pixel windows (stride 32) that the bank's noise detector puts over its window threshold, this
@@ -21,10 +21,10 @@ from heldout import add_bank_arguments, load_bank
 from scipy.ndimage import correlate
 from sklearn.linear_model import LogisticRegression
 
-from scanner import chroma
-from scanner.data import list_photos, split_by_make
+from scanner.features import chroma
 from scanner.inputs.images import load_pixels
-from scanner.manipulations import add_noise
+from scanner.processing.manipulations import add_noise
+from scanner.training.photos import list_photos, split_by_make
 
 DILATED = np.zeros((5, 5))
 DILATED[::2, ::2] = chroma.RESIDUAL

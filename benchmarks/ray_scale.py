@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=None, help="folder of photos (default: the shared pristine photos)")
     parser.add_argument("--files", type=int, default=16)
     args = parser.parse_args()
-    from scanner.data import default_pristine_dir
+    from scanner.training.photos import default_pristine_dir
 
     images = args.images or default_pristine_dir()
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,7 +2,7 @@
 
     python benchmarks/resaved_heads.py --bank 0=weights
 
-On the held-out makes of split SEED, resaved bank data (:func:`scanner.data.build_resaved_bank`:
+On the held-out makes of split SEED, resaved bank data (:func:`scanner.training.bank_data.build_resaved_bank`:
 each photo processed at one of the two strongest strengths, then saved as JPEG at its own
 quality, against the photo saved alone): the AUC of each manipulation's shipped detector (trained
 on images not saved afterwards) and of its resaved head, over every photo and per quality, and
@@ -16,8 +16,9 @@ import argparse
 import numpy as np
 from heldout import add_bank_arguments, auc, load_bank
 
-from scanner.data import RESAVE_QUALITIES, build_resaved_bank, list_photos, resave_quality
 from scanner.families.bank import head_input
+from scanner.training.bank_data import RESAVE_QUALITIES, build_resaved_bank, resave_quality
+from scanner.training.photos import list_photos
 
 
 def main() -> None:

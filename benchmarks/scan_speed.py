@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from scanner.data import default_pristine_dir
 from scanner.engines.local import scan
 from scanner.families.registry import load_shipped
 from scanner.inputs.images import load_pixels
 from scanner.scoring.analysis import analyze
 from scanner.scoring.options import ScanOptions
+from scanner.training.photos import default_pristine_dir
 
 
 def synthetic(height: int, width: int, seed: int = 0) -> np.ndarray:

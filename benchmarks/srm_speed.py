@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from scanner.families.networks import RecastNet, to_input
-from scanner.srm import srm_features
-from scanner.train import resolve_device
+from scanner.features.srm import srm_features
+from scanner.training.environment import resolve_device
 
 
 def median_time(fn, repeat: int, sync: bool = False) -> float:

@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=None)
     parser.add_argument("--cache", type=Path, default=None)
     args = parser.parse_args()
-    from scanner.evaluate import PAPER_TABLE2, Table2Scale, _task_key, write_table2
+    from scanner.evaluation.table2 import PAPER_TABLE2, Table2Scale, _task_key, write_table2
 
     scale = Table2Scale.named(args.scale, args.recast_epochs, args.bayar_epochs, args.positions, args.bayar_minutes)
     done = json.loads(args.state.read_text()) if args.state.exists() else {}

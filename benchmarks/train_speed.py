@@ -4,7 +4,7 @@
 
 - recast CNN (the previous shipped architecture): forward + backward + Adam of a batch of 36
   patches of 128x128 in soft-max mode with 2 torch threads and then 1, as `scanner train --arch
-  recast` runs it (denormals flushed, as :func:`scanner.train.fine_tune` does): every position,
+  recast` runs it (denormals flushed, as :func:`scanner.training.networks.fine_tune` does): every position,
   then ``--positions`` sampled positions per histogram (Table II's CPU setting);
 - SRM bank (what ships now): its eight branches do not train, so each patch goes through them
   once (exact numpy descriptor, one process per core) and only the heads are fitted, on the
@@ -36,8 +36,8 @@ def patches(n: int, seed: int = 0) -> np.ndarray:
 
 
 def _descriptors(x: np.ndarray) -> np.ndarray:
-    from scanner.srm import bank_features
-    from scanner.train import BANK_SUBMODELS
+    from scanner.features.srm import bank_features
+    from scanner.training.bank import BANK_SUBMODELS
 
     return bank_features(x, BANK_SUBMODELS)
 
@@ -88,7 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     from scanner.families.bank import HeadChoice, fit_task_head, transform
     from scanner.families.networks import BayarNet, RecastNet, to_input
-    from scanner.train import BANK_SUBMODELS
+    from scanner.training.bank import BANK_SUBMODELS
 
     print("## Training throughput (2 CPU cores)\n")
     torch.set_flush_denormal(True)

@@ -24,8 +24,9 @@ import numpy as np
 from heldout import add_bank_arguments, final_save, load_bank
 
 from scanner.core.threads import use_threads
-from scanner.evaluate import SMALL_AREA, forgeries, held_out_crops, map_scores
-from scanner.forgery import copy_move, splice
+from scanner.evaluation.forgeries import SMALL_AREA, forgeries, held_out_crops
+from scanner.evaluation.metrics import map_scores
+from scanner.processing.forgery import copy_move, splice
 from scanner.scoring.analysis import analyze
 from scanner.scoring.options import ScanOptions
 

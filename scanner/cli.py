@@ -1,4 +1,4 @@
-"""Command-line interface: a thin Typer layer over :mod:`scanner.engines.local`, :mod:`scanner.train`
+"""Command-line interface: a thin Typer layer over :mod:`scanner.engines.local`, :mod:`scanner.training`
 and friends. Heavy modules (torch) are imported inside the commands, so ``--help`` and
 ``--version`` stay fast."""
 
@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperCommand
 
 from . import __version__
-from .exitcodes import ExitCode
+from .core.exitcodes import ExitCode
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 nothing flagged; 1 evidence of processing found in at least one image; "
@@ -88,7 +88,7 @@ def _device(name: str):
 
     if name not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", name):
         _fatal(f"--device {name!r} is not a device; use {DEVICES}", ExitCode.USAGE)
-    from .train import resolve_device
+    from .training.environment import resolve_device
 
     try:
         return resolve_device(name)
@@ -190,7 +190,7 @@ def scan(
 
         if not ray_available():
             _fatal(INSTALL_HINT)
-    from .manipulations import MANIPULATIONS
+    from .processing.manipulations import MANIPULATIONS
 
     names = manip or list(MANIPULATIONS)
     unknown = [m for m in names if m not in MANIPULATIONS]
@@ -265,8 +265,9 @@ def scan(
 
 def _task(images: Optional[Path], manip: str, strength: Optional[List[float]], seed: int, patches: int, test_patches: int,
           cache: Optional[Path], quiet: bool):
-    from .data import build_task, default_pristine_dir
-    from .manipulations import MANIPULATIONS
+    from .processing.manipulations import MANIPULATIONS
+    from .training.patches import build_task
+    from .training.photos import default_pristine_dir
 
     if manip not in MANIPULATIONS:
         _fatal(f"unknown manipulation {manip!r}; choose from {MANIP_HELP}", ExitCode.USAGE)
@@ -291,7 +292,7 @@ def baseline(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or messages on stderr."),
 ) -> None:
     """SRM descriptor + linear SVM on one task; accuracy on held-out cameras."""
-    from .train import run_baseline
+    from .training.svm import run_baseline
 
     data = _task(images, manip, strength, seed, patches_per_image, test_patches_per_image, cache, quiet)
     svm, report = run_baseline(data, seed)
@@ -302,7 +303,7 @@ def baseline(
     typer.echo(json.dumps(report, indent=2))
 
 
-@app.command(cls=Command, epilog="Examples:\n\n  scanner train --out weights           retrain every shipped detector (the bank)\n\n"
+@app.command(cls=Command, epilog="Examples:\n\n  scanner train --split sealed --out weights   retrain every shipped detector (the bank)\n\n"
              "  scanner train --arch recast --manip blur --strength 0.5 --out models   the paper's CNN on one task")
 def train(
     manip: Optional[List[str]] = typer.Option(None, "--manip", "-m", help=f"{MANIP_HELP}. bank: the detectors to keep (default all five); recast, bayar: the one task to train (required)."),
@@ -331,15 +332,15 @@ def train(
 ) -> None:
     """Train detectors: by default the shipped bank (all five detectors, thresholds and image rule);
     --arch recast or bayar trains one network for one task."""
-    from .manipulations import MANIPULATIONS
+    from .processing.manipulations import MANIPULATIONS
 
     unknown = [m for m in manip or [] if m not in MANIPULATIONS]
     if unknown:
         _fatal(f"unknown manipulation {', '.join(unknown)}; choose from {MANIP_HELP}", ExitCode.USAGE)
     if arch == "bank":
-        from .data import default_pristine_dir
         from .families.bank import save_bank
-        from .train import train_bank
+        from .training.bank import train_bank
+        from .training.photos import default_pristine_dir
 
         root = images or default_pristine_dir()
         if root is None or not Path(root).is_dir():
@@ -353,7 +354,7 @@ def train(
         written = bank.card.to_json()
         typer.echo(json.dumps({"card": str(card), "thresholds": written["thresholds"], "image_rule": written["image_rule"]}, indent=2))
         return
-    from .train import TrainConfig, train_detector
+    from .training.networks import TrainConfig, train_detector
 
     if arch not in ("recast", "bayar"):
         _fatal("--arch must be bank, recast or bayar", ExitCode.USAGE)
@@ -399,7 +400,7 @@ def evaluate(
     --table2 (the paper's Table II); results in Markdown, figures beside them."""
     if localization == table2:
         _fatal("choose one evaluation: --localization or --table2", ExitCode.USAGE)
-    from .data import default_pristine_dir
+    from .training.photos import default_pristine_dir
 
     root = images or default_pristine_dir()
     if root is None:
@@ -407,7 +408,7 @@ def evaluate(
     dev = _device(device)
     console = _stderr()
     if table2:
-        from .evaluate import TABLE2_METHODS, Table2Scale, run_table2
+        from .evaluation.table2 import TABLE2_METHODS, Table2Scale, run_table2
 
         try:
             protocol = Table2Scale.named(scale, recast_epochs, bayar_epochs, positions, bayar_minutes)
@@ -429,7 +430,7 @@ def evaluate(
                                                          f"Bayar {r['bayar']['accuracy']:.2f}, shipped {r['shipped']['accuracy']:.2f}"))
         console.print(f"wrote {out}")
         return
-    from .evaluate import run_localisation
+    from .evaluation.localisation import run_localisation
     from .families.cards import WeightsError
     from .families.registry import load_shipped
 

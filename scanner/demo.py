@@ -17,9 +17,9 @@ from PIL import Image
 from rich.console import Console
 from sklearn.datasets import load_sample_image
 
-from . import forgery, manipulations
 from .engines.local import scan
 from .families.registry import load_shipped
+from .processing import forgery, manipulations
 from .scoring.options import ScanOptions
 from .writers.report import Report
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scanner.data import default_pristine_dir
+from scanner.training.photos import default_pristine_dir
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scanner import manipulations
-from scanner.chroma import N_FEATURES as N_CHROMA
 from scanner.core.types import ImageRule
 from scanner.families.bank import (
     HeadChoice,
@@ -23,10 +21,12 @@ from scanner.families.bank_card import BankCard, CoreRule
 from scanner.families.cards import WeightsError, read_card
 from scanner.families.networks import RecastNet, to_input
 from scanner.families.registry import load_shipped
-from scanner.lattice import N_FEATURES as N_LATTICE
-from scanner.manipulations import all_tasks, task_key
-from scanner.srm import ANCHOR_MARGIN, Submodel, bank_features, code_maps, srm_features
-from scanner.train import BANK_SUBMODELS
+from scanner.features.chroma import N_FEATURES as N_CHROMA
+from scanner.features.lattice import N_FEATURES as N_LATTICE
+from scanner.features.srm import ANCHOR_MARGIN, Submodel, bank_features, code_maps, srm_features
+from scanner.processing import manipulations
+from scanner.processing.manipulations import all_tasks, task_key
+from scanner.training.bank import BANK_SUBMODELS
 
 from .conftest import textured_image
 

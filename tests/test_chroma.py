@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import correlate
 
-from scanner import chroma, manipulations
-from scanner.srm import ANCHOR_MARGIN, code_maps
-from scanner.train import BANK_SUBMODELS
+from scanner.features import chroma
+from scanner.features.srm import ANCHOR_MARGIN, code_maps
+from scanner.processing import manipulations
+from scanner.training.bank import BANK_SUBMODELS
 
 from .conftest import textured_image
 
@@ -41,11 +42,11 @@ def test_codes_equal_an_explicit_computation(rng):
 
 
 def test_codes_in_strips_equal_codes_in_one_piece(rng, monkeypatch):
-    import scanner.chroma
+    import scanner.features.chroma
 
     rgb = manipulations.jpeg(textured_image(rng, 31, 26), 90)
     whole = chroma.codes(rgb)
-    monkeypatch.setattr(scanner.chroma, "STRIP", 4)  # 8 strips, the last one short
+    monkeypatch.setattr(scanner.features.chroma, "STRIP", 4)  # 8 strips, the last one short
     np.testing.assert_array_equal(chroma.codes(rgb), whole)
     np.testing.assert_array_equal(chroma.codes(rgb[..., 1]), naive_codes(np.repeat(rgb[..., 1:2], 3, axis=2)))
     np.testing.assert_array_equal(chroma.codes(np.stack([rgb, rgb[::-1]]))[1], naive_codes(rgb[::-1]))

@@ -141,7 +141,7 @@ def test_a_map_that_is_not_written_shows_in_every_mode(photos, tmp_path):
 def test_html_report_renders_and_sorts_in_headless_chromium(photos, tmp_path):
     from sklearn.datasets import load_sample_image
 
-    from scanner import manipulations
+    from scanner.processing import manipulations
 
     folder = tmp_path / "images"
     folder.mkdir()
@@ -258,7 +258,7 @@ def test_messages_outside_a_terminal(photos, tmp_path):
 
 
 def test_plain_progress_lines_never_use_carriage_returns(capsys):
-    from scanner import progress as module
+    from scanner.core import progress as module
 
     module.EVERY = 0.0
     assert list(module.progress(range(3), 3, "epoch 1/1", "steps")) == [0, 1, 2]

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from scanner import forgery
-from scanner.evaluate import Table2Scale, f1_mcc, localisation_scores, run_table2, threshold_sweep
+from scanner.evaluation.metrics import f1_mcc, localisation_scores, threshold_sweep
+from scanner.evaluation.table2 import Table2Scale, run_table2
+from scanner.processing import forgery
 from scanner.writers.figures import pixel_map
 from tests.conftest import textured_image
 
@@ -61,7 +62,7 @@ def test_rotated_copy_move_turns_the_gradient_of_a_ramp_by_the_angle():
 
 
 def test_forgeries_take_each_crop_as_target_and_the_next_as_donor(rng):
-    from scanner.evaluate import forgeries
+    from scanner.evaluation.forgeries import forgeries
 
     crops = [(f"camera {k}", textured_image(rng, 64, 64)) for k in range(3)]
     calls = []
@@ -77,7 +78,7 @@ def test_forgeries_take_each_crop_as_target_and_the_next_as_donor(rng):
 
 def test_map_scores_read_each_cell_as_its_pixels(rng):
     from scanner.core.constants import MAP_CELL
-    from scanner.evaluate import map_scores
+    from scanner.evaluation.metrics import map_scores
 
     cells = rng.normal(size=(6, 5))
     truth = np.zeros((6 * MAP_CELL, 5 * MAP_CELL), bool)
@@ -118,7 +119,7 @@ def test_pixel_map_assigns_nearest_window():
 
 @pytest.mark.slow
 def test_tiny_table2_runs_end_to_end_on_disjoint_makes(pristine_dir, tmp_path):
-    from scanner.data import camera_make
+    from scanner.training.photos import camera_make
 
     out = tmp_path / "table2.md"
     state = tmp_path / "state.json"
@@ -134,7 +135,7 @@ def test_tiny_table2_runs_end_to_end_on_disjoint_makes(pristine_dir, tmp_path):
     mtime = state.stat().st_mtime_ns
     run_table2(pristine_dir, Table2Scale.named("tiny"), out, state, torch.device("cpu"), tmp_path / "cache", tasks, "test")
     assert state.stat().st_mtime_ns == mtime  # resumed: nothing recomputed
-    from scanner.data import build_task
+    from scanner.training.patches import build_task
 
     data = build_task(pristine_dir, "blur", (0.5,), 1, 1, 0, region=256, cache_dir=tmp_path / "cache", split="make")
     train = {p["camera"] for p in data.manifest["train"]}
@@ -147,7 +148,7 @@ def test_tiny_table2_runs_end_to_end_on_disjoint_makes(pristine_dir, tmp_path):
 def test_table2_skips_finished_tasks_and_reports_them(tmp_path, monkeypatch):
     import json
 
-    import scanner.evaluate
+    import scanner.evaluation.table2
 
     cell = lambda a: {"accuracy": a, "minutes": 1.5, "epochs": 15, "device": "cuda", "device_name": "GPU"}  # noqa: E731
     finished = {"n_train": 21760, "n_train_pristine": 10880, "n_test": 2000, "train_makes": ["canon"], "test_makes": ["kodak"],
@@ -155,7 +156,7 @@ def test_table2_skips_finished_tasks_and_reports_them(tmp_path, monkeypatch):
     state = tmp_path / "state.json"
     state.write_text(json.dumps({"small/blur/0.5": finished}))
     calls = []
-    monkeypatch.setattr(scanner.evaluate, "run_table2_task", lambda *a, **k: calls.append(a[1:3]) or finished)
+    monkeypatch.setattr(scanner.evaluation.table2, "run_table2_task", lambda *a, **k: calls.append(a[1:3]) or finished)
     done = run_table2(tmp_path, Table2Scale.named("small"), tmp_path / "t2.md", state, "cpu",
                       tasks=[("blur", 0.5), ("noise", 2.0)], command="test")
     assert calls == [("noise", 2.0)]  # the finished task was skipped, the other one run once
@@ -177,7 +178,7 @@ def test_table2_redo_recomputes_stale_cells_once(tmp_path, monkeypatch):
     import json
 
     import scanner
-    import scanner.evaluate
+    import scanner.evaluation.table2
 
     cell = lambda a, v: {"accuracy": a, "minutes": 1.0, "epochs": 1, "device": "cpu", "version": v}  # noqa: E731
     row = {"n_train": 10, "n_train_pristine": 5, "n_test": 4, "train_makes": ["canon"], "test_makes": ["kodak"],
@@ -190,7 +191,7 @@ def test_table2_redo_recomputes_stale_cells_once(tmp_path, monkeypatch):
         calls.append((manip, methods))
         return {**previous, **{m: cell(80.0, scanner.__version__) for m in methods}}
 
-    monkeypatch.setattr(scanner.evaluate, "run_table2_task", fake)
+    monkeypatch.setattr(scanner.evaluation.table2, "run_table2_task", fake)
     tasks = [("blur", 0.5), ("noise", 2.0)]
     done = run_table2(tmp_path, Table2Scale.named("small"), tmp_path / "t2.md", state, "cpu", tasks=tasks, redo=("bayar",))
     assert calls == [("blur", ("bayar",))]  # noise 2's Bayar cell is already this version's
@@ -212,11 +213,11 @@ def test_table2_redo_names_a_method(tmp_path):
 def test_table2_report_echoes_the_device_seed_and_state(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    import scanner.evaluate
+    import scanner.evaluation.table2
     from scanner.cli import app
 
     seen = []
-    monkeypatch.setattr(scanner.evaluate, "run_table2", lambda *args, **kwargs: seen.append(args[7]))
+    monkeypatch.setattr(scanner.evaluation.table2, "run_table2", lambda *args, **kwargs: seen.append(args[7]))
     state, out = tmp_path / "s.json", tmp_path / "t.md"
     result = CliRunner().invoke(app, ["evaluate", "--table2", "--task", "blur:0.5", "--bayar-minutes", "2", "--device", "cpu",
                                       "--seed", "1", "--state", str(state), "--images", str(tmp_path), "--out", str(out)])
@@ -257,11 +258,11 @@ def test_patch_evaluation_reads_lattice_descriptors(rng):
     negative, as they are)."""
     from sklearn.metrics import roc_auc_score
 
-    from scanner.data import BankData
-    from scanner.evaluate import evaluate_patches
-    from scanner.lattice import N_FEATURES
-    from scanner.manipulations import all_tasks, task_key
-    from scanner.train import BANK_SUBMODELS
+    from scanner.evaluation.held_out import evaluate_patches
+    from scanner.features.lattice import N_FEATURES
+    from scanner.processing.manipulations import all_tasks, task_key
+    from scanner.training.bank import BANK_SUBMODELS
+    from scanner.training.bank_data import BankData
     from tests.test_bank import random_bank
 
     bank = random_bank(rng, submodels=BANK_SUBMODELS[5:7], lattice=True)  # (3,1) and the paper's (3,2)
@@ -288,8 +289,8 @@ def test_patch_evaluation_reads_lattice_descriptors(rng):
 def test_localisation_reads_the_held_out_makes_of_the_detectors_own_split(tmp_path, monkeypatch):
     """Evaluated on another split's held-out makes, a bank would be scored on makes it trained
     on: whatever ``seed`` seeds the forgeries, the crops come from the split on the card."""
-    import scanner.evaluate
-    from scanner.evaluate import run_localisation
+    import scanner.evaluation.localisation
+    from scanner.evaluation.localisation import run_localisation
     from scanner.families.registry import load_shipped
 
     asked = []
@@ -298,7 +299,7 @@ def test_localisation_reads_the_held_out_makes_of_the_detectors_own_split(tmp_pa
         asked.append(split)
         raise LookupError("stop here")
 
-    monkeypatch.setattr(scanner.evaluate, "held_out_crops", record)
+    monkeypatch.setattr(scanner.evaluation.localisation, "held_out_crops", record)
     bank = load_shipped()
     with pytest.raises(LookupError):
         run_localisation(tmp_path, bank, tmp_path / "out.md", seed=int(bank.trained_on.name) + 1 if bank.trained_on.name.isdigit() else 7)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy.fft import dctn
 
-from scanner import lattice, manipulations
+from scanner.features import lattice
+from scanner.processing import manipulations
 
 from .conftest import textured_image
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scanner import manipulations as M
+from scanner.processing import manipulations as M
 from tests.conftest import textured_image
 
 

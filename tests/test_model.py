@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from scanner.families.networks import BayarNet, RecastNet, to_input
+from scanner.features.srm import srm_features
 from scanner.inputs.images import load_green
-from scanner.srm import srm_features
-from scanner.train import resolve_device
+from scanner.training.environment import resolve_device
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

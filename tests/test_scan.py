@@ -20,8 +20,8 @@ import pytest
 import torch
 from PIL import Image
 
-from scanner import manipulations
 from scanner.families.registry import load_shipped
+from scanner.processing import manipulations
 from scanner.scoring.analysis import analyze
 from scanner.scoring.options import ScanOptions
 from tests.conftest import textured_image

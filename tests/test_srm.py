@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scanner import srm
+from scanner.features import srm
 
 
 def naive_descriptor(patch: np.ndarray) -> np.ndarray:

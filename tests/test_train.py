@@ -10,13 +10,15 @@ import pytest
 import torch
 from PIL import Image
 
-from scanner import manipulations
-from scanner.data import PatchSet, build_task, list_photos, split_by_camera
 from scanner.families.cards import WeightsError
 from scanner.families.netset import load_detector, save_detector
 from scanner.families.networks import BayarNet, RecastNet, to_input
-from scanner.srm import srm_features
-from scanner.train import TrainConfig, fine_tune, fit_svm, init_head_from_svm
+from scanner.features.srm import srm_features
+from scanner.processing import manipulations
+from scanner.training.networks import TrainConfig, fine_tune, init_head_from_svm
+from scanner.training.patches import PatchSet, build_task
+from scanner.training.photos import list_photos, split_by_camera
+from scanner.training.svm import fit_svm
 from tests.conftest import textured_image
 
 
@@ -64,9 +66,10 @@ def test_the_cache_misses_when_the_code_behind_a_cached_patch_changes(photo_fold
 
 
 def test_the_bank_cache_misses_when_one_chroma_code_per_patch_moves(tmp_path, rng, monkeypatch):
-    from scanner import chroma
-    from scanner.data import build_bank, list_photos
-    from scanner.train import BANK_SUBMODELS
+    from scanner.features import chroma
+    from scanner.training.bank import BANK_SUBMODELS
+    from scanner.training.bank_data import build_bank
+    from scanner.training.photos import list_photos
 
     Image.fromarray(textured_image(rng, 320, 320)).save(tmp_path / "a.png")
     photos = list_photos(tmp_path)
@@ -244,7 +247,7 @@ def test_missing_card_or_weights(tmp_path):
 
 
 def test_early_stopping_keeps_the_state_of_lowest_validation_loss(rng):
-    from scanner.train import mean_loss as validation_loss
+    from scanner.training.networks import mean_loss as validation_loss
 
     data = tiny_blur_set(rng, n=12, size=32)
     validation = tiny_blur_set(rng, n=8, size=32)
@@ -262,8 +265,8 @@ def test_early_stopping_keeps_the_state_of_lowest_validation_loss(rng):
 
 
 def test_make_split_holds_whole_makes_out():
-    from scanner.data import Photo, camera_make, split_by_make
-    from scanner.train import make_folds
+    from scanner.training.bank import make_folds
+    from scanner.training.photos import Photo, camera_make, split_by_make
 
     cameras = ["Canon EOS 5D", "Canon PowerShot G9", "NIKON D70", "NIKON CORPORATION D3", "EASTMAN KODAK DC240",
                "JK Imaging, Ltd. KODAK PIXPRO S-1", "Apple iPhone 4", "Apple iPhone 6", "SAMSUNG SM-G900", "samsung GT-I9000",
@@ -305,7 +308,8 @@ def test_window_sizes_are_calibrated_on_colour_photos(tmp_path, rng):
     """The per-size calibration of the localisation map reads RGB photos (for the lattice
     features) and scores every window size on their central crop, as stored or saved as JPEG."""
     from scanner.core.constants import WINDOWS
-    from scanner.train import BANK_SUBMODELS, _crop_scores
+    from scanner.training.bank import BANK_SUBMODELS
+    from scanner.training.calibration import _crop_scores
     from tests.test_bank import random_bank
 
     path = tmp_path / "photo.png"
@@ -324,13 +328,13 @@ def test_window_sizes_are_calibrated_on_colour_photos(tmp_path, rng):
 def test_the_map_of_any_detector_is_calibrated_on_pristine_photos(tmp_path, rng):
     """Offsets and threshold are the 0.5% levels of the photos' own cells: recomputed here from
     the maps a scan draws, 0.5% of cells pass each offset, and 0.5% pass the relative part's 0."""
-    from scanner.data import Photo
     from scanner.families.registry import load_shipped
-    from scanner.lattice import central_crop
+    from scanner.features.lattice import central_crop
     from scanner.scoring.analysis import analyze
     from scanner.scoring.maps import any_map, background_departure
     from scanner.scoring.options import ScanOptions
-    from scanner.train import SCALE_CROP, calibrate_any_map, crop_scores
+    from scanner.training.calibration import SCALE_CROP, calibrate_any_map, crop_scores
+    from scanner.training.photos import Photo
 
     bank = load_shipped(None, "cpu")
     photos, images = [], []
@@ -406,9 +410,9 @@ def test_resaved_heads_read_an_operation_through_a_later_jpeg_save(tmp_path, rng
     above their saved-only patches, and logit 0 passes few of the saved-only ones."""
     from sklearn.metrics import roc_auc_score
 
-    from scanner.data import RESAVE_QUALITIES, RESAVED_MANIPULATIONS, build_resaved_bank
     from scanner.families.bank import head_input
-    from scanner.train import BANK_SUBMODELS, fit_resaved_heads
+    from scanner.training.bank import BANK_SUBMODELS, fit_resaved_heads
+    from scanner.training.bank_data import RESAVE_QUALITIES, RESAVED_MANIPULATIONS, build_resaved_bank
 
     for side, n in (("train", 10), ("test", 4)):
         (tmp_path / side).mkdir()
@@ -431,12 +435,13 @@ def test_resaved_heads_read_an_operation_through_a_later_jpeg_save(tmp_path, rng
 
 
 def test_bank_region_gives_the_pixels_behind_the_bank_data(tmp_path, rng):
-    """The crop and positions of :func:`scanner.data.bank_region` are those whose pristine
-    descriptors :func:`scanner.data.build_bank` stored, row by row."""
+    """The crop and positions of :func:`scanner.training.bank_data.bank_region` are those whose pristine
+    descriptors :func:`scanner.training.bank_data.build_bank` stored, row by row."""
     from scanner.core.constants import PATCH
-    from scanner.data import bank_region, build_bank, list_photos
     from scanner.families.bank import descriptors
-    from scanner.train import BANK_SUBMODELS
+    from scanner.training.bank import BANK_SUBMODELS
+    from scanner.training.bank_data import bank_region, build_bank
+    from scanner.training.photos import list_photos
 
     Image.fromarray(textured_image(rng, 400, 464, smooth=0.8)).save(tmp_path / "a.png")
     photo = list_photos(tmp_path)[0]

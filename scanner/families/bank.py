@@ -1,11 +1,11 @@
 """The shipped detector family: one bank of exact SRM submodels shared by every detector,
 with linear heads on top.
 
-Each submodel (:class:`scanner.srm.Submodel`) is a recast branch in hard-max mode, so its
+Each submodel (:class:`scanner.features.srm.Submodel`) is a recast branch in hard-max mode, so its
 features equal the numpy descriptor exactly (tested against
 :class:`scanner.families.networks.RecastNet` branches). A bank may add the histogram of chroma-residual
-codes (:mod:`scanner.chroma`) and the JPEG lattice features of the luma channel
-(:mod:`scanner.lattice`). A descriptor is laid out as: the submodels' histograms, the chroma
+codes (:mod:`scanner.features.chroma`) and the JPEG lattice features of the luma channel
+(:mod:`scanner.features.lattice`). A descriptor is laid out as: the submodels' histograms, the chroma
 histogram if any, the lattice features if any. The bank does not train; only the heads do:
 
 - ``tasks``: one binary head per task of Table I (a manipulation at one strength; logit > 0:
@@ -36,16 +36,16 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 from sklearn.linear_model import LogisticRegression
 
-from .. import chroma as chroma_codes
-from .. import lattice as jpeg_lattice
 from ..core.constants import CARD_SCHEMA, PATCH
 from ..core.files import file_sha256
 from ..core.types import AnyCalibration, ImageRule, ScaleCalibration, WindowScores
 from ..core.windows import box_sums_2d, window_grid
+from ..features import chroma as chroma_codes
+from ..features import lattice as jpeg_lattice
+from ..features.srm import ANCHOR_MARGIN, DIRECTIONS, N_CODES, Submodel, bank_features, cell_histograms, code_maps
+from ..features.srm import N_FEATURES as SUBMODEL_FEATURES
 from ..inputs.images import green_of
-from ..manipulations import all_tasks, task_key
-from ..srm import ANCHOR_MARGIN, DIRECTIONS, N_CODES, Submodel, bank_features, cell_histograms, code_maps
-from ..srm import N_FEATURES as SUBMODEL_FEATURES
+from ..processing.manipulations import all_tasks, task_key
 from .bank_card import BankCard
 from .cards import BANK_CARD, TrainingSplit, WeightsError, read_card
 
@@ -177,7 +177,7 @@ class SRMBank:
 
     def _card(self) -> BankCard:
         if self.card is None:
-            raise ValueError("this bank has no card: it was never calibrated (scanner.train.train_bank)")
+            raise ValueError("this bank has no card: it was never calibrated (scanner.training.bank.train_bank)")
         return self.card
 
     def image_rule(self, name: str) -> ImageRule:
@@ -239,7 +239,7 @@ class SRMBank:
         """Scores of every window of each (window, stride) grid on uint8 pixels, RGB (H, W, 3)
         or one channel (H, W), one :class:`WindowScores` per grid. The codes and the cell counts
         are computed once for all grids; each window is then a box sum of cells (submodel and
-        chroma codes), and of 8x8 blocks for the lattice features, on the image's block grid (:func:`scanner.lattice.grid_offset`)
+        chroma codes), and of 8x8 blocks for the lattice features, on the image's block grid (:func:`scanner.features.lattice.grid_offset`)
         (``device`` is accepted for the common interface).
 
         Equals :meth:`patch_logits` on each window cut out (up to float rounding) when the

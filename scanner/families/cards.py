@@ -17,7 +17,7 @@ from ..core.files import file_sha256
 @dataclass(frozen=True)
 class TrainingSplit:
     """The make split a set of detectors was trained on: ``name`` (``sealed`` or a seed, as
-    :func:`scanner.data.make_split` takes it), the makes trained and calibrated on, the held-out
+    :func:`scanner.training.photos.make_split` takes it), the makes trained and calibrated on, the held-out
     test makes, and the rest of the card's ``data`` section as written."""
 
     name: str

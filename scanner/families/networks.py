@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..core.windows import box_sums_2d, window_grid
-from ..srm import (
+from ..features.srm import (
     N_CODES,
     N_FEATURES,
     ORDER,

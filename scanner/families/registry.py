@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..manipulations import MANIPULATIONS
+from ..processing.manipulations import MANIPULATIONS
 from .bank import load_bank_set
 from .cards import BANK_CARD, WeightsError, card_architecture, shipped_dir
 from .netset import load_netset

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from .. import __version__
 from ..core.constants import PATCH
-from ..exitcodes import ExitCode
+from ..core.exitcodes import ExitCode
 from ..scoring.options import ScanOptions
 from ..scoring.records import ImageRecord
 from .html import write_report

@@ -15,9 +15,9 @@ filter :data:`RESIDUAL` (the product of two second differences, /4), the code is
 
     code = 9 * bin(|K * Y|, LUMA_EDGES) + bin(hypot(K * Cb, K * Cr), CHROMA_EDGES)     (0..80)
 
-anchored at the filter's top-left pixel, like :func:`scanner.srm.code_maps`, so the same cell
+anchored at the filter's top-left pixel, like :func:`scanner.features.srm.code_maps`, so the same cell
 counts and window sums serve it. A window's 81 features are the normalised histogram of the codes
-anchored in its top-left (P - 8) x (P - 8) pixels (:data:`scanner.srm.ANCHOR_MARGIN`). A
+anchored in its top-left (P - 8) x (P - 8) pixels (:data:`scanner.features.srm.ANCHOR_MARGIN`). A
 single-channel image has no chroma: every code has chroma bin 0.
 """
 
@@ -44,7 +44,7 @@ N_FEATURES = N_CODES
 
 _CHROMA = np.array([[-0.168736, -0.331264, 0.5],
                     [0.5, -0.418688, -0.081312]])
-"""JFIF Cb and Cr (less their offset of 128) of R, G, B; the luma is :func:`scanner.lattice.luma`."""
+"""JFIF Cb and Cr (less their offset of 128) of R, G, B; the luma is :func:`scanner.features.lattice.luma`."""
 
 
 def chroma_planes(pixels: np.ndarray) -> np.ndarray:
@@ -81,7 +81,7 @@ def _strip_codes(pixels: np.ndarray, rgb: bool) -> np.ndarray:
 def codes(pixels: np.ndarray) -> np.ndarray:
     """Chroma-residual codes of uint8 pixels, RGB (..., H, W, 3) or one channel (..., H, W):
     int16 (..., H - 6, W - 6) in 0..80, anchored at the top-left pixel of each code's 3 x 3
-    support and cropped like :func:`scanner.srm.code_maps`. Computed :data:`STRIP` rows at a time."""
+    support and cropped like :func:`scanner.features.srm.code_maps`. Computed :data:`STRIP` rows at a time."""
     pixels = np.asarray(pixels)
     rgb = pixels.ndim >= 3 and pixels.shape[-1] == 3
     rows = (slice(None),) * (pixels.ndim - (3 if rgb else 2))  # leading axes, then the row axis

@@ -1,10 +1,10 @@
-"""Photos, cameras and make-disjoint splits (scanner.data); the sealed split stays sealed."""
+"""Photos, cameras and make-disjoint splits (scanner.training.photos); the sealed split stays sealed."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from scanner.data import SEALED_TEST_MAKES, Photo, camera_make, list_photos, sealed_split, split_by_make
+from scanner.training.photos import SEALED_TEST_MAKES, Photo, camera_make, list_photos, sealed_split, split_by_make
 
 DEVELOPMENT_SEEDS = (0, 1, 2)
 """The splits on which design decisions were and are read."""

@@ -1,0 +1,2 @@
+"""Evaluation on held-out makes: detectors per task and per image, forgery localisation, and the
+paper's Table II."""

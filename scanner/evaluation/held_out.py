@@ -1,0 +1,104 @@
+"""Detectors on held-out makes, per task (patches) and per image (whole photos)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from ..families.bank import head_input
+from ..inputs.images import load_pixels, load_rgb
+from ..processing import manipulations
+from ..processing.manipulations import all_tasks, task_key
+from ..scoring.analysis import analyze
+from ..scoring.options import ScanOptions
+from ..training.svm import fit_svm
+
+
+@dataclass
+class TaskResult:
+    """One task of Table I on held-out patches: AUC of the shipped detector (its manipulation's
+    score), of the task's own head, and of the task's own SRM+SVM baseline fitted on the same
+    training makes; TNR, TPR and balanced accuracy (%) of the detector at its shipped threshold."""
+
+    task: str
+    auc: float
+    auc_head: float
+    auc_svm: float
+    tnr: float
+    tpr: float
+
+    @property
+    def balanced_accuracy(self) -> float:
+        return (self.tnr + self.tpr) / 2
+
+
+@dataclass
+class ImageResult:
+    """Whole photos of held-out makes: how many pristine photos any detector flags (and which
+    detectors), and for each manipulation applied to a whole photo at its strongest strength, how
+    many are flagged by the right detector and how many get the right named operation."""
+
+    pristine: int
+    pristine_flagged: int
+    flagged_by: dict[str, int]
+    processed: dict[str, tuple[int, int, int]]
+
+
+def evaluate_patches(bank, data, train_makes: list[str], held_out: dict[str, list[str]]) -> dict[str, list[TaskResult]]:
+    """Patch-level results per task on each named set of held-out makes (``data``:
+    :class:`scanner.training.bank_data.BankData`); each task's SRM+SVM is fitted once on ``train_makes``."""
+    train = data.of_makes(train_makes)
+    srm = [i for i, s in enumerate(bank.submodels) if s.name == "o3t2"][0]
+    columns = slice(162 * srm, 162 * srm + 162)
+    sets = {name: data.of_makes(makes) for name, makes in held_out.items()}
+    pristine = {name: bank.patch_logits_from_features(test.features["pristine"]) for name, test in sets.items()}
+    results: dict[str, list[TaskResult]] = {name: [] for name in sets}
+    for manip, strength in all_tasks():
+        key = task_key(manip, strength)
+        x = np.concatenate([train.features["pristine"][:, columns], train.features[key][:, columns]]).astype(np.float64)
+        svm = fit_svm(x, np.r_[np.zeros(len(train)), np.ones(len(train))], np.r_[train.camera, train.camera])
+        head = bank.tasks.names.index(key)
+        own = lambda f: head_input(f, bank.n_histograms, bank.feature_transform) @ bank.tasks.weight[head] + bank.tasks.bias[head]
+        t = bank.card.thresholds[manip]
+        for name, test in sets.items():
+            p, q = pristine[name][manip], bank.patch_logits_from_features(test.features[key])[manip]
+            labels = np.r_[np.zeros(len(p)), np.ones(len(q))]
+            svm_scores = svm.decision(np.concatenate([test.features["pristine"][:, columns], test.features[key][:, columns]]).astype(np.float64))
+            results[name].append(TaskResult(key, float(roc_auc_score(labels, np.r_[p, q])),
+                                            float(roc_auc_score(labels, np.r_[own(test.features["pristine"]), own(test.features[key])])),
+                                            float(roc_auc_score(labels, svm_scores)), 100 * float(np.mean(p <= t)),
+                                            100 * float(np.mean(q > t))))
+    return results
+
+
+IMAGE_CROP = 1536
+"""Photos processed as a whole for the image-level check are central crops of at most this side."""
+
+
+def evaluate_images(bank, pristine_photos: list, processed_photos: list, stride: int = 32) -> ImageResult:
+    """Image-level results: pristine photos scanned whole as stored; ``processed_photos`` cropped
+    centrally to :data:`IMAGE_CROP` and processed as a whole at each manipulation's strongest strength."""
+    options = ScanOptions(stride=stride)
+    flagged_by = {n: 0 for n in bank.names}
+    flagged = 0
+    for photo in pristine_photos:
+        analysis = analyze(load_pixels(photo.path)[0], bank, options)
+        flagged += analysis.flagged
+        for n, d in analysis.detections.items():
+            flagged_by[n] += d.flagged
+    processed = {}
+    for name in bank.names:
+        manip = manipulations.get(name)
+        right = named = 0
+        for k, photo in enumerate(processed_photos):
+            rgb = load_rgb(photo.path)
+            h, w = rgb.shape[:2]
+            top, left = max(0, (h - IMAGE_CROP) // 2) // 16 * 16, max(0, (w - IMAGE_CROP) // 2) // 16 * 16
+            crop = rgb[top : top + IMAGE_CROP, left : left + IMAGE_CROP]
+            analysis = analyze(manip.apply(crop, manip.strengths[0], k), bank, options)
+            right += analysis.detections[name].flagged
+            named += analysis.operation == name
+        processed[name] = (len(processed_photos), right, named)
+    return ImageResult(len(pristine_photos), flagged, flagged_by, processed)
