@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from heldout import auc
 
-from scanner.families.bank import HeadChoice, fit_logistic, head_input, histogram_width
+from scanner.families.heads import HeadChoice, fit_logistic, head_input, histogram_width
 from scanner.processing.manipulations import all_tasks, task_key
 from scanner.training.bank import BANK_SUBMODELS, make_folds
 from scanner.training.bank_data import build_bank

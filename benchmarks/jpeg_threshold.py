@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scanner.families.bank import HEAD_CHOICES, head_input, histogram_width
+from scanner.families.heads import HEAD_CHOICES, head_input, histogram_width
 from scanner.training.bank import BANK_SUBMODELS, cross_fitted_heads, make_folds
 from scanner.training.bank_data import build_bank
 from scanner.training.calibration import WINDOW_FPR

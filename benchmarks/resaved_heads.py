@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 from heldout import add_bank_arguments, auc, load_bank
 
-from scanner.families.bank import head_input
+from scanner.families.heads import head_input
 from scanner.training.bank_data import RESAVE_QUALITIES, build_resaved_bank, resave_quality
 from scanner.training.photos import list_photos
 

@@ -14,7 +14,8 @@ import time
 import numpy as np
 import torch
 
-from scanner.families.networks import RecastNet, to_input
+from scanner.families.networks import to_input
+from scanner.families.recast import RecastNet
 from scanner.features.srm import srm_features
 from scanner.training.environment import resolve_device
 

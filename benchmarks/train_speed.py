@@ -63,7 +63,8 @@ def gpu_rate(net: torch.nn.Module, batch: int, steps: int, device: str) -> float
 def recast_rate(positions: int | None, steps: int) -> float:
     """Patches per second of forward + backward + Adam steps of the soft-max recast CNN on a
     fixed batch of 36 patches, after one warm-up step."""
-    from scanner.families.networks import RecastNet, to_input
+    from scanner.families.networks import to_input
+    from scanner.families.recast import RecastNet
 
     net = RecastNet.from_srm(exact=False)
     net.sample_positions = positions
@@ -86,8 +87,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=36, help="batch size of the GPU timings")
     parser.add_argument("--positions", type=int, default=256, help="sampled positions per histogram for the second recast timing")
     args = parser.parse_args()
-    from scanner.families.bank import HeadChoice, fit_task_head, transform
-    from scanner.families.networks import BayarNet, RecastNet, to_input
+    from scanner.families.bayar import BayarNet
+    from scanner.families.heads import HeadChoice, fit_task_head, transform
+    from scanner.families.networks import to_input
+    from scanner.families.recast import RecastNet
     from scanner.training.bank import BANK_SUBMODELS
 
     print("## Training throughput (2 CPU cores)\n")

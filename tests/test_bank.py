@@ -6,20 +6,12 @@ import numpy as np
 import pytest
 
 from scanner.core.types import ImageRule
-from scanner.families.bank import (
-    HeadChoice,
-    LinearHeads,
-    SRMBank,
-    fit_operation_head,
-    fit_task_head,
-    load_bank,
-    save_bank,
-    transform,
-    window_sums,
-)
+from scanner.families.bank import SRMBank, load_bank, save_bank, window_sums
 from scanner.families.bank_card import BankCard, CoreRule
 from scanner.families.cards import WeightsError, read_card
-from scanner.families.networks import RecastNet, to_input
+from scanner.families.heads import HeadChoice, LinearHeads, fit_operation_head, fit_task_head, transform
+from scanner.families.networks import to_input
+from scanner.families.recast import RecastNet
 from scanner.families.registry import load_shipped
 from scanner.features.chroma import N_FEATURES as N_CHROMA
 from scanner.features.lattice import N_FEATURES as N_LATTICE

@@ -10,9 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
+from scanner.families.bayar import BayarNet
 from scanner.families.cards import WeightsError
 from scanner.families.netset import load_detector, save_detector
-from scanner.families.networks import BayarNet, RecastNet, to_input
+from scanner.families.networks import to_input
+from scanner.families.recast import RecastNet
 from scanner.features.srm import srm_features
 from scanner.processing import manipulations
 from scanner.training.networks import TrainConfig, fine_tune, init_head_from_svm
@@ -410,7 +412,7 @@ def test_resaved_heads_read_an_operation_through_a_later_jpeg_save(tmp_path, rng
     above their saved-only patches, and logit 0 passes few of the saved-only ones."""
     from sklearn.metrics import roc_auc_score
 
-    from scanner.families.bank import head_input
+    from scanner.families.heads import head_input
     from scanner.training.bank import BANK_SUBMODELS, fit_resaved_heads
     from scanner.training.bank_data import RESAVE_QUALITIES, RESAVED_MANIPULATIONS, build_resaved_bank
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from ..families.bank import head_input
+from ..families.heads import head_input
 from ..inputs.images import load_pixels, load_rgb
 from ..processing import manipulations
 from ..processing.manipulations import all_tasks, task_key

@@ -166,8 +166,9 @@ def run_table2(root: Path, scale: Table2Scale, out: Path, state: Path, device, c
     return done
 
 
-def write_table2(done: dict, scale: Table2Scale, out: Path, command: str, seed: int) -> None:
-    """The Markdown report of the tasks of ``done`` (a Table II state) at ``scale``, in the paper's order."""
+def table2_rows(done: dict, scale: Table2Scale) -> tuple[list[str], list[bool]]:
+    """The Markdown rows of Table II in the paper's order (a task of ``done`` not run says so),
+    with the mean of the tasks run; and, per hard task run, whether the recast CNN reached SRM+SVM."""
     methods = TABLE2_METHODS
     rows = ["| task | SRM+SVM | recast CNN | Bayar2016 | shipped | paper SRM+SVM | paper CNN | paper Bayar | "
             "train (pristine) / test | minutes SVM / CNN / Bayar | CNN, Bayar: epochs, device |",
@@ -194,6 +195,12 @@ def write_table2(done: dict, scale: Table2Scale, out: Path, command: str, seed: 
         paper_mean = np.mean(means["paper"], axis=0)
         rows.append(f"| **mean of the {len(means['svm'])} run** | {np.mean(means['svm']):.2f} | {np.mean(means['recast']):.2f} | {np.mean(means['bayar']):.2f} | "
                     f"{np.mean(means['shipped']):.2f} | {paper_mean[1]:.2f} | {paper_mean[2]:.2f} | {paper_mean[0]:.2f} | | | |")
+    return rows, hard
+
+
+def write_table2(done: dict, scale: Table2Scale, out: Path, command: str, seed: int) -> None:
+    """The Markdown report of the tasks of ``done`` (a Table II state) at ``scale``, in the paper's order."""
+    rows, hard = table2_rows(done, scale)
     makes = next(iter(done.values()), {}) if done else {}
     label = "the paper's small training set and schedule" if scale.name == "small" else f"a **{scale.name}** protocol, not the paper's"
     deviations = "".join([

@@ -18,8 +18,9 @@ from ..core.files import file_sha256
 from ..core.types import ImageRule, ScaleCalibration, WindowScores
 from ..core.windows import window_grid
 from ..inputs.images import green_of
+from .bayar import BayarNet
 from .cards import WeightsError, read_card
-from .networks import BayarNet, RecastNet
+from .recast import RecastNet
 
 
 @dataclass

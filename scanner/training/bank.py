@@ -5,25 +5,26 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ..core.constants import MIN_AREA, PATCH
-from ..families.bank import (
+from ..families.bank import SRMBank
+from ..families.bank_card import BankCard, CoreRule, TrainingSplit
+from ..families.heads import (
     HEAD_CHOICES,
     OPERATIONS,
     HeadChoice,
     LinearHeads,
-    SRMBank,
     detector_of,
     fit_operation_head,
     fit_task_head,
     head_input,
     histogram_width,
 )
-from ..families.bank_card import BankCard, CoreRule, TrainingSplit
 from ..features.srm import Submodel
 from ..processing.manipulations import all_tasks, task_key
 from .bank_data import (
@@ -34,7 +35,16 @@ from .bank_data import (
     build_bank,
     build_resaved_bank,
 )
-from .calibration import IMAGE_FPR, WINDOW_FPR, calibrate, calibrate_any_map, calibrate_scales, crop_scores, photo_logits
+from .calibration import (
+    IMAGE_FPR,
+    WINDOW_FPR,
+    Calibration,
+    calibrate,
+    calibrate_any_map,
+    calibrate_scales,
+    crop_scores,
+    photo_logits,
+)
 from .environment import library_versions
 from .photos import Photo, camera_make, list_photos, make_split
 
@@ -114,48 +124,25 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
     candidates = {k: [c for c in HEAD_CHOICES if c.applies(k)] for k in keys}
     fold_makes = make_folds(training, folds, seed)
     heads, fold = cross_fitted_heads(f, candidates, train.make, fold_makes, seed, say)
-    oof = {(c, k): (np.zeros(len(train)), np.zeros(len(train))) for k in keys for c in candidates[k]}
-    for (i, choice, key), (w, b) in heads.items():
-        held = fold == i
-        oof[choice, key][0][held] = f["pristine"][held] @ w + b
-        oof[choice, key][1][held] = f[key][held] @ w + b
-    labels = np.r_[np.zeros(len(train)), np.ones(len(train))]
-    auc = {k: {c.label: float(roc_auc_score(labels, np.r_[oof[c, k][0], oof[c, k][1]])) for c in candidates[k]} for k in keys}
-    chosen = {k: max(candidates[k], key=lambda c: auc[k][c.label]) for k in keys}
-    offset = {k: float(np.quantile(oof[chosen[k], k][0], 1 - WINDOW_FPR)) for k in keys}
-    detectors = list(OPERATIONS[1:])
-    pristine_oof = {d: np.max([oof[chosen[k], k][0] - offset[k] for k in keys if detector_of(k) == d], axis=0) for d in detectors}
-    no_operations = LinearHeads([], np.zeros((0, f["pristine"].shape[1])), np.zeros(0))
+    choice = choose_heads(f, heads, fold, candidates)
+    pristine_oof = {d: np.max([choice.pristine[k] - choice.offset[k] for k in keys if detector_of(k) == d], axis=0)
+                    for d in OPERATIONS[1:]}
     maps: list[dict[str, np.ndarray]] = []
     for i in range(folds):
         say(f"fold {i + 1}/{folds}: scanning its photos")
-        tasks = LinearHeads(keys, np.stack([heads[i, chosen[k], k][0] for k in keys]),
-                            np.array([heads[i, chosen[k], k][1] - offset[k] for k in keys]))
-        fold_bank = SRMBank(BANK_SUBMODELS, feature_transform, tasks, no_operations, lattice=True, chroma=True)
+        fold_heads = {k: heads[i, choice.chosen[k], k] for k in keys}
+        fold_bank = shifted_bank(fold_heads, choice.offset, feature_transform, None)
         maps += photo_logits(fold_bank, [p for p in training if camera_make(p.camera) in fold_makes[i]], stride)
     calibration = calibrate(pristine_oof, maps, stride)
     say("final heads on every training make")
-    final = [fit_task_head(f["pristine"], f[k], chosen[k], BANK_SUBMODELS, seed) for k in keys]
-    tasks = LinearHeads(keys, np.stack([w for w, _ in final]), np.array([b - offset[k] for (_, b), k in zip(final, keys)]))
+    final = {k: fit_task_head(f["pristine"], f[k], choice.chosen[k], BANK_SUBMODELS, seed) for k in keys}
     operations = fit_operation_head({k: v[:: OPERATION_SUBSAMPLE] for k, v in f.items()}, seed=seed)
-    bank = SRMBank(BANK_SUBMODELS, feature_transform, tasks, operations, lattice=True, chroma=True)
+    bank = shifted_bank(final, choice.offset, feature_transform, operations)
     split_card = TrainingSplit(split_name, tuple(makes["train"] + makes["validation"]), tuple(makes["test"]), {
         "root": str(root), "split_seed": seed, "lossless_sets": makes["lossless"], "n_train_positions": len(train),
         "positions_per_photo": BANK_POSITIONS, "patch": PATCH,
         "manifest_sha256": hashlib.sha256("".join(sorted(p.sha256 for p in training)).encode()).hexdigest()})
-    about = {
-        "task": {"manipulations": detectors, "tasks": keys},
-        "heads": {k: {"choice": chosen[k].label, "out_of_fold_auc": auc[k], "offset": offset[k]} for k in keys},
-        "calibration": {"method": f"heads cross-fitted over {folds} make folds of the training makes; each task head shifted to "
-                                  f"logit 0 at {WINDOW_FPR:.1%} of its out-of-fold pristine windows; detector = largest shifted "
-                                  f"logit of its strengths; window threshold at {WINDOW_FPR:.1%} of out-of-fold pristine windows; "
-                                  f"image threshold flagging at most {IMAGE_FPR:.0%} of out-of-fold pristine photos (core of {MIN_AREA} px) at stride {stride}",
-                        "folds": [sorted(m) for m in fold_makes], **calibration.evidence},
-        "training": {"transform": feature_transform, "solver": "logistic regression (lbfgs) on standardised descriptors, folded",
-                     "operation_head": f"multinomial, C=0.01, every {OPERATION_SUBSAMPLE}th training position",
-                     "seconds": round(time.perf_counter() - start, 1)},
-        "versions": library_versions(),
-    }
+    about = bank_about(choice, calibration, fold_makes, feature_transform, stride, time.perf_counter() - start)
     bank.card = BankCard(calibration.thresholds, {n: CoreRule(q, MIN_AREA) for n, q in calibration.image_threshold.items()},
                          split=split_card, about=about)
     say("resaved heads on every training make")
@@ -168,6 +155,68 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
     bank.card.scales = calibrate_scales(bank, crops) | calibrate_scales(bank, crops + resaved_crops, resaved=True)
     bank.card.any_map, bank.card.about["any_map"] = calibrate_any_map(bank, crops + resaved_crops, stride)
     return bank
+
+
+@dataclass
+class HeadChoices:
+    """Each task's chosen head candidate, from out-of-fold scores: ``auc`` {task: {candidate
+    label: out-of-fold AUC}}, ``chosen`` {task: candidate}, ``offset`` {task: the logit that
+    :data:`WINDOW_FPR` of its out-of-fold pristine windows exceed}, ``pristine`` {task: the chosen
+    head's out-of-fold logits of the pristine windows (N,)}."""
+
+    auc: dict[str, dict[str, float]]
+    chosen: dict[str, HeadChoice]
+    offset: dict[str, float]
+    pristine: dict[str, np.ndarray]
+
+
+def choose_heads(features: dict[str, np.ndarray], heads: dict, fold: np.ndarray,
+                 candidates: dict[str, list[HeadChoice]]) -> HeadChoices:
+    """Score every row with the heads fitted without its fold (:func:`cross_fitted_heads`), and
+    keep per task the candidate of highest out-of-fold AUC, pristine rows against processed."""
+    n = len(fold)
+    oof = {(c, k): (np.zeros(n), np.zeros(n)) for k, cs in candidates.items() for c in cs}
+    for (i, choice, key), (w, b) in heads.items():
+        held = fold == i
+        oof[choice, key][0][held] = features["pristine"][held] @ w + b
+        oof[choice, key][1][held] = features[key][held] @ w + b
+    labels = np.r_[np.zeros(n), np.ones(n)]
+    auc = {k: {c.label: float(roc_auc_score(labels, np.r_[oof[c, k][0], oof[c, k][1]])) for c in cs} for k, cs in candidates.items()}
+    chosen = {k: max(cs, key=lambda c: auc[k][c.label]) for k, cs in candidates.items()}
+    offset = {k: float(np.quantile(oof[chosen[k], k][0], 1 - WINDOW_FPR)) for k in candidates}
+    return HeadChoices(auc, chosen, offset, {k: oof[chosen[k], k][0] for k in candidates})
+
+
+def shifted_bank(task_heads: dict[str, tuple[np.ndarray, float]], offset: dict[str, float], feature_transform: str,
+                 operations: LinearHeads | None) -> SRMBank:
+    """A bank of every submodel, chroma and lattice, whose task heads {task: (weight (F,), bias)}
+    are shifted by ``offset`` so that logit 0 is each task's pristine level (no operation head:
+    an empty one)."""
+    keys = list(task_heads)
+    tasks = LinearHeads(keys, np.stack([task_heads[k][0] for k in keys]), np.array([task_heads[k][1] - offset[k] for k in keys]))
+    if operations is None:
+        operations = LinearHeads([], np.zeros((0, tasks.weight.shape[1])), np.zeros(0))
+    return SRMBank(BANK_SUBMODELS, feature_transform, tasks, operations, lattice=True, chroma=True)
+
+
+def bank_about(choice: HeadChoices, calibration: Calibration, fold_makes: list[set[str]], feature_transform: str,
+               stride: int, seconds: float) -> dict:
+    """The card's descriptive sections: the tasks, each head's choice, how the bank was calibrated
+    and trained, and the library versions."""
+    keys = list(choice.chosen)
+    return {
+        "task": {"manipulations": list(OPERATIONS[1:]), "tasks": keys},
+        "heads": {k: {"choice": choice.chosen[k].label, "out_of_fold_auc": choice.auc[k], "offset": choice.offset[k]} for k in keys},
+        "calibration": {"method": f"heads cross-fitted over {len(fold_makes)} make folds of the training makes; each task head shifted to "
+                                  f"logit 0 at {WINDOW_FPR:.1%} of its out-of-fold pristine windows; detector = largest shifted "
+                                  f"logit of its strengths; window threshold at {WINDOW_FPR:.1%} of out-of-fold pristine windows; "
+                                  f"image threshold flagging at most {IMAGE_FPR:.0%} of out-of-fold pristine photos (core of {MIN_AREA} px) at stride {stride}",
+                        "folds": [sorted(m) for m in fold_makes], **calibration.evidence},
+        "training": {"transform": feature_transform, "solver": "logistic regression (lbfgs) on standardised descriptors, folded",
+                     "operation_head": f"multinomial, C=0.01, every {OPERATION_SUBSAMPLE}th training position",
+                     "seconds": round(seconds, 1)},
+        "versions": library_versions(),
+    }
 
 
 RESAVED_CHOICE = HeadChoice(None, 0.01)

@@ -12,10 +12,7 @@ import numpy as np
 
 from ..core.constants import MIN_AREA, PATCH, WINDOWS
 from ..core.types import AnyCalibration, ScaleCalibration, sigmoid
-from ..families.bank import (
-    SRMBank,
-    resaved_name,
-)
+from ..families.bank import SRMBank, resaved_name
 from ..features.lattice import central_crop
 from ..inputs.images import load_pixels
 from ..processing.manipulations import jpeg

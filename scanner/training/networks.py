@@ -14,10 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..core.files import write_output
 from ..core.progress import progress as show_progress
 from ..core.types import sigmoid
+from ..families.bayar import BayarNet
 from ..families.netset import save_detector
-from ..families.networks import BayarNet, RecastNet, to_input
+from ..families.networks import to_input
+from ..families.recast import RecastNet
 from ..features.srm import srm_features
 from .environment import library_versions
 from .patches import PatchSet, TaskData
@@ -154,91 +157,110 @@ def fine_tune(net: nn.Module, data: PatchSet, cfg: TrainConfig, device: torch.de
             torch.set_flush_denormal(False)
 
 
+@dataclass
+class _Run:
+    """One fine-tuning run's state: the network, its optimiser and schedule, the result so far,
+    and the state of lowest validation loss (``best``, None without validation)."""
+
+    net: nn.Module
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler | None
+    device: torch.device
+    validation: PatchSet | None
+    result: TrainResult = field(default_factory=TrainResult)
+    best: dict | None = None
+    best_loss: float = math.inf
+
+    def check(self, step: int) -> None:
+        """Record the validation loss after ``step`` optimiser steps; keep the state if it is the lowest."""
+        loss = mean_loss(self.net, self.validation, self.device)
+        self.result.validation.append((step, loss))
+        if loss < self.best_loss:
+            self.best_loss, self.result.best_step = loss, step
+            self.best = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+
+    def restore(self, checkpoint: Path) -> None:
+        """Continue from a checkpoint written by :meth:`save`."""
+        state = torch.load(checkpoint, map_location=self.device, weights_only=True)
+        self.net.load_state_dict(state["net"])
+        self.opt.load_state_dict(state["optimizer"])
+        if self.sched is not None:
+            self.sched.load_state_dict(state["scheduler"])
+        self.result.epochs_done = int(state["epoch"])
+        self.result.losses = [float(v) for v in state["losses"]]
+        self.result.validation = [(int(a), float(b)) for a, b in state["validation"]]
+        if state["best"]:
+            self.best, self.best_loss, self.result.best_step = state["best"], float(state["best_loss"]), int(state["best_step"])
+
+    def save(self, checkpoint: Path) -> None:
+        """Write the state after a completed epoch, atomically (:func:`scanner.core.files.write_output`)."""
+        state = {"net": self.net.state_dict(), "optimizer": self.opt.state_dict(), "epoch": self.result.epochs_done,
+                 "losses": self.result.losses, "scheduler": self.sched.state_dict() if self.sched is not None else {},
+                 "validation": self.result.validation, "best": self.best or {}, "best_loss": self.best_loss,
+                 "best_step": self.result.best_step if self.result.best_step is not None else -1}
+        write_output(checkpoint, True, lambda partial: torch.save(state, partial))
+
+    def epoch(self, data: PatchSet, labels: torch.Tensor, order: torch.Tensor, steps: int, epoch: int, cfg: TrainConfig,
+              progress: bool, deadline: float) -> tuple[float, int]:
+        """One epoch of at most ``steps`` batches in ``order``: (summed loss, steps taken, fewer
+        than ``steps`` when the clock passed ``deadline``, a time.perf_counter() value)."""
+        self.net.train()
+        total, taken = 0.0, 0
+        for step in show_progress(range(steps), steps, f"epoch {epoch + 1}/{cfg.epochs}", "steps", progress):
+            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+            loss = nn.functional.cross_entropy(self.net(to_input(data.x[idx.numpy()], self.device)), labels[idx].to(self.device))
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+            self.net.after_step()
+            total += loss.item()
+            self.result.steps += 1
+            taken += 1
+            if self.validation is not None and ((epoch * steps + step + 1) % cfg.eval_every == 0 or step == steps - 1):
+                self.check(epoch * steps + step + 1)
+                self.net.train()
+            if time.perf_counter() > deadline:
+                break
+        return total, taken
+
+
 def _fine_tune(net: nn.Module, data: PatchSet, cfg: TrainConfig, device: torch.device, checkpoint: Path | None,
                resume: bool, progress: bool, validation: PatchSet | None) -> TrainResult:
     net.to(device)
     if cfg.positions is not None:
         net.sample_positions = cfg.positions
-    opt, sched = _optimizer(net, cfg)
-    result = TrainResult()
-    best: dict | None = None
-    best_loss = math.inf
-
-    def check(step: int) -> None:
-        nonlocal best, best_loss
-        loss = mean_loss(net, validation, device)
-        result.validation.append((step, loss))
-        if loss < best_loss:
-            best_loss, result.best_step = loss, step
-            best = {k: v.detach().clone() for k, v in net.state_dict().items()}
-
+    run = _Run(net, *_optimizer(net, cfg), device, validation)
+    result = run.result
     if resume and checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        net.load_state_dict(state["net"])
-        opt.load_state_dict(state["optimizer"])
-        if sched is not None:
-            sched.load_state_dict(state["scheduler"])
-        result.epochs_done = int(state["epoch"])
-        result.losses = [float(v) for v in state["losses"]]
-        result.validation = [(int(a), float(b)) for a, b in state["validation"]]
-        if state["best"]:
-            best, best_loss, result.best_step = state["best"], float(state["best_loss"]), int(state["best_step"])
+        run.restore(checkpoint)
     elif validation is not None:
-        check(0)
+        run.check(0)
     result.epochs_trained = result.epochs_done
     generator = torch.Generator().manual_seed(cfg.seed)
     for _ in range(result.epochs_done):  # keep the shuffles of a resumed run identical
         torch.randperm(len(data), generator=generator)
     labels = torch.as_tensor(data.y)
     start_time = time.perf_counter()
+    deadline = start_time + 60 * cfg.max_minutes if cfg.max_minutes is not None else math.inf
     steps = math.ceil(len(data) / cfg.batch_size)
     if cfg.max_steps_per_epoch:
         steps = min(steps, cfg.max_steps_per_epoch)
-
-    out_of_time = False
     for epoch in range(result.epochs_done, cfg.epochs):
-        net.train()
-        order = torch.randperm(len(data), generator=generator)
-        total = 0.0
-        taken = 0
-        for step in show_progress(range(steps), steps, f"epoch {epoch + 1}/{cfg.epochs}", "steps", progress):
-            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            x = to_input(data.x[idx.numpy()], device)
-            loss = nn.functional.cross_entropy(net(x), labels[idx].to(device))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            net.after_step()
-            total += loss.item()
-            result.steps += 1
-            taken += 1
-            if validation is not None and ((epoch * steps + step + 1) % cfg.eval_every == 0 or step == steps - 1):
-                check(epoch * steps + step + 1)
-                net.train()
-            if cfg.max_minutes is not None and time.perf_counter() - start_time > 60 * cfg.max_minutes:
-                out_of_time = True
-                break
-        if out_of_time and taken < steps:
+        total, taken = run.epoch(data, labels, torch.randperm(len(data), generator=generator), steps, epoch, cfg, progress, deadline)
+        if taken < steps:  # out of time within the epoch
             result.epochs_trained = result.epochs_done + taken / steps
             result.losses.append(total / taken)
             break
-        if sched is not None:
-            sched.step()
+        if run.sched is not None:
+            run.sched.step()
         result.losses.append(total / steps)
-        result.epochs_done = epoch + 1
-        result.epochs_trained = result.epochs_done
+        result.epochs_done = result.epochs_trained = epoch + 1
         if checkpoint is not None:
-            state = {"net": net.state_dict(), "optimizer": opt.state_dict(), "epoch": result.epochs_done,
-                     "losses": result.losses, "scheduler": sched.state_dict() if sched is not None else {},
-                     "validation": result.validation, "best": best or {}, "best_loss": best_loss,
-                     "best_step": result.best_step if result.best_step is not None else -1}
-            tmp = checkpoint.with_suffix(".tmp")
-            torch.save(state, tmp)
-            tmp.replace(checkpoint)
-        if out_of_time:
+            run.save(checkpoint)
+        if time.perf_counter() > deadline:
             break
-    if best is not None:
-        net.load_state_dict(best)
+    if run.best is not None:
+        net.load_state_dict(run.best)
     result.seconds = time.perf_counter() - start_time
     return result
 
@@ -254,6 +276,32 @@ def build_network(arch: str, svm: LinearSVM | None = None) -> nn.Module:
     if svm is not None:
         init_head_from_svm(net, svm)
     return net
+
+
+def architecture_card(net: nn.Module, cfg: TrainConfig) -> dict:
+    """The card's ``architecture`` of a trained single network: its type, and how it was built and initialised."""
+    if cfg.arch != "recast":
+        return {"type": "bayar", "patch": 128, "input_unit": BayarNet.INPUT_UNIT,
+                "initialisation": "constrained off-centre taps uniform in [0, 1), projected; other layers PyTorch default"}
+    head = ("the linear SVM on the exact SRM features" if cfg.head_init == "svm"
+            else "a linear SVM refitted on the initial network's soft-max features")
+    return {"type": "recast", "mode": "soft", "alpha": net.alpha, "pooling": "mean",
+            "branches": {"across": "conv 4x(4x4) -> codewords 81", "along": "conv 4x(1x7) -> codewords 81"},
+            "transpose": "tied weights, histograms averaged", "head": "Linear(162, 2)",
+            "initialisation": f"conv1 and codewords from the SRM descriptor; FC from {head} (standardisation folded in)"}
+
+
+def training_card(cfg: TrainConfig, result: TrainResult, validation: PatchSet | None, device: torch.device) -> dict:
+    """The card's ``training`` of a single network: the schedule asked for and what the run did."""
+    return {"optimizer": "adam" if cfg.arch == "recast" else "sgd", "lr": cfg.lr, "weight_decay": cfg.weight_decay,
+            "batch_size": cfg.batch_size, "epochs": cfg.epochs, "max_steps_per_epoch": cfg.max_steps_per_epoch,
+            "head_init": cfg.head_init if cfg.arch == "recast" else None,
+            "sampled_positions": cfg.positions, "max_minutes": cfg.max_minutes,
+            "epochs_trained": round(result.epochs_trained, 3),
+            "epoch_losses": [round(v, 5) for v in result.losses], "seconds": round(result.seconds, 1),
+            "validation_cameras": sorted(set(validation.camera.tolist())) if validation is not None else [],
+            "validation_losses": [[k, round(v, 5)] for k, v in result.validation], "kept_step": result.best_step,
+            "device": str(device)}
 
 
 def train_detector(data: TaskData, cfg: TrainConfig, device: torch.device, out_dir: Path, name: str,
@@ -290,30 +338,13 @@ def train_detector(data: TaskData, cfg: TrainConfig, device: torch.device, out_d
     svm.save(out_dir / f"{name}.svm.npz")
     task = data.manifest
     card = {
-        "architecture": ({"type": "recast", "mode": "soft", "alpha": net.alpha, "pooling": "mean",
-                          "branches": {"across": "conv 4x(4x4) -> codewords 81", "along": "conv 4x(1x7) -> codewords 81"},
-                          "transpose": "tied weights, histograms averaged", "head": "Linear(162, 2)",
-                          "initialisation": "conv1 and codewords from the SRM descriptor; FC from "
-                                            + ("the linear SVM on the exact SRM features" if cfg.head_init == "svm" else
-                                               "a linear SVM refitted on the initial network's soft-max features")
-                                            + " (standardisation folded in)"}
-                         if cfg.arch == "recast" else {"type": "bayar", "patch": 128, "input_unit": BayarNet.INPUT_UNIT,
-                                                   "initialisation": "constrained off-centre taps uniform in [0, 1), "
-                                                                     "projected; other layers PyTorch default"}),
+        "architecture": architecture_card(net, cfg),
         "task": {"manipulation": task["manipulation"], "strengths": task["strengths"]},
         "data": {"manifest_sha256": data.manifest_sha256, "n_train": len(data.train), "n_test": len(data.test),
                  "train_cameras": sorted({p["camera"] for p in task["train"]}),
                  "test_cameras": sorted({p["camera"] for p in task["test"]}),
                  "patches_per_image": task["patches_per_image"], "region": task["region"]},
-        "training": {"optimizer": "adam" if cfg.arch == "recast" else "sgd", "lr": cfg.lr, "weight_decay": cfg.weight_decay,
-                     "batch_size": cfg.batch_size, "epochs": cfg.epochs, "max_steps_per_epoch": cfg.max_steps_per_epoch,
-                     "head_init": cfg.head_init if cfg.arch == "recast" else None,
-                     "sampled_positions": cfg.positions, "max_minutes": cfg.max_minutes,
-                     "epochs_trained": round(result.epochs_trained, 3),
-                     "epoch_losses": [round(v, 5) for v in result.losses], "seconds": round(result.seconds, 1),
-                     "validation_cameras": sorted(set(validation.camera.tolist())) if validation is not None else [],
-                     "validation_losses": [[k, round(v, 5)] for k, v in result.validation], "kept_step": result.best_step,
-                     "device": str(device)},
+        "training": training_card(cfg, result, validation, device),
         "seed": cfg.seed,
         "versions": library_versions(),
         "accuracy": {"cnn": accuracy_by_strength(scores, data.test), "svm": baseline["accuracy"],

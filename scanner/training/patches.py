@@ -96,6 +96,37 @@ def _describe(photo: Photo, root: str | Path) -> dict:
     return {"path": photo.path.relative_to(root).as_posix(), "camera": photo.camera, "sha256": photo.sha256}
 
 
+def assemble_patches(group: list[Photo], files: list[Path], strengths: tuple[float, ...], mixed: bool) -> PatchSet:
+    """A patch set of the cached per-photo patches ``files`` of the photos ``group``: each photo's
+    pristine patches, then (``mixed``) one processed patch per position whose strength cycles
+    through ``strengths``, or every strength's."""
+    xs, ys, ss, cams, idx = [], [], [], [], []
+    for i, (photo, path) in enumerate(zip(group, files)):
+        with np.load(path) as z:
+            pristine, processed = z["pristine"], z["processed"]
+        k = len(pristine)
+        if k == 0:
+            continue
+        xs.append(pristine)
+        ys.append(np.zeros(k, np.int64))
+        ss.append(np.full(k, np.nan))
+        if mixed:
+            which = (np.arange(k) + i) % len(strengths)
+            xs.append(processed[which, np.arange(k)])
+            ss.append(np.array(strengths)[which])
+            ys.append(np.ones(k, np.int64))
+            m = 2 * k
+        else:
+            xs.append(processed.reshape(-1, PATCH, PATCH))
+            ss.append(np.repeat(np.array(strengths), k))
+            ys.append(np.ones(k * len(strengths), np.int64))
+            m = k * (1 + len(strengths))
+        cams.append(np.full(m, photo.camera, dtype=object))
+        idx.append(np.full(m, i))
+    return PatchSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(ss), np.concatenate(cams), np.concatenate(idx))
+
+
+
 def build_task(
     root: str | Path,
     manip: str,
@@ -141,32 +172,6 @@ def build_task(
                               lambda p: (str(p.path), manip, strengths, n, region, photo_seed(p, seed)), progress, workers,
                               f"patches {manip}")
 
-    def assemble(group: list[Photo], n: int, mixed: bool) -> PatchSet:
-        xs, ys, ss, cams, idx = [], [], [], [], []
-        for i, (photo, path) in enumerate(zip(group, cached(group, n))):
-            with np.load(path) as z:
-                pristine, processed = z["pristine"], z["processed"]
-            k = len(pristine)
-            if k == 0:
-                continue
-            xs.append(pristine)
-            ys.append(np.zeros(k, np.int64))
-            ss.append(np.full(k, np.nan))
-            if mixed:
-                which = (np.arange(k) + i) % len(strengths)
-                xs.append(processed[which, np.arange(k)])
-                ss.append(np.array(strengths)[which])
-                ys.append(np.ones(k, np.int64))
-                m = 2 * k
-            else:
-                xs.append(processed.reshape(-1, PATCH, PATCH))
-                ss.append(np.repeat(np.array(strengths), k))
-                ys.append(np.ones(k * len(strengths), np.int64))
-                m = k * (1 + len(strengths))
-            cams.append(np.full(m, photo.camera, dtype=object))
-            idx.append(np.full(m, i))
-        return PatchSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(ss), np.concatenate(cams), np.concatenate(idx))
-
     manifest = {
         "protocol": PATCH_PROTOCOL,
         "manipulation": manip,
@@ -183,4 +188,5 @@ def build_task(
         "train": [_describe(p, root) for p in train_photos],
         "test": [_describe(p, root) for p in test_photos],
     }
-    return TaskData(assemble(train_photos, patches_per_image, True), assemble(test_photos, test_patches_per_image, False), manifest)
+    return TaskData(assemble_patches(train_photos, cached(train_photos, patches_per_image), strengths, True),
+                    assemble_patches(test_photos, cached(test_photos, test_patches_per_image), strengths, False), manifest)

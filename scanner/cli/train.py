@@ -1,0 +1,131 @@
+"""``scanner baseline`` and ``scanner train``: the SRM+SVM baseline of one task, and training the
+shipped bank or one network."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..core.exitcodes import ExitCode
+from .app import MANIP_HELP, fatal, pick_device, stderr_console
+
+
+def task_data(images: Optional[Path], manip: str, strength: Optional[List[float]], seed: int, patches: int, test_patches: int,
+          cache: Optional[Path], quiet: bool):
+    from ..processing.manipulations import MANIPULATIONS
+    from ..training.patches import build_task
+    from ..training.photos import default_pristine_dir
+
+    if manip not in MANIPULATIONS:
+        fatal(f"unknown manipulation {manip!r}; choose from {MANIP_HELP}", ExitCode.USAGE)
+    root = images or default_pristine_dir()
+    if root is None or not Path(root).is_dir():
+        fatal("no photo folder: pass --images DIR (default ../shared/data/pristine)", ExitCode.USAGE)
+    stderr_console(quiet).print(f"building patches for {manip} from {root}")
+    return build_task(root, manip, tuple(strength) if strength else None, patches, test_patches, seed,
+                      cache_dir=cache, progress=not quiet)
+
+
+BASELINE_EPILOG = ("Example:\n\n  scanner baseline --manip blur --strength 0.5")
+"""Examples under ``scanner baseline --help``."""
+
+
+def baseline(
+    manip: str = typer.Option(..., "--manip", "-m", help=MANIP_HELP),
+    strength: Optional[List[float]] = typer.Option(None, help="Strength(s) of the task; default: the three of Table I, mixed."),
+    images: Optional[Path] = typer.Option(None, help="Folder of pristine photos (default ../shared/data/pristine)."),
+    seed: int = typer.Option(0, help="Seed of the camera split and patch sampling."),
+    patches_per_image: int = typer.Option(36, help="Training patches per photo (and as many processed)."),
+    test_patches_per_image: int = typer.Option(16, help="Held-out positions per test photo."),
+    out: Path = typer.Option(Path("models"), help="Folder for the saved SVM (.npz, no pickle)."),
+    cache: Optional[Path] = typer.Option(None, help="Patch cache folder (default ~/.cache/scanner)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or messages on stderr."),
+) -> None:
+    """SRM descriptor + linear SVM on one task; accuracy on held-out cameras."""
+    from ..training.svm import run_baseline
+
+    data = task_data(images, manip, strength, seed, patches_per_image, test_patches_per_image, cache, quiet)
+    svm, report = run_baseline(data, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    name = manip if not strength else f"{manip}-{'-'.join(f'{s:g}' for s in strength)}"
+    svm.save(out / f"{name}.svm.npz")
+    report["manifest_sha256"] = data.manifest_sha256
+    typer.echo(json.dumps(report, indent=2))
+
+
+TRAIN_EPILOG = ("Examples:\n\n  scanner train --split sealed --out weights   retrain every shipped detector (the bank)\n\n"
+             "  scanner train --arch recast --manip blur --strength 0.5 --out models   the paper's CNN on one task")
+"""Examples under ``scanner train --help``."""
+
+
+def train(
+    manip: Optional[List[str]] = typer.Option(None, "--manip", "-m", help=f"{MANIP_HELP}. bank: the detectors to keep (default all five); recast, bayar: the one task to train (required)."),
+    arch: str = typer.Option("bank", help="bank (what ships: SRM submodel bank + linear heads), recast (the paper's CNN) or bayar (Bayar & Stamm 2016)."),
+    images: Optional[Path] = typer.Option(None, help="Folder of pristine photos (default ../shared/data/pristine)."),
+    out: Path = typer.Option(Path("models"), help="Output folder (bank: bank.json + bank.safetensors; recast/bayar: NAME.json + NAME.safetensors)."),
+    seed: int = typer.Option(0, help="Seed of the make-disjoint split (bank) or camera split (recast, bayar)."),
+    split: Optional[str] = typer.Option(None, help="bank: the make split to train on, 'sealed' (what ships since 0.8.0) or a seed; default the split of --seed."),
+    folds: int = typer.Option(4, help="bank: make folds for cross-fitted calibration."),
+    stride: int = typer.Option(32, help="bank: stride at which the image rule is calibrated."),
+    strength: Optional[List[float]] = typer.Option(None, help="recast, bayar: strength(s) to train on; default the three of Table I, mixed."),
+    epochs: Optional[int] = typer.Option(None, help="recast, bayar: epochs (default 15 recast, 60 bayar)."),
+    lr: Optional[float] = typer.Option(None, help="recast, bayar: learning rate (default 1e-6 recast, 1e-3 bayar)."),
+    batch_size: Optional[int] = typer.Option(None, help="recast, bayar: batch size (default 36 recast, 64 bayar)."),
+    max_steps: Optional[int] = typer.Option(None, help="recast, bayar: cap on optimiser steps per epoch."),
+    head_init: str = typer.Option("svm", help="recast: FC init, svm (SVM on exact SRM features) or svm-soft."),
+    positions: Optional[int] = typer.Option(None, min=1, help="recast: training histograms average this many random positions of a patch (with the SRM codes as control variate), not all ~15600; 256 trains about 30x faster on a CPU."),
+    minutes: Optional[float] = typer.Option(None, min=0.1, help="recast, bayar: stop training after this many minutes."),
+    patches_per_image: int = typer.Option(36, help="recast, bayar: training patches per photo (and as many processed)."),
+    test_patches_per_image: int = typer.Option(16, help="recast, bayar: held-out positions per test photo."),
+    device: str = typer.Option("auto", help="recast, bayar: auto, cpu or cuda (the bank runs on the CPU)."),
+    name: Optional[str] = typer.Option(None, help="recast, bayar: output name (default: the manipulation, plus strengths if given)."),
+    resume: bool = typer.Option(False, help="recast, bayar: continue from the last epoch checkpoint."),
+    cache: Optional[Path] = typer.Option(None, help="Descriptor and patch cache folder (default ~/.cache/scanner)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or messages on stderr."),
+) -> None:
+    """Train detectors: by default the shipped bank (all five detectors, thresholds and image rule);
+    --arch recast or bayar trains one network for one task."""
+    from ..processing.manipulations import MANIPULATIONS
+
+    unknown = [m for m in manip or [] if m not in MANIPULATIONS]
+    if unknown:
+        fatal(f"unknown manipulation {', '.join(unknown)}; choose from {MANIP_HELP}", ExitCode.USAGE)
+    if arch == "bank":
+        from ..families.bank import save_bank
+        from ..training.bank import train_bank
+        from ..training.photos import default_pristine_dir
+
+        root = images or default_pristine_dir()
+        if root is None or not Path(root).is_dir():
+            fatal("no photo folder: pass --images DIR (default ../shared/data/pristine)", ExitCode.USAGE)
+        console = stderr_console(quiet)
+        if split is not None and split != "sealed" and not split.isdigit():
+            fatal(f"--split is 'sealed' or a seed such as 0, not {split!r}", ExitCode.USAGE)
+        bank = train_bank(Path(root), seed, folds, stride, cache=cache, progress=None if quiet else console.print, split=split)
+        card = save_bank(bank.select(manip) if manip else bank, out)
+        console.print(f"wrote {card} and {card.with_suffix('.safetensors')}")
+        written = bank.card.to_json()
+        typer.echo(json.dumps({"card": str(card), "thresholds": written["thresholds"], "image_rule": written["image_rule"]}, indent=2))
+        return
+    from ..training.networks import TrainConfig, train_detector
+
+    if arch not in ("recast", "bayar"):
+        fatal("--arch must be bank, recast or bayar", ExitCode.USAGE)
+    if not manip or len(manip) != 1:
+        fatal(f"--arch {arch} trains one task: give exactly one --manip", ExitCode.USAGE)
+    if positions is not None and arch != "recast":
+        fatal("--positions is for --arch recast", ExitCode.USAGE)
+    dev = pick_device(device)
+    data = task_data(images, manip[0], strength, seed, patches_per_image, test_patches_per_image, cache, quiet)
+    cfg = TrainConfig.for_arch(arch, epochs=epochs, lr=lr, batch_size=batch_size, max_steps_per_epoch=max_steps,
+                               head_init=head_init, seed=seed, positions=positions, max_minutes=minutes)
+    name = name or (manip[0] if not strength else f"{manip[0]}-{'-'.join(f'{s:g}' for s in strength)}") + ("-bayar" if arch == "bayar" else "")
+    try:
+        card = train_detector(data, cfg, dev, out, name, checkpoint_dir=out / "checkpoints", resume=resume, progress=not quiet)
+    except KeyboardInterrupt:
+        fatal("interrupted; the last completed epoch is kept in the checkpoint (rerun with --resume)", ExitCode.USAGE)
+    stderr_console(quiet).print(f"wrote {out / (name + '.safetensors')} and {out / (name + '.json')}")
+    typer.echo(json.dumps({"name": name, "accuracy": card["accuracy"], "threshold": card["threshold"]}, indent=2))

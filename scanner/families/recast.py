@@ -1,0 +1,346 @@
+"""The SRM descriptor recast as a CNN (spec section 2): residual convolutions, codeword
+assignment (hard-max, or a soft-max with a custom backward), pooled co-occurrence histograms and
+a linear head; and its dense scoring of a whole image."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..core.windows import box_sums_2d, window_grid
+from ..features.srm import (
+    N_CODES,
+    N_FEATURES,
+    ORDER,
+    QUANT_STEP,
+    RESIDUAL_FILTER,
+    code_histogram,
+    codebook,
+    cooccurrence_codes,
+    quantize,
+    residual,
+)
+from .networks import PIXEL_SCALE, to_input
+
+SOFTMAX_ALPHA = 2.0**16
+"""Soft-max sharpness; 2**16 = 256**2 makes it a unit-temperature soft-max in pixel units."""
+
+
+def branch_kernels(taps: int = len(RESIDUAL_FILTER)) -> dict[str, tuple[int, int]]:
+    """conv1 support per branch for a residual filter of ``taps`` taps: across is 4 x taps,
+    along is 1 x (taps + 3); for the paper's filter 4x4 and 1x7 (its 5x5 cannot hold the latter)."""
+    return {"across": (ORDER, taps), "along": (1, taps + ORDER - 1)}
+
+
+EXP_FLOOR = -80.0
+"""Soft-max exponents are clamped here (weights below exp(-80) = 2e-35 become that): scores far
+below the range keep the CPU's vectorised exp off its slow path (7x faster measured here)."""
+
+
+def clamped_exp(scaled: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """exp(scaled - max) over the last axis, exponents clamped at :data:`EXP_FLOOR`: the
+    soft-max before its normalisation. ``inplace`` overwrites ``scaled`` (a temporary outside
+    autograd) to save memory passes."""
+    if not inplace:
+        return (scaled - scaled.amax(dim=-1, keepdim=True)).clamp(min=EXP_FLOOR).exp()
+    return scaled.sub_(scaled.amax(dim=-1, keepdim=True)).clamp_(min=EXP_FLOOR).exp_()
+
+
+def soft_assign(scaled: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """Soft-max over the last axis of alpha-scaled matching scores (:func:`clamped_exp`
+    normalised). (..., 81) -> (..., 81), rows summing to 1."""
+    e = clamped_exp(scaled, inplace)
+    return e.div_(e.sum(dim=-1, keepdim=True)) if inplace else e / e.sum(dim=-1, keepdim=True)
+
+
+STRIP_ROWS = 256
+"""Pixel rows per strip in dense evaluation (plus a 6-row overlap)."""
+
+
+DENSE_CHUNK = 16384
+"""Positions per chunk when assignments are reduced on the fly: a chunk's 81 scores
+(about 5 MB) stay in cache and below the allocator's mmap threshold."""
+
+
+GPU_CHUNK = 1 << 22
+"""Rows (positions) per chunk on a GPU: whole batches of patches in one product."""
+
+
+def _blocks(n: int, positions: int, chunk: int):
+    """(patch slice, position slice) blocks of about ``chunk`` rows: several whole patches per
+    block when a patch has fewer than ``chunk`` positions, else one patch in position chunks."""
+    if positions >= chunk:
+        for i in range(n):
+            for start in range(0, positions, chunk):
+                yield slice(i, i + 1), slice(start, start + chunk)
+    else:
+        per = chunk // positions
+        for i in range(0, n, per):
+            yield slice(i, i + per), slice(0, positions)
+
+
+class SoftHistogram(torch.autograd.Function):
+    """h[n] = mean over positions s of softmax(alpha * (r[n, s] W^T + b)), shape (N, 81).
+
+    Computed block by block (:data:`DENSE_CHUNK` rows on the CPU, :data:`GPU_CHUNK` on a GPU);
+    backward recomputes the assignments instead of storing them, so memory stays at one block
+    of 81 scores whatever the patch size. r: (N, P, 4) residual vectors, W: (81, 4), b: (81,).
+    """
+
+    @staticmethod
+    def forward(ctx, r: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, alpha: float) -> torch.Tensor:
+        n, positions, _ = r.shape
+        h = torch.zeros(n, weight.shape[0], dtype=torch.float64, device=r.device)
+        chunk = DENSE_CHUNK if r.device.type == "cpu" else GPU_CHUNK
+        for ps, qs in _blocks(n, positions, chunk):
+            rc = r[ps, qs]
+            m = torch.addmm(bias, rc.reshape(-1, rc.shape[-1]), weight.t())
+            h[ps] += soft_assign(m.mul_(alpha), inplace=True).reshape(rc.shape[0], rc.shape[1], -1).sum(1, dtype=torch.float64)
+        ctx.save_for_backward(r, weight, bias)
+        ctx.alpha = alpha
+        return h / positions
+
+    @staticmethod
+    def backward(ctx, grad_h: torch.Tensor):
+        r, weight, bias = ctx.saved_tensors
+        alpha = ctx.alpha
+        n, positions, _ = r.shape
+        g = (grad_h / positions).to(r.dtype)
+        grad_r = torch.empty_like(r)
+        grad_w = torch.zeros_like(weight)
+        grad_b = torch.zeros_like(bias)
+        chunk = DENSE_CHUNK if r.device.type == "cpu" else GPU_CHUNK
+        for ps, qs in _blocks(n, positions, chunk):
+            rc = r[ps, qs]
+            k, q = rc.shape[:2]
+            flat = rc.reshape(-1, rc.shape[-1])
+            p = soft_assign(torch.addmm(bias, flat, weight.t()).mul_(alpha), inplace=True).reshape(k, q, -1)
+            gp = g[ps][:, None, :]
+            # d softmax: dm_k = alpha * p_k * (g_k - sum_j p_j g_j)
+            dm = p.mul_(gp - (p * gp).sum(-1, keepdim=True)).mul_(alpha).reshape(k * q, -1)
+            grad_b += dm.sum(0)
+            grad_w += dm.t() @ flat
+            grad_r[ps, qs] = (dm @ weight).reshape(k, q, -1)
+        return grad_r, grad_w, grad_b, None
+
+
+class CooccurrenceBranch(nn.Module):
+    """Residual filter bank -> codeword layer -> hard-max or soft-max.
+
+    The codeword layer is the paper's 1x1 convolution with 81 filters, applied
+    channels-last as a ``Linear(4, 81)`` (weights = codewords, bias = -||c||^2 / 2).
+    ``direction`` (across or along) and the SRM submodel ``kernel``, ``step`` the branch
+    starts from; the latter two also define the control variate of sampled histograms.
+    """
+
+    def __init__(self, direction: str, kernel: np.ndarray = RESIDUAL_FILTER, step: float = QUANT_STEP) -> None:
+        super().__init__()
+        self.direction = direction
+        self.srm_kernel, self.srm_step = np.asarray(kernel), float(step)
+        self.residual = nn.Conv2d(1, ORDER, branch_kernels(len(kernel))[direction])
+        self.codebook = nn.Linear(ORDER, N_CODES)
+
+    def srm_codes(self, x: torch.Tensor) -> np.ndarray:
+        """Codes (N, h, w) in 0..80 of the branch's SRM submodel (fixed, not trained) on the
+        grid of :meth:`residuals`: what hard-max assigns at initialisation (:meth:`RecastNet.from_srm`)."""
+        pixels = (x[:, 0].detach() * PIXEL_SCALE).round().cpu().numpy().astype(np.int32)
+        return cooccurrence_codes(quantize(residual(pixels, -1, self.srm_kernel), self.srm_step), self.direction, -1)
+
+    def residuals(self, x: torch.Tensor) -> torch.Tensor:
+        """Residual vectors (N, h, w, 4) of x (N, 1, H, W); h, w as a valid convolution."""
+        return self.residual(x).permute(0, 2, 3, 1)
+
+    def sampled_residuals(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Residual vectors (N, k, 4) of x (N, 1, H, W) at ``positions`` (k,), flat indices into
+        the (h, w) grid of :meth:`residuals`: the convolution evaluated at those positions only,
+        by gathering each tap's pixels (equal to ``residuals(x)`` there)."""
+        kh, kw = self.residual.kernel_size
+        width = x.shape[-1] - kw + 1
+        rows, cols = positions // width, positions % width
+        taps = torch.stack([x[:, 0, rows + a, cols + b] for a in range(kh) for b in range(kw)], dim=-1)
+        return taps @ self.residual.weight.reshape(ORDER, -1).t() + self.residual.bias
+
+    def assign(self, r: torch.Tensor, mode: str, alpha: float) -> torch.Tensor:
+        """Codeword assignments (..., 81) of residual vectors (..., 4): one-hot of the best
+        matching score m_k = <r, c_k> + b_k (hard) or softmax(alpha * m) (soft)."""
+        m = self.codebook(r)
+        if mode == "hard":
+            return nn.functional.one_hot(m.argmax(dim=-1), N_CODES).to(m.dtype)
+        return soft_assign(alpha * m)
+
+    def forward(self, x: torch.Tensor, mode: str, alpha: float) -> torch.Tensor:
+        """Assignments (N, h, w, 81) of every valid position of x (N, 1, H, W)."""
+        return self.assign(self.residuals(x), mode, alpha)
+
+    def histogram(self, x: torch.Tensor, mode: str, alpha: float, sample: int | None = None,
+                  generator: torch.Generator | None = None, control_variate: bool = True) -> torch.Tensor:
+        """Average-pooled assignments (N, 81), float64, of x (N, 1, H, W).
+
+        Hard mode counts the arg-max codes exactly; soft mode uses :class:`SoftHistogram`.
+        With ``sample`` (soft mode only) the mean is taken over that many positions drawn at
+        random without replacement (the same draw for the whole batch): an unbiased estimate of
+        the full histogram at a fraction of the cost. With ``control_variate`` the estimate is
+
+            mean_sampled(soft) - mean_sampled(onehot(c)) + mean_all(onehot(c)),
+
+        c the branch's fixed SRM codes (:meth:`srm_codes`, cheap to count everywhere): still
+        unbiased, and far less noisy while the soft-max stays near the SRM it started from.
+        The gradient is that of the sampled soft-max alone."""
+        if sample is not None:
+            if mode != "soft":
+                raise ValueError("position sampling is for training, in soft mode")
+            kh, kw = self.residual.kernel_size
+            grid_size = (x.shape[-2] - kh + 1) * (x.shape[-1] - kw + 1)
+            positions = torch.randperm(grid_size, generator=generator)[:sample]
+            h = SoftHistogram.apply(self.sampled_residuals(x, positions.to(x.device)), self.codebook.weight, self.codebook.bias, alpha)
+            if not control_variate:
+                return h
+            codes = self.srm_codes(x).reshape(len(x), -1)
+            correction = code_histogram(codes) - code_histogram(codes[:, positions.numpy()])
+            return h + torch.as_tensor(correction, dtype=h.dtype, device=h.device)
+        r = self.residuals(x)
+        flat = r.reshape(r.shape[0], -1, ORDER)
+        if mode == "soft":
+            return SoftHistogram.apply(flat, self.codebook.weight, self.codebook.bias, alpha)
+        with torch.no_grad():
+            counts = torch.zeros(flat.shape[0], N_CODES, dtype=torch.float64, device=x.device)
+            for i in range(flat.shape[0]):
+                for start in range(0, flat.shape[1], DENSE_CHUNK):
+                    codes = self.codebook(flat[i, start : start + DENSE_CHUNK]).argmax(dim=-1)
+                    counts[i] += torch.bincount(codes, minlength=N_CODES).to(torch.float64)
+            # a tensor divisor: CUDA divides by a Python scalar through its reciprocal, 1 ulp off numpy
+            return counts / torch.tensor(float(flat.shape[1]), dtype=torch.float64, device=x.device)
+
+    @torch.no_grad()
+    def project(self, x: torch.Tensor, u: torch.Tensor, mode: str, alpha: float) -> torch.Tensor:
+        """Per-pixel projection <p_s, u> of the assignments onto weights u (81,), computed
+        in chunks so the 81-channel map is never held in full. x: (1, 1, H, W) -> (h, w)."""
+        r = self.residuals(x)[0]
+        flat = r.reshape(-1, ORDER)
+        out = torch.empty(flat.shape[0], dtype=u.dtype, device=x.device)
+        weights = torch.stack([u, torch.ones_like(u)], dim=1)  # numerator and normaliser in one product
+        for start in range(0, flat.shape[0], DENSE_CHUNK):
+            chunk = flat[start : start + DENSE_CHUNK]
+            if mode == "hard":
+                out[start : start + DENSE_CHUNK] = u[self.codebook(chunk).argmax(dim=-1)]
+                continue
+            ratio = clamped_exp(self.codebook(chunk).mul_(alpha), inplace=True) @ weights
+            out[start : start + DENSE_CHUNK] = ratio[:, 0] / ratio[:, 1]
+        return out.reshape(r.shape[:2])
+
+
+class RecastNet(nn.Module):
+    """The SRM descriptor as a CNN: twin across/along branches applied to the image and to
+    its transpose with tied weights, global average pooling, and a linear head 162 -> 2.
+
+    ``mode='hard'`` uses hard-max (exact SRM histograms once initialised by
+    :meth:`from_srm`); ``mode='soft'`` uses soft-max with sharpness ``alpha``.
+    ``sample_positions`` (soft mode, training only): each histogram of a training forward pass
+    averages that many randomly drawn positions instead of all ~15600 of a 128x128 patch, with
+    the SRM codes as control variate (:meth:`CooccurrenceBranch.histogram`): an unbiased
+    estimate of the histogram (the loss, non-linear in it, is then slightly biased); evaluation
+    (``net.eval()``) always uses every position.
+    """
+
+    sample_positions: int | None = None
+
+    def after_step(self) -> None:
+        """Called after every optimiser step; the recast network has no constraint to restore."""
+
+    def __init__(self, mode: str = "soft", alpha: float = SOFTMAX_ALPHA, kernel: np.ndarray = RESIDUAL_FILTER,
+                 step: float = QUANT_STEP) -> None:
+        super().__init__()
+        if mode not in ("hard", "soft"):
+            raise ValueError(f"mode must be 'hard' or 'soft', not {mode!r}")
+        self.mode = mode
+        self.alpha = alpha
+        self.across = CooccurrenceBranch("across", kernel, step)
+        self.along = CooccurrenceBranch("along", kernel, step)
+        self.head = nn.Linear(N_FEATURES, 2)
+
+    @classmethod
+    def from_srm(cls, exact: bool = True, alpha: float = SOFTMAX_ALPHA, kernel: np.ndarray = RESIDUAL_FILTER,
+                 step: float = QUANT_STEP) -> "RecastNet":
+        """Network hard-wired to an SRM submodel (default the paper's: third-order residual,
+        step 4.5; any 1-D residual ``kernel`` and quantisation ``step`` in pixel units), in
+        hard-max if ``exact``, else soft-max with ``alpha``; the head is zero until trained or
+        set from an SVM."""
+        net = cls(mode="hard" if exact else "soft", alpha=alpha, kernel=kernel, step=step)
+        delta = step / PIXEL_SCALE
+        digits = torch.as_tensor(codebook(), dtype=torch.float32)
+        with torch.no_grad():
+            for name, branch in net.branches():
+                w = torch.zeros_like(branch.residual.weight)
+                for n in range(ORDER):
+                    taps = torch.as_tensor(kernel, dtype=torch.float32)
+                    if name == "across":
+                        w[n, 0, n, : len(taps)] = taps
+                    else:
+                        w[n, 0, 0, n : n + len(taps)] = taps
+                branch.residual.weight.copy_(w)
+                branch.residual.bias.zero_()
+                branch.codebook.weight.copy_(delta * digits)
+                branch.codebook.bias.copy_(-(delta**2) * (digits != 0).sum(dim=1) / 2)
+            net.head.weight.zero_()
+            net.head.bias.zero_()
+        return net
+
+    def branches(self) -> list[tuple[str, CooccurrenceBranch]]:
+        """The two branches in feature order: across (bins 0..80), along (81..161)."""
+        return [("across", self.across), ("along", self.along)]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled histograms (N, 162), float64: for each branch the mean of the average-pooled
+        assignments on the image and on its transpose (tied weights)."""
+        sample = self.sample_positions if self.training else None
+        halves = []
+        for _, branch in self.branches():
+            horizontal = branch.histogram(x, self.mode, self.alpha, sample)
+            vertical = branch.histogram(x.transpose(-1, -2), self.mode, self.alpha, sample)
+            halves.append((horizontal + vertical) / 2)
+        return torch.cat(halves, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (N, 2): index 1 = manipulated."""
+        return self.head(self.features(x).to(self.head.weight.dtype))
+
+    def grid_logits(self, green: np.ndarray, stride: int = 32, device: torch.device | str = "cpu") -> np.ndarray:
+        """Logit difference of every 128x128 window on the grid, densely (:func:`dense_logits`)."""
+        return dense_logits(self, green, stride, device)
+
+
+@torch.no_grad()
+def dense_logits(net: RecastNet, green: np.ndarray, stride: int = 32, device: torch.device | str = "cpu",
+                 window: int = 128) -> np.ndarray:
+    """Logit difference (processed - pristine) of every window on the grid, densely.
+
+    green: uint8 (H, W). Returns float64 (len(tops), len(lefts)) as :func:`scanner.core.windows.window_grid`.
+    Equals scoring each window on its own (:func:`window_logits`) up to float rounding.
+    """
+    height, width = green.shape
+    tops, lefts = window_grid(height, width, stride, window)
+    d = (net.head.weight[1] - net.head.weight[0]).to(device)
+    u = {"across": d[:81].float(), "along": d[81:].float()}
+    z_across = torch.empty(height - 3, width - 3, device=device)
+    z_along_h = torch.empty(height, width - 6, device=device)
+    z_along_v = torch.empty(height - 6, width, device=device)
+    mode, alpha = net.mode, net.alpha
+    for a in range(0, height, STRIP_ROWS):
+        x = to_input(green[a : a + STRIP_ROWS + 6], device)
+        xt = x.transpose(-1, -2)
+        n = min(STRIP_ROWS, height - 3 - a)
+        if n > 0:
+            z_across[a : a + n] = (net.across.project(x, u["across"], mode, alpha)[:n]
+                                   + net.across.project(xt, u["across"], mode, alpha).T[:n])
+        z_along_h[a : a + STRIP_ROWS] = net.along.project(x, u["along"], mode, alpha)[: min(STRIP_ROWS, height - a)]
+        n = min(STRIP_ROWS, height - 6 - a)
+        if n > 0:
+            z_along_v[a : a + n] = net.along.project(xt, u["along"], mode, alpha).T[:n]
+    def pooled(z: torch.Tensor, box: tuple[int, int]) -> np.ndarray:
+        return box_sums_2d(z.double().cpu().numpy(), tops, lefts, box)
+
+    across = pooled(z_across, (window - 3, window - 3)) / (window - 3) ** 2
+    along = (pooled(z_along_h, (window, window - 6)) + pooled(z_along_v, (window - 6, window))) / (window * (window - 6))
+    bias = float(net.head.bias[1] - net.head.bias[0])
+    return (across + along) / 2 + bias
