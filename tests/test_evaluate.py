@@ -305,3 +305,18 @@ def test_localisation_reads_the_held_out_makes_of_the_detectors_own_split(tmp_pa
         run_localisation(tmp_path, bank, tmp_path / "out.md", seed=int(bank.trained_on.name) + 1 if bank.trained_on.name.isdigit() else 7)
     assert asked == [bank.trained_on.name]
     assert not (tmp_path / "out.md").exists()
+
+
+def test_photo_intervals_resample_photos_not_rows():
+    from scanner.evaluation.held_out import photo_interval, rate_interval
+
+    photo = np.repeat(np.arange(40), 5)  # 40 photos of 5 rows each
+    same = photo_interval(lambda rows: float(len(rows)), photo, resamples=200)
+    assert same == (200.0, 200.0)  # every resample draws 40 photos, each with its 5 rows
+    flat = np.where(photo < 20, 1.0, 0.0)
+    low, high = photo_interval(lambda rows: float(flat[rows].mean()), photo, resamples=2000)
+    half = 1.96 * np.sqrt(0.25 / 40)  # the binomial interval of 40 photos, not of 200 rows
+    assert low == pytest.approx(0.5 - half, abs=0.05) and high == pytest.approx(0.5 + half, abs=0.05)
+    assert rate_interval([True] * 10) == (100.0, 100.0)
+    low, high = rate_interval([True, False] * 50)
+    assert low < 50 < high and high - low == pytest.approx(2 * 100 * 1.96 * np.sqrt(0.25 / 100), abs=4)

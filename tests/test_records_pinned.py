@@ -1,5 +1,6 @@
 """The records `scanner scan --json` writes are pinned: a refactor must leave every field of every
-record, the summary, the options, the models' thresholds and the raw maps as 0.7.1 wrote them.
+record, the summary, the options, the models' thresholds and the raw maps as 0.7.1 wrote them,
+scanning with 0.7.1's bank (tests/golden/weights-0.7.1), so the pin holds the code, not the weights.
 Regenerate the pinned file only for a change that means to move a record:
 ``python -m tests.golden.evidence tests/golden/records-0.7.1.json`` (and say so in CHANGELOG.md)."""
 

@@ -36,7 +36,7 @@ def evaluate(
     out: Optional[Path] = typer.Option(None, help="Markdown report; default scanner-evaluation/localization.md or scanner-evaluation/table2.md under the current folder (never the repository's docs)."),
     weights: Optional[Path] = typer.Option(None, help="Folder of detectors; default: the shipped ones."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
-    seed: int = typer.Option(0, help="Seed of the camera split (must match the detectors') and of the forgeries."),
+    seed: int = typer.Option(0, help="Seed of the forgeries (--localization; the held-out makes are those of the split the detectors were trained on, from their card) and of the Table II split."),
 ) -> None:
     """Benchmarks: --localization (forgery localisation, shipped detectors against SRM+SVM) or
     --table2 (the paper's Table II); results in Markdown, figures beside them."""

@@ -66,7 +66,7 @@ def train(
     arch: str = typer.Option("bank", help="bank (what ships: SRM submodel bank + linear heads), recast (the paper's CNN) or bayar (Bayar & Stamm 2016)."),
     images: Optional[Path] = typer.Option(None, help="Folder of pristine photos (default ../shared/data/pristine)."),
     out: Path = typer.Option(Path("models"), help="Output folder (bank: bank.json + bank.safetensors; recast/bayar: NAME.json + NAME.safetensors)."),
-    seed: int = typer.Option(0, help="Seed of the make-disjoint split (bank) or camera split (recast, bayar)."),
+    seed: int = typer.Option(0, help="bank: seed of the make split (unless --split) and of the folds and solvers; recast, bayar: of the camera split."),
     split: Optional[str] = typer.Option(None, help="bank: the make split to train on, 'sealed' (what ships since 0.8.0) or a seed; default the split of --seed."),
     folds: int = typer.Option(4, help="bank: make folds for cross-fitted calibration."),
     stride: int = typer.Option(32, help="bank: stride at which the image rule is calibrated."),

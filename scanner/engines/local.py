@@ -24,6 +24,7 @@ from ..scoring.analysis import analyze
 from ..scoring.options import ScanOptions
 from ..scoring.records import ImageRecord, missing_record
 from ..writers.figures import write_heatmaps
+from .retry import retry_alone, worker_failed
 
 
 class Scorer:
@@ -146,9 +147,10 @@ def score_in_workers(work: list[tuple[str, Path]], detectors: DetectorSet, optio
     """Records of ``work`` ((path, output stem) pairs), in order, scored ``workers`` at a time
     by worker processes that each load the detectors once and use ``options.threads`` threads.
 
-    A worker that dies (out of memory, say) fails the files in flight; each is then scored
-    again alone in a fresh worker, and a file that kills that one too becomes an error record
-    (``worker_failed``), as on the Ray engine. Stopping early (Ctrl-C, or closing the iterator)
+    A worker that dies (out of memory, say) breaks the pool: the files in flight that did not
+    finish are scored again alone in fresh workers, and a file that kills that one too, or was
+    the only one lost, becomes an error record (:mod:`scanner.engines.retry`, as on the Ray
+    engine). Stopping early (Ctrl-C, or closing the iterator)
     ends the workers."""
     context = multiprocessing.get_context("spawn")  # never fork a process that holds threads
     before = set(multiprocessing.active_children())
@@ -166,15 +168,12 @@ def score_in_workers(work: list[tuple[str, Path]], detectors: DetectorSet, optio
             child.join()
         executor.shutdown(wait=True)
 
-    def alone(path: str, stem: Path, future: Future) -> ImageRecord:
-        if future.done() and not future.cancelled() and future.exception() is None:
-            return future.result()
+    def alone(path: str, stem: Path) -> ImageRecord:
         with pool(1) as solo:
             try:
                 return solo.submit(_score_in_worker, path, stem).result()
-            except BrokenProcessPool:
-                return ImageRecord(path=path, status="error", error={
-                    "code": "worker_failed", "message": f"{path}: the worker process scoring it died, also when it was scored alone"})
+            except BrokenProcessPool as exc:
+                return worker_failed(path, type(exc).__name__)
 
     queue = deque(work)
     running: deque[tuple[str, Path, Future]] = deque()
@@ -190,8 +189,11 @@ def score_in_workers(work: list[tuple[str, Path]], detectors: DetectorSet, optio
             except BrokenProcessPool:
                 end(executor)
                 executor = None
-                for retry in list(running):
-                    yield alone(*retry)
+                finished = {path: f.result() for path, _, f in running if f.done() and not f.cancelled() and f.exception() is None}
+                lost = [(path, stem) for path, stem, _ in running if path not in finished]
+                again = {job[0][0]: alone(*job[0]) for job in retry_alone(lost)}
+                for path, _, _ in running:  # in order; the file a lone loss killed its worker with fails at once
+                    yield finished.get(path) or again.get(path) or worker_failed(path, "BrokenProcessPool")
                 running.clear()
                 continue
             running.popleft()

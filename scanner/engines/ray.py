@@ -31,6 +31,7 @@ from ..inputs.images import ImageError, read_bytes, sha256_hex
 from ..scoring.options import ScanOptions
 from ..scoring.records import ImageRecord, missing_record
 from .local import Scorer
+from .retry import retry_alone, worker_failed
 
 SHARD_GLOB = "part-*.jsonl"
 """Names of the record shards in an output folder."""
@@ -178,11 +179,11 @@ class RayScan:
                 try:
                     records, skipped = ray.get(ready[0])
                 except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
-                    if len(batch) > 1:  # retry file by file, so one bad file cannot fail its neighbours
-                        queue[:0] = [[job] for job in batch]
+                    again = retry_alone(batch)  # file by file, so one bad file cannot fail its neighbours
+                    if again:
+                        queue[:0] = again
                         continue
-                    records, skipped = [ImageRecord(path=batch[0].path, status="error", error={
-                        "code": "worker_failed", "message": f"{batch[0].path}: the worker scoring it died ({type(exc).__name__})"})], 0
+                    records, skipped = [worker_failed(batch[0].path, type(exc).__name__)], 0
                 self.already_recorded += skipped
                 if records:
                     _write_shard(folder, f"part-{run}-{next(shards):06d}.jsonl", records)

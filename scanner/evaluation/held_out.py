@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ..families.heads import head_input
+from ..features.lattice import central_crop
 from ..inputs.images import load_pixels, load_rgb
 from ..processing import manipulations
 from ..processing.manipulations import all_tasks, task_key
@@ -15,12 +17,30 @@ from ..scoring.analysis import analyze
 from ..scoring.options import ScanOptions
 from ..training.svm import fit_svm
 
+BOOTSTRAP = 1000
+"""Resamples of the held-out photos behind every interval."""
+
+
+def photo_interval(statistic: Callable[[np.ndarray], float], photo: np.ndarray, resamples: int = BOOTSTRAP,
+                   seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic(rows)`` over photos: each resample draws the
+    distinct photos of ``photo`` (N,) (a photo id per row) with replacement and passes the rows
+    of every drawn photo (repeated as often as it was drawn) to ``statistic``."""
+    ids = np.unique(photo)
+    rows = [np.flatnonzero(photo == i) for i in ids]
+    rng = np.random.default_rng(seed)
+    values = [statistic(np.concatenate([rows[k] for k in rng.integers(0, len(ids), len(ids))])) for _ in range(resamples)]
+    low, high = np.nanquantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
 
 @dataclass
 class TaskResult:
-    """One task of Table I on held-out patches: AUC of the shipped detector (its manipulation's
-    score), of the task's own head, and of the task's own SRM+SVM baseline fitted on the same
-    training makes; TNR, TPR and balanced accuracy (%) of the detector at its shipped threshold."""
+    """One task of Table I on held-out patches of ``photos`` distinct photos: AUC of the shipped
+    detector (its manipulation's score), of the task's own head, and of the task's own SRM+SVM
+    baseline fitted on the same training makes; TNR, TPR and balanced accuracy (%) of the
+    detector at its shipped threshold; photo-level 95% bootstrap intervals of the detector's AUC,
+    TNR and TPR (:func:`photo_interval`)."""
 
     task: str
     auc: float
@@ -28,6 +48,10 @@ class TaskResult:
     auc_svm: float
     tnr: float
     tpr: float
+    photos: int = 0
+    auc_interval: tuple[float, float] = (float("nan"), float("nan"))
+    tnr_interval: tuple[float, float] = (float("nan"), float("nan"))
+    tpr_interval: tuple[float, float] = (float("nan"), float("nan"))
 
     @property
     def balanced_accuracy(self) -> float:
@@ -38,12 +62,24 @@ class TaskResult:
 class ImageResult:
     """Whole photos of held-out makes: how many pristine photos any detector flags (and which
     detectors), and for each manipulation applied to a whole photo at its strongest strength, how
-    many are flagged by the right detector and how many get the right named operation."""
+    many are flagged by the right detector and how many get the right named operation; with
+    photo-level 95% bootstrap intervals (%) of the pristine photos flagged and, per
+    manipulation, of the processed photos the right detector flags."""
 
     pristine: int
     pristine_flagged: int
     flagged_by: dict[str, int]
     processed: dict[str, tuple[int, int, int]]
+    pristine_interval: tuple[float, float] = (float("nan"), float("nan"))
+    processed_interval: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def rate_interval(hits: list[bool]) -> tuple[float, float]:
+    """Photo-level bootstrap interval (%) of the share of photos in ``hits`` (one per photo)."""
+    if not hits:
+        return float("nan"), float("nan")
+    hits_array = np.asarray(hits, dtype=float)
+    return photo_interval(lambda rows: 100 * float(hits_array[rows].mean()), np.arange(len(hits_array)))
 
 
 def evaluate_patches(bank, data, train_makes: list[str], held_out: dict[str, list[str]]) -> dict[str, list[TaskResult]]:
@@ -66,10 +102,14 @@ def evaluate_patches(bank, data, train_makes: list[str], held_out: dict[str, lis
             p, q = pristine[name][manip], bank.patch_logits_from_features(test.features[key])[manip]
             labels = np.r_[np.zeros(len(p)), np.ones(len(q))]
             svm_scores = svm.decision(np.concatenate([test.features["pristine"][:, columns], test.features[key][:, columns]]).astype(np.float64))
-            results[name].append(TaskResult(key, float(roc_auc_score(labels, np.r_[p, q])),
-                                            float(roc_auc_score(labels, np.r_[own(test.features["pristine"]), own(test.features[key])])),
-                                            float(roc_auc_score(labels, svm_scores)), 100 * float(np.mean(p <= t)),
-                                            100 * float(np.mean(q > t))))
+            own_scores = np.r_[own(test.features["pristine"]), own(test.features[key])]
+            results[name].append(TaskResult(
+                key, float(roc_auc_score(labels, np.r_[p, q])), float(roc_auc_score(labels, own_scores)),
+                float(roc_auc_score(labels, svm_scores)), 100 * float(np.mean(p <= t)), 100 * float(np.mean(q > t)),
+                len(np.unique(test.photo)),
+                photo_interval(lambda rows: float(roc_auc_score(labels[np.r_[rows, rows + len(p)]], np.r_[p[rows], q[rows]])), test.photo),
+                photo_interval(lambda rows: 100 * float(np.mean(p[rows] <= t)), test.photo),
+                photo_interval(lambda rows: 100 * float(np.mean(q[rows] > t)), test.photo)))
     return results
 
 
@@ -82,23 +122,21 @@ def evaluate_images(bank, pristine_photos: list, processed_photos: list, stride:
     centrally to :data:`IMAGE_CROP` and processed as a whole at each manipulation's strongest strength."""
     options = ScanOptions(stride=stride)
     flagged_by = {n: 0 for n in bank.names}
-    flagged = 0
+    pristine_hits = []
     for photo in pristine_photos:
         analysis = analyze(load_pixels(photo.path)[0], bank, options)
-        flagged += analysis.flagged
+        pristine_hits.append(analysis.flagged)
         for n, d in analysis.detections.items():
             flagged_by[n] += d.flagged
-    processed = {}
+    processed, intervals = {}, {}
     for name in bank.names:
         manip = manipulations.get(name)
-        right = named = 0
+        right, named = [], 0
         for k, photo in enumerate(processed_photos):
-            rgb = load_rgb(photo.path)
-            h, w = rgb.shape[:2]
-            top, left = max(0, (h - IMAGE_CROP) // 2) // 16 * 16, max(0, (w - IMAGE_CROP) // 2) // 16 * 16
-            crop = rgb[top : top + IMAGE_CROP, left : left + IMAGE_CROP]
+            crop = central_crop(load_rgb(photo.path), IMAGE_CROP, grid=16)
             analysis = analyze(manip.apply(crop, manip.strengths[0], k), bank, options)
-            right += analysis.detections[name].flagged
+            right.append(analysis.detections[name].flagged)
             named += analysis.operation == name
-        processed[name] = (len(processed_photos), right, named)
-    return ImageResult(len(pristine_photos), flagged, flagged_by, processed)
+        processed[name] = (len(processed_photos), sum(right), named)
+        intervals[name] = rate_interval(right)
+    return ImageResult(len(pristine_photos), sum(pristine_hits), flagged_by, processed, rate_interval(pristine_hits), intervals)

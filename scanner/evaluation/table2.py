@@ -136,7 +136,8 @@ def run_table2_task(root: Path, manip: str, strength: float, scale: Table2Scale,
     return result
 
 
-def _task_key(scale: Table2Scale, manip: str, strength: float) -> str:
+def task_state_key(scale: Table2Scale, manip: str, strength: float) -> str:
+    """The key of a task in a Table II state file: the scale's tag, the manipulation and the strength."""
     return f"{scale.tag}/{manip}/{float(strength):g}"
 
 
@@ -151,7 +152,7 @@ def run_table2(root: Path, scale: Table2Scale, out: Path, state: Path, device, c
     scale."""
     done = json.loads(state.read_text()) if state.exists() else {}
     for manip, strength in tasks or list(PAPER_TABLE2):
-        key = _task_key(scale, manip, strength)
+        key = task_state_key(scale, manip, strength)
         stale = tuple(m for m in redo if key in done and done[key][m].get("version") != __version__)
         if key not in done or stale:
             done[key] = run_table2_task(root, manip, strength, scale, device, cache, seed, workers=workers,
@@ -176,7 +177,7 @@ def table2_rows(done: dict, scale: Table2Scale) -> tuple[list[str], list[bool]]:
     means: dict[str, list] = {k: [] for k in (*methods, "paper")}
     hard = []
     for manip, strength in PAPER_TABLE2:
-        r = done.get(_task_key(scale, manip, strength))
+        r = done.get(task_state_key(scale, manip, strength))
         if r is None:
             rows.append(f"| {manip} {float(strength):g} | not run | | | | | | | | | |")
             continue

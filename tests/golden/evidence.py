@@ -98,13 +98,18 @@ def pinned(document: dict, folder: Path, raw_maps: Path | None = None) -> dict:
     return out
 
 
+WEIGHTS = Path(__file__).parent / "weights-0.7.1"
+"""The bank that shipped with 0.7.1, kept here so that the pin holds the code still whatever
+``weights/`` ships (0.8.0 ships a bank retrained on the sealed split)."""
+
+
 def scan_pinned(work: Path) -> dict:
     """Build the evidence under ``work/in``, scan it with ``scanner scan --json --raw-maps`` in a
-    subprocess (one thread) and return what :func:`pinned` keeps."""
+    subprocess (one thread, the 0.7.1 bank of :data:`WEIGHTS`) and return what :func:`pinned` keeps."""
     build(work / "in")
     maps = work / "maps"
     command = [sys.executable, "-m", "scanner", "scan", str(work / "in"), "--json", "--threads", "1",
-               "--heatmaps", str(maps), "--raw-maps"]
+               "--heatmaps", str(maps), "--raw-maps", "--weights", str(WEIGHTS)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     return pinned(json.loads(result.stdout), work / "in", maps)
 

@@ -1,6 +1,6 @@
 """A lead, not shipped: does a map of the local JPEG block grid find plain copy-moves and splices?
 
-    python benchmarks/grid_alignment.py --bank 0=weights [--quality 85]
+    python -m benchmarks.studies.grid_alignment --bank 0=weights [--quality 85]
 
 A camera JPEG keeps its 8x8 block grid in the decoded pixels (the quantisation lattice,
 scanner.features.lattice). A region pasted from elsewhere, with no processing, usually brings its own
@@ -10,7 +10,7 @@ that. For every 8x8 block of luma and each of the 64 grid offsets, the lattice s
 ``--blocks`` x ``--blocks`` blocks) is compared with the strength on the image's own grid
 (scanner.features.lattice.grid_offset): the map is how much better some other grid fits there, read
 against its own median over the image in both directions (as the map of any detector reads the
-detectors' maps). On the forgeries of benchmarks/untrained_edits.py (same crops, donors, seeds),
+detectors' maps). On the forgeries of benchmarks/reports/untrained_edits.py (same crops, donors, seeds),
 optionally saved as JPEG at ``--quality`` afterwards: mean pixel AUC and exact best-threshold F1,
 the per-photo AUCs, and an image AUC: the map's 99th percentile on the forgeries against the
 same on the unforged crops (saved the same way), how well a threshold could tell the two apart
@@ -23,11 +23,11 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from heldout import add_bank_arguments, final_save, load_bank
 from scipy.ndimage import uniform_filter
 from sklearn.metrics import roc_auc_score
-from untrained_edits import CASES
 
+from benchmarks.common import add_bank_arguments, final_save, load_bank, split_seed
+from benchmarks.reports.untrained_edits import CASES
 from scanner.evaluation.forgeries import forgeries, held_out_crops
 from scanner.evaluation.metrics import localisation_scores
 from scanner.features import lattice
@@ -61,9 +61,10 @@ def main() -> None:
     parser.add_argument("--quality", type=int, default=100, help="JPEG quality of a final save (100: none)")
     parser.add_argument("--blocks", type=int, default=4, help="side of the averaging square, blocks")
     args = parser.parse_args()
-    seed, _, root = load_bank(parser, args)
-    crops = held_out_crops(root, seed, args.n_images)
-    print(f"Split {seed}, {len(crops)} held-out photos, "
+    split, _, root = load_bank(parser, args)
+    seed = split_seed(split)
+    crops = held_out_crops(root, split, args.n_images)
+    print(f"Split {split}, {len(crops)} held-out photos, "
           f"{'no final save' if args.quality >= 100 else f'whole forgery saved as JPEG {args.quality}'}, "
           f"{args.blocks} x {args.blocks} blocks.\n")
     unforged = [np.percentile(misalignment(final_save(crop, args.quality), args.blocks), 99) for _, crop in crops]

@@ -1,6 +1,6 @@
 """Which held-out photos hold a localisation case's misses?
 
-    python benchmarks/localisation_by_photo.py --bank 0=weights --case "small splice blur 0.5"
+    python -m benchmarks.studies.localisation_by_photo --bank 0=weights --case "small splice blur 0.5"
 
 The forgeries of ``scanner evaluate --localization`` for one case (same crops, donors and
 seeds), one line per photo: pixel AUC and exact best-threshold F1 of the case's own detector's
@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from heldout import add_bank_arguments, load_bank
 
+from benchmarks.common import add_bank_arguments, load_bank, split_seed
 from scanner.core.threads import use_threads
 from scanner.evaluation.forgeries import all_cases, forgeries, held_out_crops
 from scanner.evaluation.metrics import map_scores
@@ -38,13 +38,14 @@ def main() -> None:
     parser.add_argument("--case", required=True, help='a case label of the localisation report, e.g. "small splice blur 0.5"')
     args = parser.parse_args()
     use_threads(1)
-    seed, bank, root = load_bank(parser, args)
+    split, bank, root = load_bank(parser, args)
+    seed = split_seed(split)
     cases = {c.label: c for c in all_cases()}
     if args.case not in cases:
         parser.error(f"unknown case {args.case!r}; choose from: {', '.join(cases)}")
     case = cases[args.case]
-    crops = held_out_crops(root, seed, args.n_images)
-    print(f"{args.case}, bank {args.bank.split('=', 1)[1]} (split {seed}), stride {args.stride}")
+    crops = held_out_crops(root, split, args.n_images)
+    print(f"{args.case}, bank {args.bank.split('=', 1)[1]} (split {split}), stride {args.stride}")
     print("| photo (target) | donor | region | own AUC | own best F1 | own 128 AUC | own 128 best F1 | any AUC | any best F1 "
           "| texture in / around |")
     print("|---|---|---|---|---|---|---|---|---|---|")

@@ -1,6 +1,6 @@
 """Training throughput: the shipped bank against the recast CNN that shipped before it.
 
-    python benchmarks/train_speed.py [--patches 2000] [--steps 5] [--device cpu|cuda] [--batch 36] [--positions 256]
+    python -m benchmarks.speed.train_speed [--patches 2000] [--steps 5] [--device cpu|cuda] [--batch 36] [--positions 256]
 
 - recast CNN (the previous shipped architecture): forward + backward + Adam of a batch of 36
   patches of 128x128 in soft-max mode with 2 torch threads and then 1, as `scanner train --arch

@@ -1,6 +1,6 @@
 """Is film grain different from added noise? A whiteness probe of the noise detector's windows.
 
-    python benchmarks/noise_whiteness.py --bank 0=weights [--images ../shared/data/pristine]
+    python -m benchmarks.studies.noise_whiteness --bank 0=weights [--images ../shared/data/pristine]
 
 Added Gaussian noise is white: the chroma residual of the 3 x 3 filter K (scanner.features.chroma.RESIDUAL)
 and of K dilated by 2 (taps two pixels apart) have the same expected energy, so the ratio of
@@ -17,14 +17,14 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from heldout import add_bank_arguments, load_bank
 from scipy.ndimage import correlate
 from sklearn.linear_model import LogisticRegression
 
+from benchmarks.common import add_bank_arguments, load_bank
 from scanner.features import chroma
 from scanner.inputs.images import load_pixels
 from scanner.processing.manipulations import add_noise
-from scanner.training.photos import list_photos, split_by_make
+from scanner.training.photos import list_photos, make_split
 
 DILATED = np.zeros((5, 5))
 DILATED[::2, ::2] = chroma.RESIDUAL
@@ -50,9 +50,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_bank_arguments(parser)
     args = parser.parse_args()
-    seed, bank, root = load_bank(parser, args)
-    split = split_by_make(list_photos(root), seed)
-    threshold = bank.card["thresholds"]["noise"]["logit"]
+    split, bank, root = load_bank(parser, args)
+    sides = make_split(list_photos(root), split)
+    threshold = bank.card.thresholds["noise"]
     windows: dict[str, list[np.ndarray]] = {}
 
     def record(tag: str, rgb: np.ndarray) -> None:
@@ -60,7 +60,7 @@ def main() -> None:
         w = window_whiteness(rgb, scores.tops, scores.lefts)
         windows.setdefault(tag, []).append(np.dstack([scores.detectors["noise"], w]).reshape(-1, 3))
 
-    for photo in split["test"]:
+    for photo in sides["test"]:
         rgb, _ = load_pixels(photo.path)
         if rgb.ndim != 3:
             continue
@@ -69,7 +69,7 @@ def main() -> None:
         record("camera", crop)
         record("noise 2", add_noise(crop, 2, seed=1))
         record("noise 0.5", add_noise(crop, 0.5, seed=2))
-    for photo in split["lossless"]:
+    for photo in sides["lossless"]:
         record("film", load_pixels(photo.path)[0])
     over = {}
     print("| windows | over the noise window threshold | ratio of those: 1st / 50th / 99th percentile |")

@@ -1,6 +1,6 @@
 """Which training photos set the JPEG detector's window threshold?
 
-    python benchmarks/jpeg_threshold.py [--seed 0] [--images ../shared/data/pristine]
+    python -m benchmarks.studies.jpeg_threshold [--seed 0] [--images ../shared/data/pristine]
 
 Repeats the out-of-fold step of ``scanner train`` (scanner.training.bank.train_bank) for the three JPEG
 heads of split ``--seed``: heads cross-fitted over the same make folds
@@ -9,7 +9,7 @@ at WINDOW_FPR of its out-of-fold pristine windows, the detector taking the large
 detector's window threshold, the photos whose out-of-fold pristine windows pass it (with the
 JPEG quality that MANIFEST.tsv gives), and each strength's out-of-fold TPR at that threshold.
 Reads the cached bank descriptors (built by ``scanner train`` or
-``benchmarks/detectors_report.py``); about a minute.
+``benchmarks/reports/detectors_report.py``); about a minute.
 """
 
 from __future__ import annotations

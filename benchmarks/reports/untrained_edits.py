@@ -1,6 +1,6 @@
 """What the scanner does with edits that no detector was trained on.
 
-    python benchmarks/untrained_edits.py --bank 0=weights [--quality 85]
+    python -m benchmarks.reports.untrained_edits --bank 0=weights [--quality 85]
 
 On crops of held-out photos (as ``scanner evaluate --localization``: same crops, the next photo
 the donor), forgeries whose edit is none of the five operations:
@@ -21,8 +21,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from heldout import add_bank_arguments, final_save, load_bank
 
+from benchmarks.common import add_bank_arguments, final_save, load_bank, split_seed
 from scanner.core.threads import use_threads
 from scanner.evaluation.forgeries import SMALL_AREA, forgeries, held_out_crops
 from scanner.evaluation.metrics import map_scores
@@ -45,12 +45,13 @@ def main() -> None:
     parser.add_argument("--quality", type=int, default=100, help="JPEG quality of a final save (100: none)")
     args = parser.parse_args()
     use_threads(1)
-    seed, bank, root = load_bank(parser, args)
-    crops = held_out_crops(root, seed, args.n_images)
+    split, bank, root = load_bank(parser, args)
+    seed = split_seed(split)
+    crops = held_out_crops(root, split, args.n_images)
     options = ScanOptions(stride=args.stride)
 
     unforged = sum(analyze(final_save(crop, args.quality), bank, options).flagged for _, crop in crops)
-    print(f"Bank {args.bank.split('=', 1)[1]} (split {seed}), {len(crops)} held-out photos, stride {args.stride}, "
+    print(f"Bank {args.bank.split('=', 1)[1]} (split {split}), {len(crops)} held-out photos, stride {args.stride}, "
           f"{'no final save' if args.quality >= 100 else f'whole forgery saved as JPEG {args.quality}'}; "
           f"unforged crops flagged: {unforged} of {len(crops)}.\n")
     print("| case | map of any detector: AUC / best F1 | best detector map: AUC / best F1 | forgeries flagged |")

@@ -1,6 +1,6 @@
 """Head-design experiments for the SRM bank on make-disjoint splits (docs/training-log.md).
 
-    python benchmarks/head_design.py VARIANTS SEEDS [--side test|validation]
+    python -m benchmarks.studies.head_design VARIANTS SEEDS [--side test|validation]
 
 VARIANTS is a JSON list of [label, submodels ("all", "none" or a list of names), transform, mode, C]
 or [..., C, extras]: mode ``task`` fits one logistic head per task (and reports, as ``max TASK``,
@@ -11,7 +11,7 @@ added to the histograms: "chroma" (:mod:`scanner.features.chroma`, transformed l
 of each split; per task, AUC is measured on the ``--side`` makes, and TNR and TPR at the head's
 99.5% training-pristine quantile on those makes and on the lossless film scans (``film``).
 ``--tasks`` limits the tasks. One JSON line per variant and seed.
-Example: python benchmarks/head_design.py '[["o3t2", ["o3t2"], "identity", "task", 0.1]]' 0,1
+Example: python -m benchmarks.studies.head_design '[["o3t2", ["o3t2"], "identity", "task", 0.1]]' 0,1
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ import time
 import warnings
 
 import numpy as np
-from heldout import auc
 
+from benchmarks.common import auc
 from scanner.families.heads import HeadChoice, fit_logistic, head_input, histogram_width
 from scanner.processing.manipulations import all_tasks, task_key
 from scanner.training.bank import BANK_SUBMODELS
 from scanner.training.bank_data import build_bank
+from scanner.training.calibration import WINDOW_FPR
 from scanner.training.photos import camera_make, default_pristine_dir, list_photos, split_by_make
 
 
@@ -65,14 +66,14 @@ def main() -> None:
                     w, b = fit_logistic(np.concatenate([p, f(train, k)]), np.r_[np.zeros(len(p)), np.ones(len(p))], None, C)
                     heads[k] = (w[0], b[0])
                     aucs[k] = auc(pt @ w[0] + b[0], f(held, k) @ w[0] + b[0])
-                    t = np.quantile(p @ w[0] + b[0], 0.995)
+                    t = np.quantile(p @ w[0] + b[0], 1 - WINDOW_FPR)
                     rates[k] = {"tnr": float(np.mean(pt @ w[0] + b[0] <= t)), "tpr": float(np.mean(f(held, k) @ w[0] + b[0] > t)),
                                 "film_tnr": float(np.mean(pf @ w[0] + b[0] <= t)), "film_tpr": float(np.mean(f(film, k) @ w[0] + b[0] > t))}
                 for m in manips:
                     ks = [task_key(mm, s) for mm, s in tasks if mm == m]
                     if not ks:
                         continue
-                    off = {k: np.quantile(p @ heads[k][0] + heads[k][1], 0.995) for k in ks}
+                    off = {k: np.quantile(p @ heads[k][0] + heads[k][1], 1 - WINDOW_FPR) for k in ks}
                     score = lambda x: np.max([x @ heads[k][0] + heads[k][1] - off[k] for k in ks], axis=0)
                     for k in ks:
                         aucs["max " + k] = auc(score(pt), score(f(held, k)))

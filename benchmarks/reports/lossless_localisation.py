@@ -2,7 +2,7 @@
 detectors' own levels (as for a JPEG) and against the image alone (as the scanner reads a
 PNG or TIFF since 0.6.2).
 
-    python benchmarks/lossless_localisation.py --bank 0=weights --n-images 40
+    python -m benchmarks.reports.lossless_localisation --bank 0=weights --n-images 40
 
 Forgeries (as ``scanner evaluate --localization`` makes them: each crop the target once, the
 next crop the donor) in central 496-pixel crops of the lossless film scans (Kodak, McMaster:
@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from heldout import add_bank_arguments, load_bank
 
+from benchmarks.common import add_bank_arguments, load_bank, split_seed
 from scanner.core.threads import use_threads
 from scanner.evaluation.forgeries import SMALL_AREA, forgeries, held_out_crops
 from scanner.evaluation.metrics import map_scores
@@ -53,12 +53,13 @@ def main() -> None:
     add_bank_arguments(parser, forgeries=True)
     args = parser.parse_args()
     use_threads(1)
-    seed, bank, root = load_bank(parser, args)
+    split, bank, root = load_bank(parser, args)
+    seed = split_seed(split)
     options = ScanOptions(stride=args.stride)
     sets = {"lossless film scans": [(p.stem, central_crop(load_rgb(p), SIDE, grid=16)) for folder in ("kodak", "mcmaster")
                                     for p in sorted((root / folder).iterdir()) if p.suffix.lower() in (".png", ".tif", ".tiff")],
-            f"held-out camera JPEGs (split {seed})": [(n, central_crop(c, SIDE, grid=16)) for n, c in held_out_crops(root, seed, args.n_images)]}
-    print(f"Bank {args.bank.split('=', 1)[1]} (split {seed}), {SIDE}-pixel crops, stride {args.stride}.")
+            f"held-out camera JPEGs (split {split})": [(n, central_crop(c, SIDE, grid=16)) for n, c in held_out_crops(root, split, args.n_images)]}
+    print(f"Bank {args.bank.split('=', 1)[1]} (split {split}), {SIDE}-pixel crops, stride {args.stride}.")
     for label, crops in sets.items():
         over = {reading: [] for reading in READINGS}
         for _, crop in crops:

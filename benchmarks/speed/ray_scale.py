@@ -1,6 +1,6 @@
 """Throughput of the Ray engine on a local cluster against the plain CLI, on the same files.
 
-    python benchmarks/ray_scale.py [--images DIR] [--files 16] [--out DIR]
+    python -m benchmarks.speed.ray_scale [--images DIR] [--files 16] [--out DIR]
 
 Runs, one after another (never two at once), each as its own ``scanner scan --jsonl`` process:
 the local engine with 1 and 2 threads, then ``--engine ray`` with 1 worker and with 2 workers of

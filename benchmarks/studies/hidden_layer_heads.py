@@ -1,7 +1,7 @@
 """Linear heads against heads with a hidden layer, on the bank descriptors of make-disjoint
 splits (docs/training-log.md, run 23).
 
-    python benchmarks/hidden_layer_heads.py --seeds 0,1,2 [--hidden 64] [--epochs 30]
+    python -m benchmarks.studies.hidden_layer_heads --seeds 0,1,2 [--hidden 64] [--epochs 30]
 
 Per manipulation, on the shipped inputs of its heads (every submodel and the chroma histogram for
 median, blur and resizing, the chroma histogram for noise, every submodel and the lattice features
@@ -22,8 +22,8 @@ import warnings
 
 import numpy as np
 import torch
-from heldout import auc
 
+from benchmarks.common import auc
 from scanner.families.heads import HeadChoice, fit_logistic, head_input, histogram_width
 from scanner.processing.manipulations import all_tasks, task_key
 from scanner.training.bank import BANK_SUBMODELS, make_folds

@@ -1,6 +1,6 @@
 """Localisation when the whole forgery is saved as JPEG afterwards, as real forgeries often are.
 
-    python benchmarks/recompressed_forgeries.py --bank 0=weights --quality 85
+    python -m benchmarks.reports.recompressed_forgeries --bank 0=weights --quality 85
 
 The forgeries of ``scanner evaluate --localization`` for a few cases (same crops, donors and
 seeds), each compressed as a whole at ``--quality`` after the edit. Pixel AUC and exact
@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from heldout import add_bank_arguments, final_save, load_bank
 
+from benchmarks.common import add_bank_arguments, final_save, load_bank, split_seed
 from scanner.core.threads import use_threads
 from scanner.evaluation.forgeries import all_cases, forgeries, held_out_crops
 from scanner.evaluation.metrics import map_scores
@@ -37,8 +37,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     use_threads(args.threads)
-    seed, bank, root = load_bank(parser, args)
-    crops = held_out_crops(root, seed, args.n_images)
+    split, bank, root = load_bank(parser, args)
+    seed = split_seed(split)
+    crops = held_out_crops(root, split, args.n_images)
 
     options = ScanOptions(stride=args.stride)
 
@@ -47,7 +48,7 @@ def main() -> None:
         analysis = analyze(final_save(crop, args.quality), bank, options)
         over["largest"].append(float(np.mean(any_map(analysis.evidence) > 0)))
         over["shipped"].append(float(np.mean(analysis.combined > 0)))
-    print(f"Bank {args.bank.split('=', 1)[1]} (split {seed}), {len(crops)} held-out photos, whole forgery saved as JPEG {args.quality}, "
+    print(f"Bank {args.bank.split('=', 1)[1]} (split {split}), {len(crops)} held-out photos, whole forgery saved as JPEG {args.quality}, "
           f"stride {args.stride}. Unforged crops' cells over 0: largest map {np.mean(over['largest']):.2%}, "
           f"shipped map of any detector {np.mean(over['shipped']):.2%}.\n")
     print("| case | own detector AUC / best F1 | own resaved map | largest map | shipped map of any detector |")

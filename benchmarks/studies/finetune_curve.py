@@ -1,6 +1,6 @@
 """Training loss and held-out accuracy along fine-tuning of the blur detector (docs/method.md).
 
-    python benchmarks/finetune_curve.py [--lr 1e-6] [--steps 150] > docs/logs/finetune-curve.log
+    python -m benchmarks.studies.finetune_curve [--lr 1e-6] [--steps 150] > docs/logs/finetune-curve.log
 
 Initialisation as the shipped detectors (SRM conv1 and codewords, soft-max alpha 2^16, FC from
 the SVM on exact features), Adam with weight decay 5e-4, batch 36. Every 30 steps: mean loss on

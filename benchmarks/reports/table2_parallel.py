@@ -1,6 +1,6 @@
 """Table II in several processes at once (one GPU or many cores shared), resumable.
 
-    python benchmarks/table2_parallel.py --state docs/results-table2.state.json --out docs/results-table2.md \
+    python -m benchmarks.reports.table2_parallel --state docs/results-table2.state.json --out docs/results-table2.md \
         [--processes 5] [--threads 3] [--device cuda] [--bayar-epochs N] [--positions K] [--bayar-minutes M]
         [--timeout 540] [--images DIR] [--cache DIR]
 
@@ -40,16 +40,16 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=None)
     parser.add_argument("--cache", type=Path, default=None)
     args = parser.parse_args()
-    from scanner.evaluation.table2 import PAPER_TABLE2, Table2Scale, _task_key, write_table2
+    from scanner.evaluation.table2 import PAPER_TABLE2, Table2Scale, task_state_key, write_table2
 
     scale = Table2Scale.named(args.scale, args.recast_epochs, args.bayar_epochs, args.positions, args.bayar_minutes)
     done = json.loads(args.state.read_text()) if args.state.exists() else {}
-    todo = [(m, s) for m, s in PAPER_TABLE2 if _task_key(scale, m, s) not in done]
+    todo = [(m, s) for m, s in PAPER_TABLE2 if task_state_key(scale, m, s) not in done]
     options = (["--bayar-epochs", str(args.bayar_epochs)] if args.bayar_epochs else []) + \
               (["--recast-epochs", str(args.recast_epochs)] if args.recast_epochs else []) + \
               (["--positions", str(args.positions)] if args.positions else []) + \
               (["--bayar-minutes", f"{args.bayar_minutes:g}"] if args.bayar_minutes else [])
-    command = (f"python benchmarks/table2_parallel.py --state {args.state} --out {args.out} --processes {args.processes} "
+    command = (f"python -m benchmarks.reports.table2_parallel --state {args.state} --out {args.out} --processes {args.processes} "
                f"--threads {args.threads} --device {args.device}" + "".join(f" {o}" for o in options))
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,7 +84,7 @@ def main() -> None:
     temporary.write_text(json.dumps(done, indent=1))
     temporary.replace(args.state)
     write_table2(done, scale, args.out, command, 0)
-    left = [(m, s) for m, s in PAPER_TABLE2 if _task_key(scale, m, s) not in done]
+    left = [(m, s) for m, s in PAPER_TABLE2 if task_state_key(scale, m, s) not in done]
     print(f"{len(PAPER_TABLE2) - len(left)} of {len(PAPER_TABLE2)} tasks done; wrote {args.out}", flush=True)
 
 

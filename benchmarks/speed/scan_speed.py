@@ -2,7 +2,7 @@
 and with 128-pixel windows alone, dense against window by window, with 1 and 2 threads, peak
 memory, and a folder of copies of the photo scanned by one process and by two worker processes.
 
-    python benchmarks/scan_speed.py [--image PATH] [--memory-mp 50] [--folder-files 6]
+    python -m benchmarks.speed.scan_speed [--image PATH] [--memory-mp 50] [--folder-files 6]
 
 Prints a Markdown report (copy it into docs/performance.md with the command line). Without
 --image it uses camera/Canon_EOS_450D.jpg (4272x2848, 12.2 MP) from the shared photos when

@@ -1,6 +1,6 @@
 """Speed of the numpy descriptor and of the exact recast network on 1000 patches of 128x128.
 
-    python benchmarks/srm_speed.py [--patches 1000] [--device cpu|cuda|auto] [--repeat 5]
+    python -m benchmarks.speed.srm_speed [--patches 1000] [--device cpu|cuda|auto] [--repeat 5]
 
 Prints the median wall time of each; numpy runs on one core (it does not multi-thread these
 operations), torch on the threads it is given.

@@ -1,0 +1,1 @@
+"""Benchmarks: reports (see benchmarks/README.md)."""

@@ -1,0 +1,1 @@
+"""Benchmarks: speed (see benchmarks/README.md)."""

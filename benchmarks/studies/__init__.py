@@ -1,0 +1,1 @@
+"""Benchmarks: studies (see benchmarks/README.md)."""
