@@ -45,3 +45,17 @@ def test_the_sealed_makes_were_never_the_test_side_of_a_development_split(pristi
         assert not makes(split_by_make(photos, seed)["test"]) & SEALED_TEST_MAKES, seed
     assert not makes(sealed["train"]) & makes(sealed["test"])
     assert not makes(sealed["validation"]) & makes(sealed["test"])
+
+
+def test_photos_without_a_camera_count_as_their_folders_camera(tmp_path):
+    from PIL import Image
+
+    from scanner.training.photos import unlabelled_photos
+
+    for folder, name in (("phone a", "1.png"), ("phone a", "2.png"), ("phone b", "3.png")):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / folder / name)
+    photos = list_photos(tmp_path)
+    assert [p.camera for p in photos] == ["folder:phone a", "folder:phone a", "folder:phone b"]
+    assert [camera_make(p.camera) for p in photos] == ["folder:phone a", "folder:phone a", "folder:phone b"]
+    assert unlabelled_photos(photos) == photos

@@ -401,6 +401,10 @@ def test_cli_trains_the_recast_cnn_on_sampled_positions(photo_folder, tmp_path):
     card = json.loads((out / "blur.json").read_text())
     assert card["training"]["sampled_positions"] == 64 and card["training"]["epochs_trained"] == 1
     assert load_detector(out / "blur.json").net.sample_positions is None  # a loaded network scores every position
+    again = CliRunner().invoke(app, ["train", "--arch", "recast", "--manip", "blur", "--images", str(photo_folder),
+                                     "--out", str(out), "--quiet"])
+    assert again.exit_code == 2 and "--overwrite" in again.output  # refused before any training
+    assert json.loads((out / "blur.json").read_text()) == card
     refused = CliRunner().invoke(app, ["train", "--arch", "bayar", "--manip", "blur", "--images", str(photo_folder),
                                        "--positions", "64", "--out", str(out)])
     assert refused.exit_code != 0 and "--positions is for --arch recast" in refused.output

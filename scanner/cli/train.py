@@ -29,6 +29,28 @@ def task_data(images: Optional[Path], manip: str, strength: Optional[List[float]
                       cache_dir=cache, progress=not quiet)
 
 
+def refuse_overwrite(targets: list[Path], overwrite: bool) -> None:
+    """Exit 2, before any work, when an output exists and ``overwrite`` was not given."""
+    present = [str(t) for t in targets if t.exists()]
+    if present and not overwrite:
+        fatal(f"{', '.join(present)} exists; pass --overwrite to replace it, or choose another --out", ExitCode.USAGE)
+
+
+def announce_bank_training(root: Path, manip: list[str] | None, console) -> None:
+    """Say what training the bank will do before it starts: every task, whatever --manip keeps,
+    and how the photos' cameras were found."""
+    from ..training.photos import list_photos, unlabelled_photos
+
+    photos = list_photos(root)
+    unlabelled = unlabelled_photos(photos)
+    if unlabelled:
+        console.print(f"warning: {len(unlabelled)} of {len(photos)} photos name no camera (no MANIFEST.tsv entry, no EXIF "
+                      "make): each of their folders counts as one camera make, so put one camera per folder")
+    console.print(f"training the bank on {len(photos)} photos: all 15 tasks of Table I, which the operation head and the "
+                  "calibration need" + (f", then keeping the detectors of {', '.join(manip)}" if manip else "")
+                  + " (about 40 minutes on 2 cores from an empty cache)")
+
+
 BASELINE_EPILOG = ("Example:\n\n  scanner baseline --manip blur --strength 0.5")
 """Examples under ``scanner baseline --help``."""
 
@@ -42,17 +64,28 @@ def baseline(
     test_patches_per_image: int = typer.Option(16, help="Held-out positions per test photo."),
     out: Path = typer.Option(Path("models"), help="Folder for the saved SVM (.npz, no pickle)."),
     cache: Optional[Path] = typer.Option(None, help="Patch cache folder (default ~/.cache/scanner)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an SVM of the same name in --out."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or messages on stderr."),
 ) -> None:
     """SRM descriptor + linear SVM on one task; accuracy on held-out cameras."""
     from ..training.svm import run_baseline
 
+    name = manip if not strength else f"{manip}-{'-'.join(f'{s:g}' for s in strength)}"
+    target = out / f"{name}.svm.npz"
+    refuse_overwrite([target], overwrite)
     data = task_data(images, manip, strength, seed, patches_per_image, test_patches_per_image, cache, quiet)
     svm, report = run_baseline(data, seed)
     out.mkdir(parents=True, exist_ok=True)
-    name = manip if not strength else f"{manip}-{'-'.join(f'{s:g}' for s in strength)}"
-    svm.save(out / f"{name}.svm.npz")
+    svm.save(target)
     report["manifest_sha256"] = data.manifest_sha256
+    report["svm"] = str(target)
+    console = stderr_console(quiet)
+    if svm.unconverged:
+        console.print(f"note: {svm.unconverged} of the SVM fits (the C search and the final one) stopped at their "
+                      "iteration limit; the chosen C's accuracy is as reported")
+    console.print(f"wrote {target}: the SVM as plain arrays (scanner.training.svm.LinearSVM.load; scores = "
+                  "LinearSVM.decision(srm_features(green patches)), > 0 processed). It is a baseline, not a detector "
+                  "that scanner scan reads.")
     typer.echo(json.dumps(report, indent=2))
 
 
@@ -84,6 +117,7 @@ def train(
     name: Optional[str] = typer.Option(None, help="recast, bayar: output name (default: the manipulation, plus strengths if given)."),
     resume: bool = typer.Option(False, help="recast, bayar: continue from the last epoch checkpoint."),
     cache: Optional[Path] = typer.Option(None, help="Descriptor and patch cache folder (default ~/.cache/scanner)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the detectors of the same name in --out (checked before training)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or messages on stderr."),
 ) -> None:
     """Train detectors: by default the shipped bank (all five detectors, thresholds and image rule);
@@ -104,11 +138,14 @@ def train(
         console = stderr_console(quiet)
         if split is not None and split != "sealed" and not split.isdigit():
             fatal(f"--split is 'sealed' or a seed such as 0, not {split!r}", ExitCode.USAGE)
+        refuse_overwrite([out / "bank.json", out / "bank.safetensors"], overwrite)
+        announce_bank_training(Path(root), manip, console)
         bank = train_bank(Path(root), seed, folds, stride, cache=cache, progress=None if quiet else console.print, split=split)
-        card = save_bank(bank.select(manip) if manip else bank, out)
-        console.print(f"wrote {card} and {card.with_suffix('.safetensors')}")
-        written = bank.card.to_json()
-        typer.echo(json.dumps({"card": str(card), "thresholds": written["thresholds"], "image_rule": written["image_rule"]}, indent=2))
+        kept = bank.select(manip) if manip else bank
+        card = save_bank(kept, out)
+        console.print(f"wrote {card} and {card.with_suffix('.safetensors')}; scan with it: scanner scan --weights {out} PATH")
+        typer.echo(json.dumps({"card": str(card), "split": kept.trained_on.name,
+                               "detectors": {n: vars(kept.image_rule(n)) for n in kept.names}}, indent=2))
         return
     from ..training.networks import TrainConfig, train_detector
 
@@ -123,6 +160,7 @@ def train(
     cfg = TrainConfig.for_arch(arch, epochs=epochs, lr=lr, batch_size=batch_size, max_steps_per_epoch=max_steps,
                                head_init=head_init, seed=seed, positions=positions, max_minutes=minutes)
     name = name or (manip[0] if not strength else f"{manip[0]}-{'-'.join(f'{s:g}' for s in strength)}") + ("-bayar" if arch == "bayar" else "")
+    refuse_overwrite([out / f"{name}.json", out / f"{name}.safetensors"], overwrite or resume)
     try:
         card = train_detector(data, cfg, dev, out, name, checkpoint_dir=out / "checkpoints", resume=resume, progress=not quiet)
     except KeyboardInterrupt:

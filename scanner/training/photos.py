@@ -47,11 +47,22 @@ def _camera_from_exif(path: Path) -> str | None:
     return clean_camera(f"{exif.get(0x010F, '')} {exif.get(0x0110, '')}") or None
 
 
+FOLDER_CAMERA = "folder:"
+"""Prefix of the camera of a photo whose camera neither a manifest nor EXIF names: its folder's name follows."""
+
+
+def unlabelled_photos(photos: list[Photo]) -> list[Photo]:
+    """The photos whose camera came from their folder, not from a manifest or EXIF."""
+    return [p for p in photos if p.camera.startswith(FOLDER_CAMERA)]
+
+
 def list_photos(root: str | Path) -> list[Photo]:
     """Photos under ``root`` with their cameras, sorted by path.
 
     The camera comes from ``MANIFEST.tsv`` (columns ``path``, ``camera``, ``sha256``) when the
-    folder has one, else from EXIF make and model, else from the file name.
+    folder has one, else from EXIF make and model, else from the photo's folder: a photo with
+    neither counts as taken by a camera named ``folder:NAME`` (:data:`FOLDER_CAMERA`), so that a
+    folder per camera still splits by camera (:func:`unlabelled_photos` counts them).
     """
     root = Path(root)
     manifest = root / "MANIFEST.tsv"
@@ -62,7 +73,7 @@ def list_photos(root: str | Path) -> list[Photo]:
         return sorted((Photo(root / r["path"], clean_camera(r["camera"]), r["sha256"]) for r in rows), key=lambda p: str(p.path))
     photos = []
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
-        camera = _camera_from_exif(path) or path.stem
+        camera = _camera_from_exif(path) or FOLDER_CAMERA + path.parent.name
         photos.append(Photo(path, camera, sha256_hex(read_bytes(path))))
     return photos
 
@@ -100,11 +111,14 @@ MAKE_ALIASES = {"eastman": "kodak", "jk": "kodak", "asahi": "pentax", "minolta":
 def camera_make(camera: str) -> str:
     """The maker of a camera (lower case, brand aliases merged: EASTMAN KODAK and JK Imaging are
     ``kodak``). Film scans (the lossless Kodak and McMaster sets) are ``film:kodak`` and
-    ``film:mcmaster``, apart from any camera make."""
+    ``film:mcmaster``, apart from any camera make; a camera named after a folder
+    (:data:`FOLDER_CAMERA`) is a make of its own."""
     name = clean_camera(camera).lower()
     first = name.split()[0] if name.split() else "unknown"
     if "film scan" in name:
         return f"film:{first}"
+    if camera.startswith(FOLDER_CAMERA):  # a folder stands for one camera of one make
+        return clean_camera(camera).lower()
     return MAKE_ALIASES.get(first, first)
 
 

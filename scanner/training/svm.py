@@ -3,10 +3,12 @@ cross-validation grouped by camera, and its balanced accuracy per strength."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -29,6 +31,8 @@ class LinearSVM:
     coef: np.ndarray
     intercept: float
     C: float
+    unconverged: int = 0
+    """Fits (of the C search and the final one) that stopped at their iteration limit; not saved."""
 
     def decision(self, features: np.ndarray) -> np.ndarray:
         """Scores (N,) of features (N, 162)."""
@@ -58,13 +62,19 @@ def fit_svm(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, seed: 
     z = (features - scaler.mean_) / scale
     n_folds = min(5, len(np.unique(groups)))
     svc = LinearSVC(dual=False, max_iter=5000, random_state=seed)
-    if n_folds >= 2:
-        search = GridSearchCV(svc, {"C": list(c_grid)}, cv=GroupKFold(n_splits=n_folds), n_jobs=1)
-        search.fit(z, labels, groups=groups)
-        best = search.best_estimator_
-    else:
-        best = svc.set_params(C=1.0).fit(z, labels)
-    return LinearSVM(scaler.mean_.copy(), scale, best.coef_[0].copy(), float(best.intercept_[0]), float(best.C))
+    with warnings.catch_warnings(record=True) as caught:  # counted in the result, not printed mid-progress
+        warnings.simplefilter("always", ConvergenceWarning)
+        if n_folds >= 2:
+            search = GridSearchCV(svc, {"C": list(c_grid)}, cv=GroupKFold(n_splits=n_folds), n_jobs=1)
+            search.fit(z, labels, groups=groups)
+            best = search.best_estimator_
+        else:
+            best = svc.set_params(C=1.0).fit(z, labels)
+    unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+    for w in caught:
+        if not issubclass(w.category, ConvergenceWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return LinearSVM(scaler.mean_.copy(), scale, best.coef_[0].copy(), float(best.intercept_[0]), float(best.C), unconverged)
 
 
 def accuracy_by_strength(scores: np.ndarray, data: PatchSet, threshold: float = 0.0) -> dict[str, float]:
@@ -97,5 +107,5 @@ def run_baseline(data: TaskData, seed: int = 0) -> tuple[LinearSVM, dict]:
     threshold = threshold_at_fpr(scores[data.test.y == 0])
     report = {"accuracy": accuracy_by_strength(scores, data.test), "C": svm.C,
               "threshold": {"logit": threshold, "probability": float(sigmoid(threshold)), "false_positive_rate": 0.01},
-              "n_train": len(data.train), "n_test": len(data.test)}
+              "n_train": len(data.train), "n_test": len(data.test), "unconverged_fits": svm.unconverged}
     return svm, report
