@@ -60,7 +60,7 @@ STEPS = (
          ((PY, "-m", f"{REPORTS}.resaved_heads", "--bank", "sealed=weights"),), prints="The resaved heads through a later JPEG save", cost="about 10 minutes"),
     Step("demo-figure", ("docs/figures/demo-splice-blurred.jpg",), (), "about a minute: `scanner demo`, its blurred splice's figure"),
     Step("design-splits", ("docs/detectors.md",),
-         tuple((*SCANNER, "train", "--split", str(s), "--out", f"models/split{s}", "--quiet") for s in range(3))
+         tuple((*SCANNER, "train", "--split", str(s), "--out", f"models/split{s}", "--overwrite", "--quiet") for s in range(3))
          + ((PY, "-m", f"{REPORTS}.detectors_report", "--bank", "0=models/split0", "--bank", "1=models/split1",
              "--bank", "2=models/split2", "--out", "docs/detectors.md"),),
          "about 2.5 hours: three banks of the design splits, then their held-out tables (not the shipped weights)"),

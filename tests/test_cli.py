@@ -4,6 +4,7 @@ command line in a subprocess (stdout and stderr are pipes, not terminals)."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -150,8 +151,9 @@ def test_html_report_renders_and_sorts_in_headless_chromium(photos, tmp_path):
         Image.fromarray(manipulations.gaussian_blur(flower, sigma) if sigma else flower).save(folder / f"{k}.png")
     shutil.copy(photos / "float-unit.tif", folder / "4.tif")
     report = tmp_path / "report"
-    result = scan([str(folder), "--report", str(report), "--exit-zero"], tmp_path)
+    result = scan([str(folder), "--report", str(report), "--exit-zero", "--json"], tmp_path)
     assert result.returncode == 0 and (report / "index.html").is_file()
+    records = json.loads(result.stdout)["images"]
     page = (report / "index.html").as_uri()
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
              "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
@@ -168,6 +170,19 @@ def test_html_report_renders_and_sorts_in_headless_chromium(photos, tmp_path):
     assert blur == sorted(blur, reverse=True) and len(blur) == 5 and blur[0] > blur[-1]
     thumbs = [p for p in (report / "figures").rglob("*.thumb.jpg")]
     assert len(thumbs) == 5
+    # what an analyst hands on: every region's box and every warning is on the rendered page,
+    # and each score stands beside its threshold
+    boxes = [",".join(map(str, r["bbox"])) for record in records for r in record["regions"]]
+    warnings = [w for record in records for w in record["warnings"]]
+    assert boxes and warnings  # the folder holds flagged images and a file that needed a conversion
+    for box in boxes:
+        assert f'data-bbox="{box}"' in dom, box
+    for warning in warnings:
+        assert html.escape(warning, quote=False) in dom, warning
+    flagged = next(r for r in records if r["flagged"])
+    d = flagged["detections"][flagged["operation"]]
+    shown = [(float(t), float(m)) for t, m in __import__("re").findall(r'class="thr">thr ([0-9.]+), ([+-][0-9.]+)<', dom)]
+    assert any(abs(t - d["threshold"]) < 6e-4 and abs(m - (d["score"] - d["threshold"])) < 1.2e-3 for t, m in shown)
 
 
 def test_json_records_what_chain_of_custody_needs_and_validates(photos, tmp_path):

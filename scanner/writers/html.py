@@ -46,7 +46,34 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.flag { color: #b00; font-weight: bold; }
 tr.error td { color: #777; }
 img.thumb { max-width: 160px; max-height: 120px; display: block; }
+.thr { color: #666; font-size: 85%; white-space: nowrap; }
+ul.regions, ul.warnings { margin: 0; padding-left: 1.1em; font-size: 90%; min-width: 16em; }
+ul.warnings li { color: #8a5a00; }
 """
+
+
+def score_cell(d) -> str:
+    """A detector's score beside its image threshold, and its margin over it (negative: below),
+    to three decimals: thresholds sit near 1, where two decimals would show a flagged 0.999 over
+    0.997 as 1.00 over 1.00."""
+    margin = d.score - d.threshold
+    return (f'<td data-value="{d.score:.4f}" class="num{" flag" if d.flagged else ""}">{d.score:.3f}'
+            f'<div class="thr">thr {d.threshold:.3f}, {margin:+.3f}</div></td>')
+
+
+def regions_cell(record) -> str:
+    """Each flagged region: its detector, box [x0, y0, x1, y1) in pixels, windows and operation."""
+    items = [f'<li class="region" data-detector="{html.escape(r.detector)}" data-bbox="{",".join(map(str, r.bbox))}">'
+             f'{html.escape(r.detector)}: x {r.bbox[0]}-{r.bbox[2]}, y {r.bbox[1]}-{r.bbox[3]} px '
+             f'({r.windows} windows{", " + html.escape(r.operation) if r.operation else ""})</li>' for r in record.regions]
+    return f'<td data-value="{len(items)}">' + (f'<ul class="regions">{"".join(items)}</ul>' if items else "-") + "</td>"
+
+
+def warnings_cell(record) -> str:
+    """The record's warnings, and its error if it could not be analysed."""
+    notes = list(record.warnings) + ([record.error["message"]] if record.error else [])
+    items = "".join(f'<li class="warning">{html.escape(n)}</li>' for n in notes)
+    return f'<td data-value="{len(notes)}">' + (f'<ul class="warnings">{items}</ul>' if items else "") + "</td>"
 
 
 def _relative(path: str | None, folder: Path) -> str | None:
@@ -69,10 +96,11 @@ def write_report(folder: Path, header: dict, records: list, summary: dict, names
             if d is None:
                 cells.append('<td data-value="-1" class="num">-</td>')
             else:
-                cells.append(f'<td data-value="{d.score:.4f}" class="num{" flag" if d.flagged else ""}">{d.score:.2f}</td>')
+                cells.append(score_cell(d))
+        cells += [regions_cell(r), warnings_cell(r)]
         rows.append(f'<tr class="{"error" if r.status != "ok" else ""}">{"".join(cells)}</tr>')
     columns = [("figure", "figure"), ("path", "file"), ("flagged", "verdict"), ("operation", "named operation")]
-    columns += [(f"score-{n}", f"{n} score") for n in names]
+    columns += [(f"score-{n}", f"{n} score") for n in names] + [("regions", "regions"), ("warnings", "warnings")]
     head = "".join(f'<th data-key="{k}" aria-sort="none">{html.escape(label)}</th>' for k, label in columns)
     options = header["options"]
     page = f"""<!DOCTYPE html>
@@ -83,6 +111,9 @@ def write_report(folder: Path, header: dict, records: list, summary: dict, names
 {summary['error']} errors, {summary['skipped']} skipped{' (interrupted)' if summary.get('interrupted') else ''}.
 Scanned {html.escape(str(header['started']))} to {html.escape(str(header['finished']))} by scanner {html.escape(header['tool']['version'])},
 windows of {options['window']} px every {options['stride']} px. Click a column to sort; click a thumbnail for its figure.
+Each score is the detector's image score beside its image threshold ("thr") and its margin over it: an image
+is flagged by a detector only above its threshold, so a high score below it is not a detection.
+Regions are boxes in pixels of the stored image, x0-x1 by y0-y1 from the top-left corner.
 No evidence is not proof of authenticity.</p>
 <table id="images"><thead><tr>{head}</tr></thead><tbody>
 {chr(10).join(rows)}
