@@ -67,30 +67,48 @@ def colour_bar(height: int, threshold: float, width: int = 14) -> Image.Image:
     return bar
 
 
+def wrap(text: str, font: ImageFont.ImageFont, width: int) -> list[str]:
+    """``text`` in lines no wider than ``width`` pixels in ``font`` (a word longer than a line keeps its own line)."""
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength
+    lines: list[str] = []
+    for word in text.split():
+        if lines and measure(f"{lines[-1]} {word}", font=font) <= width:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
 def detector_panel(gray: np.ndarray, per_pixel: np.ndarray, title: str, subtitle: str, threshold: float,
                    boxes: list[list[int]], scale: float, flagged: bool) -> Image.Image:
     """One detector's panel: the photo in grey (H, W) under a map of values in [0, 1] at the
     same size (the photo stays visible where values are low, and through a 25% veil where they
     are high), cyan outlines where the map exceeds ``threshold``, yellow boxes (image pixels, drawn
-    at ``scale``) of the flagged regions, a colour bar marked at ``threshold``, and a title."""
+    at ``scale``) of the flagged regions, a colour bar marked at ``threshold``, and a title with
+    its subtitle wrapped to the panel's width. Not ``flagged``: the map is dimmed to a faint veil
+    and not outlined, so that nothing on it looks like a detection."""
     h, w = gray.shape
-    alpha = (0.25 + 0.5 * per_pixel)[..., None]
+    alpha = ((0.25 + 0.5 * per_pixel) if flagged else 0.12 + 0.18 * per_pixel)[..., None]
     mixed = (1 - alpha) * gray[..., None] + alpha * colormap(per_pixel)
-    over = per_pixel > threshold
-    edge = (over ^ np.roll(over, 1, 0)) | (over ^ np.roll(over, 1, 1))
-    edge[0, :] = edge[:, 0] = False
-    mixed[edge] = (0, 255, 255)
+    if flagged:
+        over = per_pixel > threshold
+        edge = (over ^ np.roll(over, 1, 0)) | (over ^ np.roll(over, 1, 1))
+        edge[0, :] = edge[:, 0] = False
+        mixed[edge] = (0, 255, 255)
     panel = Image.fromarray(mixed.round().clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(panel)
     for x0, y0, x1, y1 in boxes:
         draw.rectangle([x0 * scale, y0 * scale, x1 * scale - 1, y1 * scale - 1], outline=(255, 230, 0), width=3)
     bar = colour_bar(h, threshold)
-    framed = Image.new("RGB", (w + bar.width + 6, h + 40), "white")
-    framed.paste(panel, (0, 40))
-    framed.paste(bar, (w + 6, 40))
+    lines = wrap(subtitle, _font(12), w + bar.width)
+    top = 24 + 15 * len(lines)
+    framed = Image.new("RGB", (w + bar.width + 6, h + top), "white")
+    framed.paste(panel, (0, top))
+    framed.paste(bar, (w + 6, top))
     draw = ImageDraw.Draw(framed)
     draw.text((2, 2), title, fill=(200, 0, 0) if flagged else "black", font=_font(15))
-    draw.text((2, 21), subtitle, fill="black", font=_font(12))
+    for k, line in enumerate(lines):
+        draw.text((2, 21 + 15 * k), line, fill="black", font=_font(12))
     return framed
 
 
@@ -112,17 +130,20 @@ def figure(rgb: np.ndarray, analysis, stride: int, title: str) -> Image.Image:
     for name, d in analysis.detections.items():
         verdict = "FLAGGED" if d.flagged else "not flagged"
         per_pixel = pixel_map(sigmoid(analysis.evidence[name]), MAP_CELL, gray.shape, scale, MAP_CELL)
+        shown = ("localisation map over the pristine 0.5% level outlined" if d.flagged
+                 else "map dimmed, nothing outlined: no region qualifies")
         panel = detector_panel(gray, per_pixel, f"{name}: {verdict}", f"score {d.score:.3f} / image threshold {d.threshold:.3f}; "
-                               f"localisation map over the pristine 0.5% level outlined; {len(d.regions)} region(s)",
+                               f"{shown}; {len(d.regions)} region(s)",
                                0.5, [r.bbox for r in d.regions], scale, d.flagged)
         panels.append(panel)
     if len(analysis.detections) > 1:
         flagged = [d for d in analysis.detections.values() if d.flagged]
         per_pixel = pixel_map(sigmoid(analysis.combined), MAP_CELL, gray.shape, scale, MAP_CELL)
-        named = f"named: {analysis.operation}" if analysis.operation else "nothing flagged"
+        named = (f"named: {analysis.operation}; every flagged detector's regions boxed" if flagged
+                 else "nothing flagged: map dimmed, nothing outlined")
         reading = "" if analysis.stored_as_jpeg else ", relative (not a JPEG)"
-        panels.append(detector_panel(gray, per_pixel, f"{ANY_MAP}: map of any detector{reading}", f"{named}; every flagged "
-                                     f"detector's regions boxed", 0.5, [r.bbox for d in flagged for r in d.regions], scale,
+        panels.append(detector_panel(gray, per_pixel, f"{ANY_MAP}: map of any detector{reading}", named, 0.5,
+                                     [r.bbox for d in flagged for r in d.regions], scale,
                                      bool(flagged)))
     columns = min(3, len(panels))
     cell_w, cell_h = max(p.width for p in panels), max(p.height for p in panels)
