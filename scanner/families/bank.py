@@ -112,7 +112,8 @@ class SRMBank:
     def colour_detectors(self, only: bool = False) -> list[str]:
         """Detectors with a head that reads the chroma histogram: on a single-channel image it
         holds no chroma at all, so they see less there than on colour photos. ``only``: those
-        whose heads read nothing else."""
+        with a head that reads nothing else, whose flags can therefore come from colour alone
+        (the largest head's logit is the detector's)."""
         if not self.chroma:
             return []
         reads = np.zeros(self.tasks.weight.shape[1], dtype=bool)
@@ -120,7 +121,8 @@ class SRMBank:
         chosen = []
         for name in self.names:
             weights = self.tasks.weight[[i for i, t in enumerate(self.tasks.names) if detector_of(t) == name]]
-            if np.any(weights[:, reads]) and not (only and np.any(weights[:, ~reads])):
+            colour = np.any(weights[:, reads], axis=1)
+            if (np.any(colour & ~np.any(weights[:, ~reads], axis=1)) if only else np.any(colour)):
                 chosen.append(name)
         return chosen
 

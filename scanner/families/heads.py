@@ -126,9 +126,12 @@ for JPEG every submodel with the lattice features (docs/training-log.md, runs 12
 
 - the lattice is also missing from a never-compressed image, so it would teach the other heads
   to flag lossless photos;
-- noise heads that also read the submodels' histograms rank better but inherit the camera's own
-  noise level: their threshold transfers worse to new makes and they flag more film grain, so
-  noise reads the chroma alone (none of it on a single-channel image: :meth:`SRMBank.colour_detectors`)."""
+- noise heads that read the submodels' histograms together with the chroma rank better but
+  inherit the camera's own noise level: their threshold transfers worse to new makes and they flag
+  more film grain, so the chroma histogram is a noise candidate only alone (none of it on a
+  single-channel image: :meth:`SRMBank.colour_detectors`). Every candidate stays open to every
+  task, so a noise strength may still choose a submodel head: 0.8.0's bank chose o3t2 for noise
+  0.5 and the chroma alone for noise 2 and 0.25 (its card's ``heads``)."""
 
 
 def fit_task_head(pristine: np.ndarray, processed: np.ndarray, choice: HeadChoice, submodels: tuple[Submodel, ...],
