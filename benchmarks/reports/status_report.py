@@ -24,6 +24,11 @@ def interval(pair) -> str:
     return f"[{pair[0]:.1f}, {pair[1]:.1f}]"
 
 
+def by(images: dict) -> str:
+    """Which detectors flagged the untouched photos of an image result (a photo may count for several)."""
+    return "by " + (", ".join(f"{k} {v}" for k, v in images["flagged_by"].items() if v) or "none")
+
+
 def markdown(r: dict, command: str) -> str:
     """The page of one sealed-split result of :func:`evaluate_split`."""
     lines = [f"# Status: the shipped detectors on makes no decision has read (scanner {r['version']})", "",
@@ -40,9 +45,9 @@ def markdown(r: dict, command: str) -> str:
     im, li = r["images"], r["lossless_images"]
     lines += ["", "## Whole photos", "",
               "| photos | flagged | % [95%] |", "|---|---|---|",
-              f"| untouched, as stored ({im['pristine']} photos) | {im['pristine_flagged']} | "
+              f"| untouched, as stored ({im['pristine']} photos) | {im['pristine_flagged']} ({by(im)}) | "
               f"{100 * im['pristine_flagged'] / max(1, im['pristine']):.1f} {interval(im['pristine_interval'])} |",
-              f"| lossless film scans (Kodak, McMaster; {li['pristine']} scans) | {li['pristine_flagged']} | "
+              f"| lossless film scans (Kodak, McMaster; {li['pristine']} scans) | {li['pristine_flagged']} ({by(li)}) | "
               f"{100 * li['pristine_flagged'] / max(1, li['pristine']):.1f} {interval(li['pristine_interval'])} |"]
     for name, (n, right, named) in im["processed"].items():
         lines.append(f"| processed as a whole by {name} at its strongest strength ({n} photos): right detector flags | "

@@ -52,6 +52,10 @@ photo and case (the next photo is the splice donor); 128-pixel windows at stride
 - SRM+SVM: the paper's 162-bin descriptor with a linear SVM (three strengths mixed), fitted on the same training
   makes, scored and mapped by the same code (a one-submodel bank, its window sizes calibrated the same way).
 
+Older measurements (three splits, every held-out photo, forgeries saved as JPEG after the edit,
+files never stored as JPEG, edits no detector was trained on), on 0.5.2-0.7.1's weights:
+[localization-older.md](localization-older.md).
+
 Small forgeries: the fused map beats the 128-pixel map in best-threshold F1 in **{wins} of {n_small}** cases.
 
 ## Small forgeries (1-5% of the image)
@@ -85,7 +89,7 @@ pasted nor source). The source is a true part of the photo; it shows only where 
 
 Share of the pixels of the {n_photos} unforged held-out crops over each detector's map threshold (`any`: over 0 in
 the map of any detector). The verdict
-(image rule) does not use the map, so per-image false alarms are those of `docs/detectors.md` whichever map is drawn.
+(image rule) does not use the map, so per-image false alarms are those of `docs/status.md` whichever map is drawn.
 
 {pristine}
 
