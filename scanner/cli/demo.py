@@ -10,7 +10,7 @@ import typer
 from ..core.exitcodes import ExitCode
 from .app import fatal, pick_device, stderr_console
 
-DEMO_EPILOG = ("Example:\n\n  scanner demo ./my-demo")
+DEMO_EPILOG = "Example:\n\n  scanner demo ./my-demo"
 """Examples under ``scanner demo --help``."""
 
 

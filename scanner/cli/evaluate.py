@@ -14,7 +14,7 @@ EVALUATION_FOLDER = Path("scanner-evaluation")
 """Default output folder of ``scanner evaluate``, under the current folder."""
 
 
-EVALUATE_EPILOG = ("Examples:\n\n  scanner evaluate --localization\n\n  scanner evaluate --table2 --scale tiny --task blur:0.5")
+EVALUATE_EPILOG = "Examples:\n\n  scanner evaluate --localization\n\n  scanner evaluate --table2 --scale tiny --task blur:0.5"
 """Examples under ``scanner evaluate --help``."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -15,8 +16,6 @@ from .app import DEVICES, EXIT_CODES_HELP, MANIP_HELP, fatal, pick_device, stder
 def check_output_folder(folder: Path, option: str, overwrite: bool) -> None:
     """Refuse, before any work, an output folder that is a file, cannot be created or written,
     or already holds files (unless ``overwrite``): exit 2 with the reason."""
-    import os
-
     if folder.exists() and not folder.is_dir():
         fatal(f"{option} {folder} is a file, not a folder", ExitCode.USAGE)
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
@@ -50,7 +49,7 @@ SCAN_EXAMPLES = """Examples:
 """
 
 
-SCAN_EPILOG = (SCAN_EXAMPLES + "\n" + EXIT_CODES_HELP)
+SCAN_EPILOG = SCAN_EXAMPLES + "\n" + EXIT_CODES_HELP
 """Examples under ``scanner scan --help``."""
 
 

@@ -14,7 +14,9 @@ from .app import MANIP_HELP, fatal, pick_device, stderr_console
 
 
 def task_data(images: Optional[Path], manip: str, strength: Optional[List[float]], seed: int, patches: int, test_patches: int,
-          cache: Optional[Path], quiet: bool):
+              cache: Optional[Path], quiet: bool):
+    """The patch data of one task (:func:`scanner.training.patches.build_task`); exit 2 on an
+    unknown manipulation or a missing photo folder."""
     from ..processing.manipulations import MANIPULATIONS
     from ..training.patches import build_task
     from ..training.photos import default_pristine_dir
@@ -51,7 +53,7 @@ def announce_bank_training(root: Path, manip: list[str] | None, console) -> None
                   + " (about 40 minutes on 2 cores from an empty cache)")
 
 
-BASELINE_EPILOG = ("Example:\n\n  scanner baseline --manip blur --strength 0.5")
+BASELINE_EPILOG = "Example:\n\n  scanner baseline --manip blur --strength 0.5"
 """Examples under ``scanner baseline --help``."""
 
 
@@ -90,7 +92,7 @@ def baseline(
 
 
 TRAIN_EPILOG = ("Examples:\n\n  scanner train --split sealed --out weights   retrain every shipped detector (the bank)\n\n"
-             "  scanner train --arch recast --manip blur --strength 0.5 --out models   the paper's CNN on one task")
+                "  scanner train --arch recast --manip blur --strength 0.5 --out models   the paper's CNN on one task")
 """Examples under ``scanner train --help``."""
 
 
