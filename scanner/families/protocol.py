@@ -1,5 +1,11 @@
 """What a detector family gives the scoring: one typed protocol, so that scoring, the writers, the
-engines, evaluation and the command line never ask which family they hold."""
+engines, evaluation and the command line never ask which family they hold.
+
+A family's module owns its build (a loader from a verified card), its dense scoring, its card I/O
+and the hooks its training calls (the bank: :mod:`scanner.families.heads`, how each head is
+fitted; the networks: ``after_step``, the constraint projected after each optimiser step). The
+training runs themselves sit a stage above, in :mod:`scanner.training`, because they need photos,
+make splits and calibration on scans, which no family may import."""
 
 from __future__ import annotations
 
