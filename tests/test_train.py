@@ -457,3 +457,21 @@ def test_bank_region_gives_the_pixels_behind_the_bank_data(tmp_path, rng):
     assert crop.shape[:2] == (352, 352) and len(where) == len(data) == 3
     patches = np.stack([crop[r : r + PATCH, c : c + PATCH] for r, c in where])
     assert np.allclose(descriptors(patches, BANK_SUBMODELS, lattice=True, chroma=True), data.features["pristine"], atol=1e-6)
+
+
+def test_the_bank_refuses_too_few_makes_before_any_work(tmp_path, rng):
+    """Two photos of one folder-camera cannot fill four make folds: exit 2 at once, with the
+    warning about photos that name no camera, and nothing written."""
+    from typer.testing import CliRunner
+
+    from scanner.cli import app
+
+    photos = tmp_path / "phone"
+    photos.mkdir()
+    for k in range(2):
+        Image.fromarray(textured_image(rng, 64, 64)).save(photos / f"{k}.png")
+    result = CliRunner().invoke(app, ["train", "--images", str(tmp_path), "--out", str(tmp_path / "out"),
+                                      "--cache", str(tmp_path / "cache")])
+    assert result.exit_code == 2
+    assert "at least 4 camera makes" in result.output and "name no camera" in result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()

@@ -191,8 +191,8 @@ def score_in_workers(work: list[tuple[str, Path]], detectors: DetectorSet, optio
                 executor = None
                 finished = {path: f.result() for path, _, f in running if f.done() and not f.cancelled() and f.exception() is None}
                 lost = [(path, stem) for path, stem, _ in running if path not in finished]
-                again = {job[0][0]: alone(*job[0]) for job in retry_alone(lost)}
-                for path, _, _ in running:  # in order; the file a lone loss killed its worker with fails at once
+                again = {path: alone(path, stem) for [(path, stem)] in retry_alone(lost)}
+                for path, _, _ in running:  # in order; a file lost alone killed its worker itself: it fails at once
                     yield finished.get(path) or again.get(path) or worker_failed(path, "BrokenProcessPool")
                 running.clear()
                 continue

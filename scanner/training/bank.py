@@ -94,10 +94,13 @@ def cross_fitted_heads(features: dict[str, np.ndarray], candidates: dict[str, li
 
 
 def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feature_transform: str = "sqrt",
-               cache: Path | None = None, progress=None, split: str | None = None) -> SRMBank:
+               cache: Path | None = None, progress=None, split: str | None = None,
+               photos: list[Photo] | None = None) -> SRMBank:
     """Train the shipped bank on the training and validation makes of the make split ``split``
     (:func:`scanner.training.photos.make_split`: ``"sealed"`` or a seed; default the seed ``seed``), which
-    also seeds folds and solvers. The split's test makes are never used.
+    also seeds folds and solvers. The split's test makes are never used. ``photos``: the
+    photos of ``root`` when the caller has listed them already (:func:`list_photos`). Raises
+    ValueError when the split leaves fewer training makes than ``folds``.
 
     1. Task heads for every :data:`HEAD_CHOICES` candidate are cross-fitted over ``folds`` make
        folds; each task keeps the candidate of highest out-of-fold AUC.
@@ -112,11 +115,15 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
     """
     say = progress or (lambda message: None)
     start = time.perf_counter()
-    photos = list_photos(root)
+    photos = photos if photos is not None else list_photos(root)
     split_name = split or str(seed)
     sides = make_split(photos, split_name)
     training = sides["train"] + sides["validation"]
     makes = {side: sorted({camera_make(p.camera) for p in ps}) for side, ps in sides.items()}
+    if len(makes["train"] + makes["validation"]) < folds:
+        raise ValueError(f"the bank's calibration needs training photos of at least {folds} camera makes (one per make "
+                         f"fold); split {split_name} leaves {len(makes['train'] + makes['validation'])} "
+                         f"({', '.join(makes['train'] + makes['validation']) or 'none'})")
     data = build_bank(root, BANK_SUBMODELS, photos, cache_dir=cache, progress=progress is not None)
     train = data.of_makes(makes["train"] + makes["validation"])
     f = {k: head_input(v, histogram_width(BANK_SUBMODELS, chroma=True), feature_transform) for k, v in train.features.items()}
