@@ -59,3 +59,16 @@ def test_photos_without_a_camera_count_as_their_folders_camera(tmp_path):
     assert [p.camera for p in photos] == ["folder:phone a", "folder:phone a", "folder:phone b"]
     assert [camera_make(p.camera) for p in photos] == ["folder:phone a", "folder:phone a", "folder:phone b"]
     assert unlabelled_photos(photos) == photos
+
+
+def test_a_split_is_sealed_or_a_seed():
+    import pytest
+
+    from scanner.training.photos import check_split, make_split
+
+    assert check_split("sealed") == "sealed" and check_split("2") == "2"
+    for bad in ("seal", "-1", "1.5", ""):
+        with pytest.raises(ValueError, match="sealed"):
+            check_split(bad)
+    with pytest.raises(ValueError):
+        make_split([], "bogus")

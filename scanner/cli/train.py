@@ -131,14 +131,16 @@ def train(
     if arch == "bank":
         from ..families.bank import save_bank
         from ..training.bank import train_bank
-        from ..training.photos import default_pristine_dir, list_photos
+        from ..training.photos import check_split, default_pristine_dir, list_photos
 
         root = images or default_pristine_dir()
         if root is None or not Path(root).is_dir():
             fatal("no photo folder: pass --images DIR (default ../shared/data/pristine)", ExitCode.USAGE)
         console = stderr_console(quiet)
-        if split is not None and split != "sealed" and not split.isdigit():
-            fatal(f"--split is 'sealed' or a seed such as 0, not {split!r}", ExitCode.USAGE)
+        try:
+            check_split(split if split is not None else str(seed))
+        except ValueError as exc:
+            fatal(f"--split: {exc}", ExitCode.USAGE)
         refuse_overwrite([out / "bank.json", out / "bank.safetensors"], overwrite)
         photos = list_photos(Path(root))
         announce_bank_training(photos, manip, console)

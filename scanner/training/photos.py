@@ -174,11 +174,16 @@ SEALED = "sealed"
 """The name of the sealed split (:func:`sealed_split`); the others are named by their seed."""
 
 
+def check_split(name: str) -> str:
+    """``name`` when it names a make split, :data:`SEALED` or a seed such as ``"0"``; ValueError otherwise."""
+    if name != SEALED and not name.isdigit():
+        raise ValueError(f"a split is {SEALED!r} or a seed such as 0, not {name!r}")
+    return name
+
+
 def make_split(photos: list[Photo], name: str) -> dict[str, list[Photo]]:
     """The make split called ``name``: :data:`SEALED` (:func:`sealed_split`) or a seed such as
     ``"0"`` (:func:`split_by_make` under that seed). Raises ValueError for any other name."""
-    if name == SEALED:
+    if check_split(name) == SEALED:
         return sealed_split(photos)
-    if not name.isdigit():
-        raise ValueError(f"a split is {SEALED!r} or a seed such as 0, not {name!r}")
     return split_by_make(photos, int(name))
