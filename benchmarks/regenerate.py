@@ -46,6 +46,14 @@ REPORTS = "benchmarks.reports"
 STEPS = (
     Step("status", ("docs/status.md",), ((PY, "-m", f"{REPORTS}.status_report", "--out", "docs/status.md"),),
          "about 10 minutes: the shipped bank on the sealed split's held-out makes (the README's Status)"),
+    Step("verdicts", ("docs/verdicts.md",),
+         ((*SCANNER, "train", "--split", "0", "--out", "models/split0", "--overwrite", "--quiet"),
+          (PY, "-m", f"{REPORTS}.verdicts_report", "--bank", "sealed=weights", "--save", "models/verdicts-sealed.json"),
+          (PY, "-m", f"{REPORTS}.verdicts_report", "--bank", "0=models/split0", "--save", "models/verdicts-0.json"),
+          (PY, "-m", f"{REPORTS}.verdicts_report", "--load", "models/verdicts-sealed.json", "--load", "models/verdicts-0.json",
+           "--out", "docs/verdicts.md")),
+         "about an hour: the bank of split 0 (15 minutes with warm caches), then image verdicts, naming and JPEG history "
+         "on the held-out makes of the sealed split (shipped weights) and of split 0"),
     Step("localisation", ("docs/results-localization.md",),
          ((*SCANNER, "evaluate", "--localization", "--out", "docs/results-localization.md"),),
          "about 25 minutes: forgery localisation, shipped maps against SRM+SVM, and its figures in docs/figures/"),

@@ -94,6 +94,8 @@ def run_demo(folder: Path, device, overwrite: bool, console, threads: int = 1) -
     for ex in exhibits:
         record = by_path[ex.path.resolve()]
         line = f"- {ex.path.relative_to(folder)}: {ex.description} -> {record.verdict}"
+        if record.jpeg is not None:
+            line += f" [stored as JPEG quality {record.jpeg.quality}; double compression: {record.jpeg.double_compression}]"
         if ex.mask is not None:
             ys, xs = np.nonzero(ex.mask)
             line += f"; truth x{xs.min()}-{xs.max() + 1} y{ys.min()}-{ys.max() + 1}"
@@ -103,13 +105,16 @@ def run_demo(folder: Path, device, overwrite: bool, console, threads: int = 1) -
                 line += f", {ex.expected} region found at x{x0}-{x1} y{y0}-{y1}"
         out.print(line, highlight=False)
     out.print("\nReading this: each detector answers 'pristine, or processed by X?'. Blurring, resizing and JPEG "
-              "compression all remove fine detail, so their detectors often fire together; the verdict then names the "
-              "operation that the scanner's operation head finds most likely among them. The 'pristine' copies are the "
+              "compression all remove fine detail, so their detectors often fire together; the verdict names one operation "
+              "only where the scanner's operation head is sure of it, and otherwise the ones it cannot tell apart. A JPEG "
+              "file's own compression is not counted as processing: its quality, and any trace of an earlier compression, "
+              "are its JPEG history (too small a file leaves that undetermined). The 'pristine' copies are the "
               "sample photos as scikit-learn ships them: web images that were already downscaled and JPEG-compressed "
               "before they were saved here, so a detection on them can be a real trace of that history, not a false "
-              "alarm. A detector flags an image only when a whole region (at least 192x192 pixels) is over its image "
-              "threshold, which was set so that at most 1% of untouched camera photos are flagged by it; weaker traces "
-              "can show in the heat map without flagging the image.",
+              "alarm. A detector flags an image when a whole region (at least 192x192 pixels) is over its image "
+              "threshold, or when the mean of its window scores over the whole image is over its spread threshold (a "
+              "'global' finding); both were set on untouched camera photos of other makes. Weaker traces can show in the "
+              "heat map without flagging the image.",
               highlight=False)
     out.print(f"\nFigures (original and each detector's map): {folder / 'heatmaps'}\n"
               f"HTML report (sortable, with thumbnails): {folder / 'report' / 'index.html'}\n"

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from scanner.core.types import ImageRule, ScaleCalibration, sigmoid
+from scanner.core.types import ImageRule, ScaleCalibration, SpreadRule, sigmoid
 from scanner.families.bank_card import BankCard, CoreRule
 from scanner.families.cards import TrainingSplit, shipped_dir
 
@@ -30,8 +30,9 @@ def test_typed_fields_equal_the_json_they_came_from():
     for name, threshold in written["thresholds"].items():
         assert card.thresholds[name] == threshold["logit"]
         rule = card.image_rule(name)
+        spread = written["image_rule"][name]["spread"]
         assert rule == ImageRule(threshold["probability"], written["image_rule"][name]["threshold"],
-                                 written["image_rule"][name]["min_area"])
+                                 written["image_rule"][name]["min_area"], SpreadRule(tuple(spread["sides"]), tuple(spread["thresholds"])))
     assert card.window_scales("blur")[64] == ScaleCalibration(**written["scales"]["blur"]["64"])
     assert card.any_map.threshold == written["any_map"]["threshold"]
     assert card.split.test_makes == tuple(written["data"]["test_makes"])
@@ -58,3 +59,15 @@ def test_a_card_missing_a_rule_field_is_refused():
     del written["image_rule"]["blur"]["min_area"]
     with pytest.raises(KeyError):
         BankCard.from_json(written)
+
+
+def test_a_spread_rule_round_trips_and_reaches_the_image_rule():
+    written = shipped_json()
+    written["image_rule"]["blur"]["spread"] = {"sides": [512, 2048], "thresholds": [0.25, -0.5]}
+    card = BankCard.from_json(written)
+    rule = card.image_rule("blur")
+    assert rule.spread.threshold((512, 512)) == 0.25 and rule.spread.threshold((4000, 3000)) == -0.5
+    assert BankCard.from_json(card.to_json()) == card
+    assert rule.to_dict()["spread"] == {"sides": [512, 2048], "thresholds": [0.25, -0.5]}
+    written["image_rule"]["blur"].pop("spread")
+    assert BankCard.from_json(written).image_rule("blur").spread is None  # cards before 0.9

@@ -150,6 +150,7 @@ def test_html_report_renders_and_sorts_in_headless_chromium(photos, tmp_path):
     for k, sigma in enumerate((0.0, 1.1, 0.6, 0.8)):
         Image.fromarray(manipulations.gaussian_blur(flower, sigma) if sigma else flower).save(folder / f"{k}.png")
     shutil.copy(photos / "float-unit.tif", folder / "4.tif")
+    Image.fromarray(flower).save(folder / "5.jpg", quality=85)
     report = tmp_path / "report"
     result = scan([str(folder), "--report", str(report), "--exit-zero", "--json"], tmp_path)
     assert result.returncode == 0 and (report / "index.html").is_file()
@@ -167,9 +168,9 @@ def test_html_report_renders_and_sorts_in_headless_chromium(photos, tmp_path):
     assert 'data-sorted="' in dom  # the script ran
     scores = [float(v) for v in __import__("re").findall(r'data-value="([0-9.]+)" class="num[^"]*"', dom)]
     blur = scores[1::5]  # five score columns per row, blur second
-    assert blur == sorted(blur, reverse=True) and len(blur) == 5 and blur[0] > blur[-1]
+    assert blur == sorted(blur, reverse=True) and len(blur) == 6 and blur[0] > blur[-1]
     thumbs = [p for p in (report / "figures").rglob("*.thumb.jpg")]
-    assert len(thumbs) == 5
+    assert len(thumbs) == 6
     # what an analyst hands on: every region's box and every warning is on the rendered page,
     # and each score stands beside its threshold
     boxes = [",".join(map(str, r["bbox"])) for record in records for r in record["regions"]]
@@ -179,8 +180,12 @@ def test_html_report_renders_and_sorts_in_headless_chromium(photos, tmp_path):
         assert f'data-bbox="{box}"' in dom, box
     for warning in warnings:
         assert html.escape(warning, quote=False) in dom, warning
+    assert '<td data-value="85" class="jpeg">quality 85' in dom  # the JPEG file's own quality
+    for record in records:  # the verdict's name, or the operations it cannot tell apart
+        for c in record["candidates"]:
+            assert f'<li class="candidate">{c["operation"]}' in dom
     flagged = next(r for r in records if r["flagged"])
-    d = flagged["detections"][flagged["operation"]]
+    d = flagged["detections"][flagged["candidates"][0]["operation"]]
     shown = [(float(t), float(m)) for t, m in __import__("re").findall(r'class="thr">thr ([0-9.]+), ([+-][0-9.]+)<', dom)]
     assert any(abs(t - d["threshold"]) < 6e-4 and abs(m - (d["score"] - d["threshold"])) < 1.2e-3 for t, m in shown)
 

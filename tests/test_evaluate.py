@@ -241,7 +241,7 @@ def test_demo_names_what_was_done(tmp_path):
     for name, detector in (("china_splice_blurred", "blur"), ("flower_copymove_upscaled", "resize")):
         line = next(v for k, v in lines.items() if name in k)
         verdict = line.split("->")[1]
-        assert f"evidence of {detector}" in verdict or ("flagged: " in verdict and detector in verdict.split("flagged: ")[1]), line
+        assert detector in verdict.split(";")[0], line  # named, among the candidates, or also flagged
         assert f"{detector} region found" in line, line
     assert any((tmp_path / "demo" / "heatmaps").rglob("*.figure.jpg")) and (tmp_path / "demo" / "report" / "index.html").is_file()
     # the JPEG re-compression is too weak here to flag the small image (the demo says so), but

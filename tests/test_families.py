@@ -108,7 +108,7 @@ def test_the_command_line_scans_with_a_new_family(toy_family, tmp_path):
     assert result.exit_code == 1, result.output
     document = json.loads(result.stdout)
     record = document["images"][0]
-    assert record["flagged"] and record["operation"] == "blur" and record["verdict"] == "evidence of blur"
+    assert record["flagged"] and record["operation"] == "blur" and record["verdict"] == "evidence of blur in 1 region"
     assert [r["bbox"] for r in record["regions"]] == [[0, 0, 384, 320]]
     assert not record["detections"]["noise"]["flagged"]
     assert {m["architecture"] for m in document["models"].values()} == {TOY}

@@ -46,6 +46,12 @@ def test_output_stems_never_collide(tmp_path):
     assert {s.as_posix() for s in stems.values()} >= {"a/x.png", "b/x.png"}
 
 
+def logit(p: np.ndarray) -> np.ndarray:
+    """Window probabilities back to the logits :func:`detect` reads (0 -> -inf, which it maps back to 0)."""
+    with np.errstate(divide="ignore"):
+        return np.log(p) - np.log1p(-p)
+
+
 def test_regions_image_score_and_flag_agree():
     scores = np.zeros((7, 10))
     scores[1:3, 1:4] = 0.9  # one 2x3 block of windows over threshold
@@ -56,21 +62,21 @@ def test_regions_image_score_and_flag_agree():
     assert found[0].area == (3 * 32 + 128 - 32) * (2 * 32 + 128 - 32)  # union of the windows
     assert found[1].area == 128 * 128
     # the image rule: only regions whose core covers min_area count, and the score agrees
-    d = detect(scores, ImageRule(0.5, 0.5, 128 * 128 + 1), 32, "blur")
+    d = detect(logit(scores), ImageRule(0.5, 0.5, 128 * 128 + 1), 32, "blur")
     assert d.flagged and [r.windows for r in d.regions] == [6] and d.score == 0.9
-    d = detect(scores, ImageRule(0.5, 0.5, found[0].area + 1), 32, "blur")
+    d = detect(logit(scores), ImageRule(0.5, 0.5, found[0].area + 1), 32, "blur")
     assert not d.flagged and d.regions == [] and d.score < 0.5
-    d = detect(scores, ImageRule(0.85, 0.85, 128 * 128), 32, "blur")
+    d = detect(logit(scores), ImageRule(0.85, 0.85, 128 * 128), 32, "blur")
     assert d.flagged and d.score == 0.9 and d.flagged_fraction == 6 / 70
     # hysteresis: a strong core flags the image, the window threshold outlines the region around it
     scores[3, 1:4] = 0.6
-    d = detect(scores, ImageRule(0.5, 0.85, 128 * 128), 32, "blur")
+    d = detect(logit(scores), ImageRule(0.5, 0.85, 128 * 128), 32, "blur")
     assert d.flagged and d.threshold == 0.85 and d.window_threshold == 0.5
     assert [r.windows for r in d.regions] == [9] and d.regions[0].bbox[3] == 3 * 32 + 128
-    assert not detect(scores, ImageRule(0.5, 0.95, 128 * 128), 32, "blur").flagged
+    assert not detect(logit(scores), ImageRule(0.5, 0.95, 128 * 128), 32, "blur").flagged
     # a flagged image always lists its region, whatever the share of the grid the cores cover
     full = np.full((4, 5), 0.99)
-    d = detect(full, ImageRule(0.5, 0.9, 128 * 128), 32, "blur")
+    d = detect(logit(full), ImageRule(0.5, 0.9, 128 * 128), 32, "blur")
     assert d.flagged and len(d.regions) == 1 and d.regions[0].windows == 20
 
 

@@ -92,8 +92,11 @@ def test_every_bad_input_gets_its_record(evidence, tmp_path):
             assert r["error"] is None and r["sha256"] and set(r["detections"]) == set(doc["models"])
             for name, d in r["detections"].items():
                 assert 0 <= d["score"] <= 1 and 0 <= d["flagged_fraction"] <= 1
-                assert d["flagged"] == bool(d["regions"]) == (d["score"] > d["threshold"])
-            assert r["flagged"] == any(d["flagged"] for d in r["detections"].values()) == (r["operation"] is not None)
+                passed = d["score"] > d["threshold"] or d.get("spread_score", 0) > d.get("spread_threshold", 1e9)
+                assert d["flagged"] == bool(d["regions"]) == (passed and "explained" not in d)
+                assert (d["extent"] is None) != d["flagged"] and (d["margin"] > 0) == passed
+            assert r["flagged"] == any(d["flagged"] for d in r["detections"].values()) == bool(r["candidates"])
+            assert r["operation"] is None or r["operation"] == r["candidates"][0]["operation"]
         else:
             assert r["error"]["message"] and (code is None or r["error"]["code"] == code), (name, r)
     assert records["sixteen.png"]["input"]["bit_depth"] == 16

@@ -2,12 +2,17 @@
 and with 128-pixel windows alone, dense against window by window, with 1 and 2 threads, peak
 memory, and a folder of copies of the photo scanned by one process and by two worker processes.
 
-    python -m benchmarks.speed.scan_speed [--image PATH] [--memory-mp 50] [--folder-files 6]
+    python -m benchmarks.speed.scan_speed [--image PATH] [--memory-mp 50] [--folder-files 6] [--against 8549fe9]
 
 Prints a Markdown report (copy it into docs/performance.md with the command line). Without
 --image it uses camera/Canon_EOS_450D.jpg (4272x2848, 12.2 MP) from the shared photos when
 present, else a synthetic textured 4000x3000 image. Run it alone: two processes timed at
 once on two cores measure each other.
+
+``--against REV`` also times ``scanner scan IMAGE --json --stride 8 --threads 2`` (all detectors, a
+whole command: start-up, decoding, scoring, the record) of this checkout and of the commit REV
+(8549fe9 is 0.7.1, with its own weights) in a temporary git worktree, taking turns, so both are
+measured in one run on the same machine.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ def main() -> None:
     parser.add_argument("--memory-mp", type=float, default=50.0, help="image size for the peak-memory run (0 skips it)")
     parser.add_argument("--window-sample", type=int, default=200, help="windows scored one by one (extrapolated)")
     parser.add_argument("--folder-files", type=int, default=6, help="copies of the photo in the folder run (0 skips it)")
+    parser.add_argument("--against", help="a git revision to time side by side with this checkout (8549fe9: 0.7.1)")
     parser.add_argument("--memory-child", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -103,6 +109,8 @@ def main() -> None:
               f"{out[2]} MB resident.")
     if args.folder_files and path:
         folder_speed(path, bank, args.folder_files)
+    if args.against and path:
+        side_by_side(path, args.against, args.repeat)
 
 
 def folder_speed(path: Path, bank, files: int) -> None:
@@ -117,6 +125,32 @@ def folder_speed(path: Path, bank, files: int) -> None:
             with threadpool_limits(threads):
                 t = timed(lambda: list(scan([folder], bank, ScanOptions(threads=threads), workers=workers)))
             print(f"| {workers} | {threads} | {t:.1f} | {t / files:.2f} |")
+
+
+def side_by_side(path: Path, revision: str, repeat: int) -> None:
+    """Seconds of ``scanner scan PATH --json --stride 8 --threads 2`` run by this checkout and by
+    ``revision`` (a temporary git worktree, its own weights), in turns, median of ``repeat``."""
+    here = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "scanner", "scan", str(Path(path).resolve()), "--json", "--stride", "8", "--threads", "2"]
+    with tempfile.TemporaryDirectory() as tmp:
+        other = Path(tmp) / "baseline"
+        subprocess.run(["git", "-C", str(here), "worktree", "add", "--detach", str(other), revision], check=True, capture_output=True)
+        try:
+            versions = {name: subprocess.run([sys.executable, "-c", "import scanner; print(scanner.__version__, scanner.__file__)"],
+                                             cwd=cwd, capture_output=True, text=True).stdout.strip()
+                        for name, cwd in (("this checkout", here), (revision, other))}
+            times: dict[str, list[float]] = {"this checkout": [], revision: []}
+            for _ in range(repeat):
+                for name, cwd in (("this checkout", here), (revision, other)):
+                    start = time.perf_counter()
+                    subprocess.run(command, cwd=cwd, capture_output=True, check=False)
+                    times[name].append(time.perf_counter() - start)
+        finally:
+            subprocess.run(["git", "-C", str(here), "worktree", "remove", "--force", str(other)], check=False)
+    print(f"\nSide by side, `scanner scan {path.name} --json --stride 8 --threads 2` (whole command), median of {repeat}, "
+          "in turns:\n\n| code | scanner imported | seconds |\n|---|---|---|")
+    for name, values in times.items():
+        print(f"| {name} | {versions[name]} | {float(np.median(values)):.2f} |")
 
 
 if __name__ == "__main__":

@@ -153,7 +153,7 @@ def train(
         card = save_bank(kept, out)
         console.print(f"wrote {card} and {card.with_suffix('.safetensors')}; scan with it: scanner scan --weights {out} PATH")
         typer.echo(json.dumps({"card": str(card), "split": kept.trained_on.name,
-                               "detectors": {n: vars(kept.image_rule(n)) for n in kept.names}}, indent=2))
+                               "detectors": {n: kept.image_rule(n).to_dict() for n in kept.names}}, indent=2))
         return
     from ..training.networks import TrainConfig, train_detector
 

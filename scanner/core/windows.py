@@ -45,6 +45,17 @@ def box_sums_2d(x: np.ndarray, tops: np.ndarray, lefts: np.ndarray, box: tuple[i
     return box_sums(box_sums(x, tops, box[0], axis=0), lefts, box[1], axis=1)
 
 
+def window_std(pixels: np.ndarray, stride: int, window: int) -> np.ndarray:
+    """Standard deviation (grey levels) of the channel mean of uint8 ``pixels`` (H, W, 3) or
+    (H, W) within each window of the analysis grid (:func:`window_grid`): (rows, cols)."""
+    grey = pixels.astype(np.float64).mean(axis=2) if pixels.ndim == 3 else pixels.astype(np.float64)
+    tops, lefts = window_grid(grey.shape[0], grey.shape[1], stride, window)
+    n = window * window
+    mean = box_sums_2d(grey, tops, lefts, (window, window)) / n
+    square = box_sums_2d(grey * grey, tops, lefts, (window, window)) / n
+    return np.sqrt(np.maximum(square - mean * mean, 0.0))
+
+
 def _slices(x: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
     """The slices of x along ``axis`` at ``index``: a view when the indices are evenly spaced, else a copy."""
     step = index[1] - index[0] if len(index) > 1 else 1

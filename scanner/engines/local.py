@@ -18,6 +18,7 @@ from ..core.constants import PATCH
 from ..core.threads import use_threads
 from ..families.protocol import DetectorSet
 from ..families.registry import load_shipped
+from ..features.double_quantization import jpeg_history
 from ..inputs.discovery import collect_inputs, output_stem
 from ..inputs.images import ImageError, display_rgb, green_of, open_image, read_bytes, sha256_hex, stored_pixels
 from ..scoring.analysis import analyze
@@ -73,8 +74,14 @@ class Scorer:
         if pixels.ndim == 2 and self.colour:
             verb = "detectors read colour residuals and see" if len(self.colour) > 1 else "detector reads colour residuals and sees"
             record.warnings.append(f"single-channel image: the {_listed(self.colour)} {verb} less here than in a colour photo")
-        analysis = analyze(pixels, self.detectors, options, stored_as_jpeg=info.stored_as_jpeg)
-        record.detections, record.flagged, record.operation = analysis.detections, analysis.flagged, analysis.operation
+        if info.stored_as_jpeg:
+            try:
+                record.jpeg = jpeg_history(data)
+            except ValueError as exc:
+                record.warnings.append(f"JPEG history not read: {exc}")
+        analysis = analyze(pixels, self.detectors, options, stored_as_jpeg=info.stored_as_jpeg,
+                           jpeg_quality=record.jpeg.quality if record.jpeg else None)
+        record.detections, record.flagged, record.naming = analysis.detections, analysis.flagged, analysis.naming
         lossless_flags = [d.detector for d in analysis.detections.values() if d.flagged and d.detector in self.colour_only]
         if lossless_flags and pixels.ndim == 3 and not info.stored_as_jpeg:
             record.warnings.append(

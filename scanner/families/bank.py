@@ -165,7 +165,7 @@ class SRMBank:
     def describe(self) -> dict:
         """What the JSON output records of the models used."""
         sha = self._card().about.get("weights_sha256")
-        return {name: {"file": str(self.path), "sha256": sha, "architecture": "srm-bank", **vars(self.image_rule(name))}
+        return {name: {"file": str(self.path), "sha256": sha, "architecture": "srm-bank", **self.image_rule(name).to_dict()}
                 for name in self.names}
 
     def descriptors(self, patches: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.constants import PATCH
-from ..core.types import AnyCalibration, ImageRule, ScaleCalibration, sigmoid
+from ..core.types import AnyCalibration, ImageRule, ScaleCalibration, SpreadRule, sigmoid
 from .cards import TrainingSplit
 
 TYPED = ("thresholds", "image_rule", "scales", "any_map", "data")
@@ -20,10 +20,25 @@ TYPED = ("thresholds", "image_rule", "scales", "any_map", "data")
 @dataclass(frozen=True)
 class CoreRule:
     """A detector's image rule on the card: the image probability ``threshold`` that connected
-    windows covering ``min_area`` pixels must exceed (:class:`scanner.core.types.ImageRule`)."""
+    windows covering ``min_area`` pixels must exceed, and the rule for processing spread over the
+    whole image (None on cards before 0.9) (:class:`scanner.core.types.ImageRule`)."""
 
     threshold: float
     min_area: int
+    spread: SpreadRule | None = None
+
+    @classmethod
+    def from_json(cls, rule: dict[str, Any]) -> "CoreRule":
+        spread = rule.get("spread")
+        return cls(float(rule["threshold"]), int(rule["min_area"]),
+                   SpreadRule(tuple(int(s) for s in spread["sides"]), tuple(float(t) for t in spread["thresholds"]))
+                   if spread else None)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"threshold": self.threshold, "min_area": self.min_area}
+        if self.spread:
+            out["spread"] = {"sides": list(self.spread.sides), "thresholds": list(self.spread.thresholds)}
+        return out
 
 
 @dataclass
@@ -44,7 +59,7 @@ class BankCard:
     def image_rule(self, name: str) -> ImageRule:
         """When detector ``name`` flags an image."""
         rule = self.image_rules[name]
-        return ImageRule(float(sigmoid(self.thresholds[name])), rule.threshold, rule.min_area)
+        return ImageRule(float(sigmoid(self.thresholds[name])), rule.threshold, rule.min_area, rule.spread)
 
     def window_scales(self, name: str) -> dict[int, ScaleCalibration]:
         """Window size -> calibration of detector (or resaved map) ``name``; on cards without
@@ -70,7 +85,7 @@ class BankCard:
             about["any_map"] = {k: v for k, v in any_map.items() if k not in ("offsets", "threshold")}
         return cls(
             {n: float(t["logit"]) for n, t in card["thresholds"].items()},
-            {n: CoreRule(float(r["threshold"]), int(r["min_area"])) for n, r in card["image_rule"].items()},
+            {n: CoreRule.from_json(r) for n, r in card["image_rule"].items()},
             {n: {int(w): ScaleCalibration(float(c["threshold"]), float(c["spread"])) for w, c in s.items()}
              for n, s in card.get("scales", {}).items()},
             AnyCalibration({n: float(v) for n, v in any_map["offsets"].items()}, float(any_map["threshold"])) if any_map else None,
@@ -81,7 +96,7 @@ class BankCard:
         """The card's JSON object (without architecture and weights, which the bank adds)."""
         out: dict[str, Any] = {k: v for k, v in self.about.items() if k != "any_map"}
         out["thresholds"] = {n: {"logit": t, "probability": float(sigmoid(t))} for n, t in self.thresholds.items()}
-        out["image_rule"] = {n: {"threshold": r.threshold, "min_area": r.min_area} for n, r in self.image_rules.items()}
+        out["image_rule"] = {n: r.to_json() for n, r in self.image_rules.items()}
         if self.scales:
             out["scales"] = {n: {str(w): {"threshold": c.threshold, "spread": c.spread} for w, c in s.items()}
                              for n, s in self.scales.items()}

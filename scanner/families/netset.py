@@ -99,7 +99,7 @@ class NetSet:
     def describe(self) -> dict:
         """What the JSON output records of the models used."""
         return {name: {"file": str(d.path), "sha256": d.sha256, "architecture": d.card["architecture"]["type"],
-                       **vars(self.image_rule(name))} for name, d in self.detectors.items()}
+                       **self.image_rule(name).to_dict()} for name, d in self.detectors.items()}
 
 
 def save_detector(net: nn.Module, card: dict, directory: str | Path, name: str) -> Path:

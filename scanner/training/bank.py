@@ -42,11 +42,13 @@ from .calibration import (
     calibrate,
     calibrate_any_map,
     calibrate_scales,
+    calibrate_spread,
     crop_scores,
     photo_logits,
 )
 from .environment import library_versions
 from .photos import Photo, camera_make, list_photos, make_split
+from .sampling import default_cache_dir
 
 BANK_SUBMODELS = tuple(Submodel(o, t) for o, t in [(1, 0), (1, 1), (2, 0), (2, 1), (2, 2), (3, 1), (3, 2), (3, 4)])
 """Submodels of the shipped bank: (order, zero band) pairs chosen in docs/training-log.md."""
@@ -141,6 +143,8 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
         fold_bank = shifted_bank(fold_heads, choice.offset, feature_transform, None)
         maps += photo_logits(fold_bank, [p for p in training if camera_make(p.camera) in fold_makes[i]], stride)
     calibration = calibrate(pristine_oof, maps, stride)
+    spread, calibration.evidence["spread"] = calibrate_spread(maps, stride)
+    save_oof_maps((Path(cache) if cache else default_cache_dir()) / "oof-maps" / f"{split_name}.npz", maps)
     say("final heads on every training make")
     final = {k: fit_task_head(f["pristine"], f[k], choice.chosen[k], BANK_SUBMODELS, seed) for k in keys}
     operations = fit_operation_head({k: v[:: OPERATION_SUBSAMPLE] for k, v in f.items()}, seed=seed)
@@ -150,7 +154,7 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
         "positions_per_photo": BANK_POSITIONS, "patch": PATCH,
         "manifest_sha256": hashlib.sha256("".join(sorted(p.sha256 for p in training)).encode()).hexdigest()})
     about = bank_about(choice, calibration, fold_makes, feature_transform, stride, time.perf_counter() - start)
-    bank.card = BankCard(calibration.thresholds, {n: CoreRule(q, MIN_AREA) for n, q in calibration.image_threshold.items()},
+    bank.card = BankCard(calibration.thresholds, {n: CoreRule(q, MIN_AREA, spread[n]) for n, q in calibration.image_threshold.items()},
                          split=split_card, about=about)
     say("resaved heads on every training make")
     resaved = build_resaved_bank(root, BANK_SUBMODELS, photos, cache_dir=cache, progress=progress is not None)
@@ -162,6 +166,13 @@ def train_bank(root: Path, seed: int = 0, folds: int = 4, stride: int = 32, feat
     bank.card.scales = calibrate_scales(bank, crops) | calibrate_scales(bank, crops + resaved_crops, resaved=True)
     bank.card.any_map, bank.card.about["any_map"] = calibrate_any_map(bank, crops + resaved_crops, stride)
     return bank
+
+
+def save_oof_maps(path: Path, maps: list[dict[str, np.ndarray]]) -> None:
+    """Keep the out-of-fold logit maps of the training photos (``photo{i}/{detector}`` arrays) for
+    studies of the image rules, which may read training makes only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **{f"photo{i}/{name}": m for i, photo in enumerate(maps) for name, m in photo.items()})
 
 
 @dataclass
@@ -217,7 +228,8 @@ def bank_about(choice: HeadChoices, calibration: Calibration, fold_makes: list[s
         "calibration": {"method": f"heads cross-fitted over {len(fold_makes)} make folds of the training makes; each task head shifted to "
                                   f"logit 0 at {WINDOW_FPR:.1%} of its out-of-fold pristine windows; detector = largest shifted "
                                   f"logit of its strengths; window threshold at {WINDOW_FPR:.1%} of out-of-fold pristine windows; "
-                                  f"image threshold flagging at most {IMAGE_FPR:.0%} of out-of-fold pristine photos (core of {MIN_AREA} px) at stride {stride}",
+                                  f"image threshold flagging at most {IMAGE_FPR:.0%} of out-of-fold pristine photos (core of {MIN_AREA} px) at stride {stride}; "
+                                  f"spread rule on crops of those photos (see spread)",
                         "folds": [sorted(m) for m in fold_makes], **calibration.evidence},
         "training": {"transform": feature_transform, "solver": "logistic regression (lbfgs) on standardised descriptors, folded",
                      "operation_head": f"multinomial, C=0.01, every {OPERATION_SUBSAMPLE}th training position",

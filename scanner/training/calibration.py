@@ -10,15 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from ..core.constants import MIN_AREA, PATCH, WINDOWS
-from ..core.types import AnyCalibration, ScaleCalibration, sigmoid
+from ..core.constants import FLAT_STD, MIN_AREA, PATCH, SPREAD_SIDES, WINDOWS
+from ..core.types import AnyCalibration, ScaleCalibration, SpreadRule, sigmoid
+from ..core.windows import window_std
 from ..families.bank import SRMBank, resaved_name
 from ..features.lattice import central_crop
 from ..inputs.images import load_pixels
 from ..processing.manipulations import jpeg
 from ..scoring.maps import background_departure, localisation_maps, scale_stride
 from ..scoring.options import ScanOptions
-from ..scoring.rules import image_score
+from ..scoring.rules import image_score, spread_score
 from .bank_data import (
     resave_quality,
 )
@@ -32,13 +33,24 @@ IMAGE_FPR = 0.01
 """Share of pristine out-of-fold photos a detector may flag (five detectors: at most 5% any)."""
 
 
+SPREAD_FPR = 0.005
+"""Share of pristine out-of-fold crops of each size whose spread score may pass a detector's
+spread threshold (:class:`scanner.core.types.SpreadRule`)."""
+
+
+TEXTURED = "textured"
+"""Key of the textured-window mask (bool, rows x cols) beside the detectors' maps of :func:`photo_logits`."""
+
+
 def _photo_detector_logits(args: tuple) -> dict[str, np.ndarray]:
     bank, path, stride = args
-    return bank.dense(load_pixels(path)[0], stride).detectors
+    pixels = load_pixels(path)[0]
+    return bank.dense(pixels, stride).detectors | {TEXTURED: window_std(pixels, stride, PATCH) >= FLAT_STD}
 
 
 def photo_logits(bank: SRMBank, photos: list[Photo], stride: int, workers: int = 2) -> list[dict[str, np.ndarray]]:
-    """Detector logit maps of whole photos as stored, ``workers`` photos at a time."""
+    """Detector logit maps of whole photos as stored, with their :data:`TEXTURED` window masks,
+    ``workers`` photos at a time."""
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(_photo_detector_logits, [(bank, p.path, stride) for p in photos]))
 
@@ -146,3 +158,43 @@ def calibrate(pristine_logits: dict[str, np.ndarray], photo_maps: list[dict[str,
     return Calibration(thresholds, image_threshold, {"window_fpr": window_fpr, "image_fpr": image_fpr, "photos": len(photo_maps),
                                                      "photos_allowed_over": allowed, "min_area": min_area,
                                                      "highest_pristine_image_scores": scores})
+
+
+def crop_spread_scores(logits: np.ndarray, textured: np.ndarray, stride: int, side: int) -> list[float]:
+    """Spread scores (:func:`scanner.scoring.rules.spread_score`) of the ``side``-pixel square
+    crops that tile a photo, from its window logits and textured mask (rows, cols) on a
+    ``stride``-pixel grid (``side`` a multiple of ``stride``): each crop reads the windows inside
+    it; crops too flat for a score are left out."""
+    span = (side - PATCH) // stride + 1
+    step = side // stride
+    scores = [spread_score(logits[r : r + span, c : c + span], textured[r : r + span, c : c + span])
+              for r in range(0, logits.shape[0] - span + 1, step) for c in range(0, logits.shape[1] - span + 1, step)]
+    return [s for s in scores if s is not None]
+
+
+def calibrate_spread(photo_maps: list[dict[str, np.ndarray]], stride: int, fpr: float = SPREAD_FPR,
+                     sides: tuple[int, ...] = SPREAD_SIDES) -> tuple[dict[str, SpreadRule], dict[str, Any]]:
+    """Each detector's spread rule from the window logit maps (and :data:`TEXTURED` masks) of
+    out-of-fold pristine photos at ``stride`` (:func:`photo_logits`): one threshold for every
+    image size, the largest of the spread scores that ``fpr`` of the tiled crops of each side
+    pass (:func:`crop_spread_scores`) and of the highest whole-photo score. The mean over a large
+    image does not average away a camera's own offset, and few photos hold a 2048-pixel crop, so
+    thresholds that fell with the size flagged 6 of 84 out-of-fold whole photos (docs/method.md).
+    Returns the rules and the evidence for the card, with each side's own quantile."""
+    rules, evidence = {}, {"method": f"spread score (mean window logit over textured windows, clipped) of square crops tiling "
+                                     f"{len(photo_maps)} out-of-fold pristine photos at stride {stride}, and of the whole photos; "
+                                     f"one threshold for every size: the largest of each side's score passed by {fpr:.1%} of its "
+                                     "crops and of the highest whole-photo score", "fpr": fpr, "crops": {}, "by_side": {}, "highest": {}}
+    for name in [n for n in photo_maps[0] if n != TEXTURED]:
+        found = {}
+        for side in sides:
+            scores = np.sort(np.concatenate([crop_spread_scores(m[name], m[TEXTURED], stride, side) for m in photo_maps]))[::-1]
+            found[str(side)] = float(np.quantile(scores, 1 - fpr, method="higher"))
+            evidence["crops"][str(side)] = len(scores)
+            evidence["highest"].setdefault(name, {})[str(side)] = [round(float(v), 3) for v in scores[:5]]
+        whole = [s for s in (spread_score(m[name], m[TEXTURED]) for m in photo_maps) if s is not None]
+        found["whole"] = float(max(whole))
+        evidence["highest"][name]["whole"] = [round(float(v), 3) for v in sorted(whole, reverse=True)[:5]]
+        evidence["by_side"][name] = {k: round(v, 4) for k, v in found.items()}
+        rules[name] = SpreadRule((min(sides),), (max(found.values()),))
+    return rules, evidence

@@ -132,14 +132,16 @@ def figure(rgb: np.ndarray, analysis, stride: int, title: str) -> Image.Image:
         per_pixel = pixel_map(sigmoid(analysis.evidence[name]), MAP_CELL, gray.shape, scale, MAP_CELL)
         shown = ("localisation map over the pristine 0.5% level outlined" if d.flagged
                  else "map dimmed, nothing outlined: no region qualifies")
-        panel = detector_panel(gray, per_pixel, f"{name}: {verdict}", f"score {d.score:.3f} / image threshold {d.threshold:.3f}; "
-                               f"{shown}; {len(d.regions)} region(s)",
+        spread = "" if d.spread_score is None else f"; spread {d.spread_score:.2f} / {d.spread_threshold:.2f}"
+        extent = f" ({d.extent})" if d.flagged else " (explained by its own JPEG compression)" if d.explained else ""
+        panel = detector_panel(gray, per_pixel, f"{name}: {verdict}{extent}", f"score {d.score:.3f} / image threshold {d.threshold:.3f}"
+                               f"{spread}; {shown}; {len(d.regions)} region(s)",
                                0.5, [r.bbox for r in d.regions], scale, d.flagged)
         panels.append(panel)
     if len(analysis.detections) > 1:
         flagged = [d for d in analysis.detections.values() if d.flagged]
         per_pixel = pixel_map(sigmoid(analysis.combined), MAP_CELL, gray.shape, scale, MAP_CELL)
-        named = (f"named: {analysis.operation}; every flagged detector's regions boxed" if flagged
+        named = (f"named: {analysis.naming.label}; every flagged detector's regions boxed" if flagged
                  else "nothing flagged: map dimmed, nothing outlined")
         reading = "" if analysis.stored_as_jpeg else ", relative (not a JPEG)"
         panels.append(detector_panel(gray, per_pixel, f"{ANY_MAP}: map of any detector{reading}", named, 0.5,

@@ -57,8 +57,34 @@ def score_cell(d) -> str:
     to three decimals: thresholds sit near 1, where two decimals would show a flagged 0.999 over
     0.997 as 1.00 over 1.00."""
     margin = d.score - d.threshold
+    spread = "" if d.spread_score is None else (f'<div class="thr spread">spread {d.spread_score:.2f}, thr '
+                                                f'{d.spread_threshold:.2f}, {d.spread_score - d.spread_threshold:+.2f}</div>')
+    extent = f'<div class="thr extent">{d.extent}</div>' if d.flagged else ""
+    explained = f'<div class="thr explained">{html.escape(d.explained)}</div>' if d.explained else ""
     return (f'<td data-value="{d.score:.4f}" class="num{" flag" if d.flagged else ""}">{d.score:.3f}'
-            f'<div class="thr">thr {d.threshold:.3f}, {margin:+.3f}</div></td>')
+            f'<div class="thr">thr {d.threshold:.3f}, {margin:+.3f}</div>{spread}{extent}{explained}</td>')
+
+
+def naming_cell(record) -> str:
+    """The operation named, or the candidates it cannot tell apart, each with its margin (logits)."""
+    if record.naming is None or not record.naming.candidates:
+        return '<td data-value="">-</td>'
+    items = "".join(f'<li class="candidate">{html.escape(c.operation)}'
+                    + ("" if c.margin is None else f' <span class="thr">margin {c.margin:+.2f}</span>')
+                    + ("" if c.probability is None else f' <span class="thr">p {c.probability:.2f}</span>') + "</li>"
+                    for c in record.naming.candidates)
+    label = html.escape(record.naming.label) + ("" if record.operation else " (cannot tell)")
+    return f'<td data-value="{html.escape(record.naming.label)}">{label}<ul class="regions">{items}</ul></td>'
+
+
+def jpeg_cell(record) -> str:
+    """A JPEG file's own quality and what its coefficients say of an earlier compression."""
+    j = record.jpeg
+    if j is None:
+        return '<td data-value="">-</td>'
+    earlier = f", earlier about {j.earlier_quality}" if j.earlier_quality else ""
+    return (f'<td data-value="{j.quality}" class="jpeg">quality {j.quality}'
+            f'<div class="thr">double compression: {j.double_compression}{earlier}</div></td>')
 
 
 def regions_cell(record) -> str:
@@ -90,17 +116,18 @@ def write_report(folder: Path, header: dict, records: list, summary: dict, names
         cells = [f'<td data-value="">{image}</td>',
                  f'<td data-value="{html.escape(r.path)}">{html.escape(r.path)}</td>',
                  f'<td data-value="{int(r.flagged)}" class="{"flag" if r.flagged else ""}">{html.escape(r.verdict)}</td>',
-                 f'<td data-value="{html.escape(r.operation or "")}">{html.escape(r.operation or "-")}</td>']
+                 naming_cell(r)]
         for name in names:
             d = r.detections.get(name)
             if d is None:
                 cells.append('<td data-value="-1" class="num">-</td>')
             else:
                 cells.append(score_cell(d))
-        cells += [regions_cell(r), warnings_cell(r)]
+        cells += [jpeg_cell(r), regions_cell(r), warnings_cell(r)]
         rows.append(f'<tr class="{"error" if r.status != "ok" else ""}">{"".join(cells)}</tr>')
     columns = [("figure", "figure"), ("path", "file"), ("flagged", "verdict"), ("operation", "named operation")]
-    columns += [(f"score-{n}", f"{n} score") for n in names] + [("regions", "regions"), ("warnings", "warnings")]
+    columns += [(f"score-{n}", f"{n} score") for n in names] + [("jpeg", "JPEG history"), ("regions", "regions"),
+                                                                ("warnings", "warnings")]
     head = "".join(f'<th data-key="{k}" aria-sort="none">{html.escape(label)}</th>' for k, label in columns)
     options = header["options"]
     page = f"""<!DOCTYPE html>
@@ -113,6 +140,11 @@ Scanned {html.escape(str(header['started']))} to {html.escape(str(header['finish
 windows of {options['window']} px every {options['stride']} px. Click a column to sort; click a thumbnail for its figure.
 Each score is the detector's image score beside its image threshold ("thr") and its margin over it: an image
 is flagged by a detector only above its threshold, so a high score below it is not a detection.
+"spread" is the mean window logit over the whole image beside its own threshold and margin: above it, the
+processing covers the image (global), and the region is the whole image. The named operation is one name only
+where the operation head is sure of it; otherwise the operations the scanner cannot tell apart, each with its
+detector's margin (logits) and the head's probability. A JPEG file's own quality and any trace of an earlier
+compression are in "JPEG history" (docs/jpeg-history.md).
 Regions are boxes in pixels of the stored image, x0-x1 by y0-y1 from the top-left corner.
 No evidence is not proof of authenticity.</p>
 <table id="images"><thead><tr>{head}</tr></thead><tbody>

@@ -62,7 +62,7 @@ class Report:
     def settings(self) -> dict:
         """What the scan was asked to do: enough to repeat it and to map a window back to pixels."""
         o = self.options
-        rules = {n: vars(self.detectors.image_rule(n)) for n in self.detectors.names}
+        rules = {n: self.detectors.image_rule(n).to_dict() for n in self.detectors.names}
         return {"stride": o.stride, "window": PATCH, "map_windows": list(o.map_windows),
                 "device": str(o.device), "threads": o.threads,
                 "image_rules": rules, "threshold_override": o.threshold, "max_pixels": o.max_pixels,
@@ -80,8 +80,8 @@ class Report:
                       for name in self.detectors.names}
         named: dict[str, int] = {}
         for r in self.records:
-            if r.operation:
-                named[r.operation] = named.get(r.operation, 0) + 1
+            if r.flagged and r.naming is not None:
+                named[r.naming.label] = named.get(r.naming.label, 0) + 1
         outcome = int(self.outcome_code())
         return {"files": len(self.records), "ok": statuses.count("ok"), "error": statuses.count("error"),
                 "skipped": statuses.count("skipped"), "flagged_images": sum(r.flagged for r in self.records),
@@ -177,6 +177,9 @@ class Report:
                 continue
             cells = [f"[bold red]{d.score:.2f} !" if d.flagged else f"{d.score:.2f}" for d in r.detections.values()]
             where = r.verdict
+            own = [d.explained for d in r.detections.values() if d.explained]
+            if own:
+                where += f"; stored as JPEG at quality {r.jpeg.quality if r.jpeg else '?'}: the jpeg detector's score is the file's own compression"
             if r.flagged:
                 top = max(r.regions, key=lambda g: (g.detector == r.operation, g.area))
                 x0, y0, x1, y1 = top.bbox
@@ -187,4 +190,5 @@ class Report:
         out.print(f"{s['files']} files: {s['ok']} analysed, {s['flagged_images']} with evidence of processing, "
                   f"{s['error']} errors, {s['skipped']} skipped. A score is the highest window probability q such that the "
                   "windows at q or above form a region as large as the detector's image rule asks; '!' marks scores over "
-                  "the detector's threshold. No evidence is not proof of authenticity.")
+                  "the detector's threshold; a finding over the whole image comes from the spread rule (mean window logit). "
+                  "No evidence is not proof of authenticity.")

@@ -1,0 +1,28 @@
+"""scanner.evaluation.verdicts: how a verdict reads against the truth, and rates per photo."""
+
+from __future__ import annotations
+
+from scanner.evaluation.verdicts import UNTOUCHED, Verdict, flag_rate, label_counts, naming_counts
+
+
+def _v(photo: str, truth: str, flagged=(), label=None, operation=None, size="crop") -> Verdict:
+    return Verdict(photo, size, truth, tuple(flagged), label, operation)
+
+
+def test_a_verdict_reads_right_honest_wrong_or_missed():
+    assert _v("a", "blur:0.5", [("blur", "global")], "blur", "blur").named == "right"
+    assert _v("a", "blur:0.5", [("blur", "local")], "blur or resize").named == "cannot tell (incl.)"
+    assert _v("a", "blur:0.5", [("resize", "local")], "resize or jpeg").named == "cannot tell (excl.)"
+    assert _v("a", "blur:0.5", [("resize", "local")], "resize", "resize").named == "wrong"
+    assert _v("a", "blur:0.5").named == "not flagged"
+
+
+def test_rates_count_photos_of_one_truth_and_size():
+    verdicts = [_v("a", UNTOUCHED), _v("b", UNTOUCHED, [("jpeg", "global")], "jpeg", "jpeg"),
+                _v("a", UNTOUCHED, size="whole"), _v("a", "blur:0.5", [("blur", "global")], "blur", "blur")]
+    hits, n, (low, high) = flag_rate(verdicts, UNTOUCHED, "crop")
+    assert (hits, n) == (1, 2) and 0 <= low <= 50 <= high <= 100
+    assert flag_rate(verdicts, UNTOUCHED, "crop", "blur")[0] == 0 and flag_rate(verdicts, UNTOUCHED, "crop", "jpeg")[0] == 1
+    assert flag_rate(verdicts, UNTOUCHED, "whole")[:2] == (0, 1)
+    assert naming_counts(verdicts, "crop") == {"blur:0.5": {"right": 1}}
+    assert label_counts(verdicts, "crop")[UNTOUCHED] == {"-": 1, "jpeg": 1}
