@@ -270,7 +270,9 @@ def test_flagged_regions_and_table_agree_on_a_local_edit(tmp_path):
     median = analysis.detections["median"]
     assert median.flagged and median.regions and analysis.flagged and analysis.operation == "median"
     for d in analysis.detections.values():
-        assert d.flagged == bool(d.regions) == (d.score > d.threshold)
+        spread = d.spread_score is not None and d.spread_score > d.spread_threshold
+        assert d.flagged == bool(d.regions) == (d.score > d.threshold or spread)
+    assert median.extent == "local"
     x0, y0, x1, y1 = median.regions[0].bbox
     assert x0 <= 200 and y0 <= 140 and x1 >= 376 and y1 >= 312  # the region holds most of the square
     assert (x1 - x0) * (y1 - y0) < 0.6 * rgb.shape[0] * rgb.shape[1]

@@ -86,8 +86,8 @@ def analyze(pixels: np.ndarray, detectors: DetectorSet, options: ScanOptions, st
     ``jpeg_quality``: the quality of the file's own JPEG tables, which can explain the JPEG
     detector's finding (:func:`explained_by_own_compression`).
 
-    The operation is named from the windows of the flagged detectors' local regions (every
-    textured window when a finding is global) by :func:`name_operation`."""
+    The operation is named from the windows of the local findings' regions (every textured window
+    when all findings are global) by :func:`name_operation`."""
     shape = pixels.shape[:2]
     grids = list(dict.fromkeys([(PATCH, options.stride)] + map_grids(detectors, shape, options)))
     scored = dict(zip(grids, detectors.dense_grids(pixels, grids, options.device, options.threads)))
@@ -108,12 +108,12 @@ def analyze(pixels: np.ndarray, detectors: DetectorSet, options: ScanOptions, st
         probabilities[name] = sigmoid(logits)
     if JPEG_DETECTOR in detections:
         detections[JPEG_DETECTOR] = explained_by_own_compression(detections[JPEG_DETECTOR], jpeg_quality)
-    inside = textured
-    if not any(d.extent == "global" for d in detections.values()):
-        inside = np.zeros(next(iter(probabilities.values())).shape, dtype=bool)
-        for d in detections.values():
-            if d.flagged:
-                inside |= probabilities[d.detector] > d.window_threshold
+    inside = np.zeros(textured.shape, dtype=bool)
+    for d in detections.values():
+        if d.extent == "local":
+            inside |= probabilities[d.detector] > d.window_threshold
+    if not inside.any():  # global findings alone: every textured window
+        inside = textured
     naming = name_operation(detections, operations, scores.operation_names if has_head else [], inside)
     calibration = detectors.any_calibration() if options.window is None else None  # calibrated on the fused maps
     return Analysis(detections, probabilities, operations, scores.operation_names, naming, evidence, calibration, resaved,
