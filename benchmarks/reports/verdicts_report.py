@@ -43,8 +43,8 @@ SIZES = {"crop": "512-pixel crops", "whole": "whole photos"}
 def report_tasks() -> list[tuple[str, float]]:
     """The strongest and the weakest strength of each operation (issue 29's targets)."""
     tasks = all_tasks()
-    return [t for t in tasks if t[1] in {s for m, s in tasks if m == t[0]} and
-            t[1] in (max(s for m, s in tasks if m == t[0]), min(s for m, s in tasks if m == t[0]))]
+    strengths = {m: [s for n, s in tasks if n == m] for m, _ in tasks}
+    return [(m, s) for m, s in tasks if s in (max(strengths[m]), min(strengths[m]))]
 
 
 def measure(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
