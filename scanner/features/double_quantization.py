@@ -91,7 +91,7 @@ def predicted_counts(q1: float, q2: int, slope: float, bins: int, noise: float =
     weight = np.exp(slope * np.abs(x))
     edges = (np.arange(-bins, bins + 1) + 0.5) * q2  # upper edges of bins -bins..bins
     cdf = ndtr((edges[None, :] - x[:, None]) / noise)
-    per_bin = np.diff(np.c_[np.zeros(len(x)), cdf], axis=1)[:, :]  # bins -bins..bins
+    per_bin = np.diff(np.c_[np.zeros(len(x)), cdf], axis=1)  # bins -bins..bins
     h = (weight[:, None] * per_bin).sum(axis=0)[: 2 * bins + 1]
     folded = h[bins:] + np.r_[0.0, h[:bins][::-1]]
     folded[0] *= 2
@@ -101,17 +101,15 @@ def predicted_counts(q1: float, q2: int, slope: float, bins: int, noise: float =
 def periodic_evidence(coefficients: np.ndarray, q2: int, max_ratio: float = 2.5) -> PeriodicEvidence:
     """The z-score of the best earlier step q1 in 1..max_ratio*q2 for one DCT coefficient's
     quantised values (N,) stored with step ``q2``: the correlation of the histogram's curvature
-    (:func:`curvature`, bins 2 and up) with the curvature q1 predicts beyond a single quantisation,
+    (:func:`curvature`, bins :data:`FIRST_BIN` and up) with the curvature q1 predicts beyond a single quantisation,
     both with their weighted linear trend in k removed (real histograms are not exactly
     Laplacian), weighted by Poisson variance. Steps whose prediction matches single quantisation (q2 a
     multiple of q1) are skipped."""
     h = folded_histogram(coefficients)
-    if len(h) < 5 or q2 < 2:
+    first = FIRST_BIN
+    if len(h) < first + 4 or q2 < 2:  # too few bins to read a pattern beyond a trend
         return PeriodicEvidence(None, 0.0, len(h))
     log_h = np.log(h + 0.5)
-    first = FIRST_BIN
-    if len(h) < first + 4:
-        return PeriodicEvidence(None, 0.0, len(h))
     observed = curvature(log_h)[first - 1 :]  # bins FIRST_BIN..J-1
     variance = (1 / (h[first:-1] + 0.5) + 0.25 * (1 / (h[first - 1 : -2] + 0.5) + 1 / (h[first + 1 :] + 0.5)))
     j = np.arange(1, len(h))
