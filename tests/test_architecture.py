@@ -159,3 +159,22 @@ def test_every_package_is_installed():
     listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {module_name(p.parent / "__init__.py") for p in PACKAGE.rglob("__init__.py")}
     assert found <= listed, sorted(found - listed)
+
+
+def test_a_scan_never_imports_scikit_learn(tmp_path):
+    """Scoring applies fitted heads with numpy; scikit-learn (0.7 s of start-up with scipy.stats)
+    belongs to training (:mod:`scanner.families.head_fitting`). A scan of one image, in a fresh
+    interpreter, leaves it out of ``sys.modules``."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    probe = ("import sys; from typer.testing import CliRunner; from scanner.cli import app; "
+             f"r = CliRunner().invoke(app, ['scan', {str(tmp_path / 'a.png')!r}, '--json', '--stride', '64']); "
+             "assert r.exit_code in (0, 1), r.output; print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "[]"

@@ -9,7 +9,8 @@ from scanner.core.types import ImageRule
 from scanner.families.bank import SRMBank, load_bank, save_bank, window_sums
 from scanner.families.bank_card import BankCard, CoreRule
 from scanner.families.cards import WeightsError, read_card
-from scanner.families.heads import HeadChoice, LinearHeads, fit_operation_head, fit_task_head, transform
+from scanner.families.head_fitting import HeadChoice, fit_operation_head, fit_task_head
+from scanner.families.heads import LinearHeads, transform
 from scanner.families.networks import to_input
 from scanner.families.recast import RecastNet
 from scanner.families.registry import load_shipped

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from scanner.families.heads import HeadChoice
+from scanner.families.head_fitting import HeadChoice
 from scanner.training.bank import BANK_SUBMODELS, choose_heads, make_folds, shifted_bank
 from scanner.training.calibration import WINDOW_FPR
 from scanner.training.photos import Photo, camera_make

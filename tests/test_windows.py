@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from scanner.core.windows import box_sums, box_sums_2d, window_grid
+from scanner.core.windows import box_sums, box_sums_2d, window_grid, window_std
 
 
 @pytest.mark.parametrize("height, width, stride, window", [(128, 128, 32, 128), (200, 290, 16, 64), (130, 500, 7, 32)])
@@ -36,3 +36,20 @@ def test_both_ways_agree_on_integers():
     few = box_sums(x, starts[::50], 50, axis=0)  # slices
     many = box_sums(x, starts, 50, axis=0)  # the table
     np.testing.assert_array_equal(many[::50], few)
+
+
+@pytest.mark.parametrize("shape", [(300, 517, 3), (400, 333)])
+@pytest.mark.parametrize("stride, window", [(8, 128), (32, 128), (48, 128), (32, 64)])
+def test_window_std_equals_numpy_std_of_each_window(shape, stride, window):
+    """Cell sums (window a whole number of strides) and direct sums (48 does not divide 128)
+    both give numpy's standard deviation of the channel mean of every window."""
+    pixels = np.random.default_rng(1).integers(0, 256, shape).astype(np.uint8)
+    grey = pixels.mean(axis=2) if pixels.ndim == 3 else pixels.astype(np.float64)
+    tops, lefts = window_grid(grey.shape[0], grey.shape[1], stride, window)
+    expected = np.array([[grey[a : a + window, b : b + window].std() for b in lefts] for a in tops])
+    np.testing.assert_allclose(window_std(pixels, stride, window), expected, rtol=0, atol=1e-9)
+
+
+def test_flat_window_has_zero_std():
+    pixels = np.full((256, 256, 3), 77, np.uint8)
+    assert np.all(window_std(pixels, 32, 128) == 0)

@@ -18,6 +18,7 @@ measured in one run on the same machine.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import subprocess
@@ -140,11 +141,17 @@ def side_by_side(path: Path, revision: str, repeat: int) -> None:
                                              cwd=cwd, capture_output=True, text=True).stdout.strip()
                         for name, cwd in (("this checkout", here), (revision, other))}
             times: dict[str, list[float]] = {"this checkout": [], revision: []}
+            # each side scans with its own weights folder: an editable install maps scanner.weights
+            # to this checkout's folder, which the other revision's cards may not match
+            environments = {"this checkout": os.environ | {"SCANNER_WEIGHTS": str(here / "weights")},
+                            revision: os.environ | {"SCANNER_WEIGHTS": str(other / "weights")}}
             for _ in range(repeat):
                 for name, cwd in (("this checkout", here), (revision, other)):
                     start = time.perf_counter()
-                    subprocess.run(command, cwd=cwd, capture_output=True, check=False)
+                    run = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=environments[name], check=False)
                     times[name].append(time.perf_counter() - start)
+                    if run.returncode != 0 or not run.stdout.strip():
+                        raise SystemExit(f"{name}: the scan failed (exit {run.returncode}): {run.stderr.strip()[-500:]}")
         finally:
             subprocess.run(["git", "-C", str(here), "worktree", "remove", "--force", str(other)], check=False)
     print(f"\nSide by side, `scanner scan {path.name} --json --stride 8 --threads 2` (whole command), median of {repeat}, "

@@ -14,10 +14,10 @@ import time
 import numpy as np
 import torch
 
+from scanner.core.device import resolve_device
 from scanner.families.networks import to_input
 from scanner.families.recast import RecastNet
 from scanner.features.srm import srm_features
-from scanner.training.environment import resolve_device
 
 
 def median_time(fn, repeat: int, sync: bool = False) -> float:

@@ -24,7 +24,8 @@ import warnings
 import numpy as np
 
 from benchmarks.common import auc
-from scanner.families.heads import HeadChoice, fit_logistic, head_input, histogram_width
+from scanner.families.head_fitting import HeadChoice, fit_logistic
+from scanner.families.heads import head_input, histogram_width
 from scanner.processing.manipulations import all_tasks, task_key
 from scanner.training.bank import BANK_SUBMODELS
 from scanner.training.bank_data import build_bank

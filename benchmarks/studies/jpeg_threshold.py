@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scanner.families.heads import HEAD_CHOICES, head_input, histogram_width
+from scanner.families.head_fitting import HEAD_CHOICES
+from scanner.families.heads import head_input, histogram_width
 from scanner.training.bank import BANK_SUBMODELS, cross_fitted_heads, make_folds
 from scanner.training.bank_data import build_bank
 from scanner.training.calibration import WINDOW_FPR

@@ -82,7 +82,7 @@ def pick_device(name: str):
 
     if name not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", name):
         fatal(f"--device {name!r} is not a device; use {DEVICES}", ExitCode.USAGE)
-    from ..training.environment import resolve_device
+    from ..core.device import resolve_device
 
     try:
         return resolve_device(name)

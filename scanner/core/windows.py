@@ -45,15 +45,32 @@ def box_sums_2d(x: np.ndarray, tops: np.ndarray, lefts: np.ndarray, box: tuple[i
     return box_sums(box_sums(x, tops, box[0], axis=0), lefts, box[1], axis=1)
 
 
+def cell_sums(x: np.ndarray, cell: int) -> np.ndarray:
+    """Sums of x (H, W) over the non-overlapping ``cell`` x ``cell`` blocks from the top-left corner:
+    (H // cell, W // cell); a partial last row or column of blocks is left out."""
+    rows, cols = x.shape[0] // cell, x.shape[1] // cell
+    return x[: rows * cell, : cols * cell].reshape(rows, cell, cols, cell).sum(axis=(1, 3))
+
+
 def window_std(pixels: np.ndarray, stride: int, window: int) -> np.ndarray:
     """Standard deviation (grey levels) of the channel mean of uint8 ``pixels`` (H, W, 3) or
-    (H, W) within each window of the analysis grid (:func:`window_grid`): (rows, cols)."""
-    grey = pixels.astype(np.float64).mean(axis=2) if pixels.ndim == 3 else pixels.astype(np.float64)
-    tops, lefts = window_grid(grey.shape[0], grey.shape[1], stride, window)
+    (H, W) within each window of the analysis grid (:func:`window_grid`): (rows, cols).
+
+    Sums are exact integers: of the channel sum and its square, per ``stride`` cell first when the
+    window is a whole number of cells (one pass over the pixels), else per window directly."""
+    total = pixels.sum(axis=2, dtype=np.int64) if pixels.ndim == 3 else pixels.astype(np.int64)
+    channels = pixels.shape[2] if pixels.ndim == 3 else 1
+    tops, lefts = window_grid(total.shape[0], total.shape[1], stride, window)
+    if window % stride == 0:
+        box = (window // stride, window // stride)
+        sums = box_sums_2d(cell_sums(total, stride), tops // stride, lefts // stride, box)
+        squares = box_sums_2d(cell_sums(total * total, stride), tops // stride, lefts // stride, box)
+    else:
+        sums = box_sums_2d(total, tops, lefts, (window, window))
+        squares = box_sums_2d(total * total, tops, lefts, (window, window))
     n = window * window
-    mean = box_sums_2d(grey, tops, lefts, (window, window)) / n
-    square = box_sums_2d(grey * grey, tops, lefts, (window, window)) / n
-    return np.sqrt(np.maximum(square - mean * mean, 0.0))
+    mean = sums / (n * channels)
+    return np.sqrt(np.maximum(squares / (n * channels**2) - mean * mean, 0.0))
 
 
 def _slices(x: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:

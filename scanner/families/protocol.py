@@ -2,7 +2,7 @@
 engines, evaluation and the command line never ask which family they hold.
 
 A family's module owns its build (a loader from a verified card), its dense scoring, its card I/O
-and the hooks its training calls (the bank: :mod:`scanner.families.heads`, how each head is
+and the hooks its training calls (the bank: :mod:`scanner.families.head_fitting`, how each head is
 fitted; the networks: ``after_step``, the constraint projected after each optimiser step). The
 training runs themselves sit a stage above, in :mod:`scanner.training`, because they need photos,
 make splits and calibration on scans, which no family may import."""

@@ -21,7 +21,7 @@ on the stored grid, offset (0, 0)); a window uses the blocks that lie wholly ins
 
 A never-compressed image has no lattice at all, which is also what most processing (noise,
 blur, resizing) leaves behind; so these features are offered to the JPEG heads only (see
-:data:`scanner.families.heads.HEAD_CHOICES` and docs/training-log.md).
+:data:`scanner.families.head_fitting.HEAD_CHOICES` and docs/training-log.md).
 """
 
 from __future__ import annotations

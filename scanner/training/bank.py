@@ -14,17 +14,8 @@ from sklearn.metrics import roc_auc_score
 from ..core.constants import MIN_AREA, PATCH
 from ..families.bank import SRMBank
 from ..families.bank_card import BankCard, CoreRule, TrainingSplit
-from ..families.heads import (
-    HEAD_CHOICES,
-    OPERATIONS,
-    HeadChoice,
-    LinearHeads,
-    detector_of,
-    fit_operation_head,
-    fit_task_head,
-    head_input,
-    histogram_width,
-)
+from ..families.head_fitting import HEAD_CHOICES, OPERATIONS, HeadChoice, fit_operation_head, fit_task_head
+from ..families.heads import LinearHeads, detector_of, head_input, histogram_width
 from ..features.srm import Submodel
 from ..processing.manipulations import all_tasks, task_key
 from .bank_data import (
