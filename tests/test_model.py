@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from scanner.core.device import resolve_device
 from scanner.families.bayar import BayarNet
 from scanner.families.networks import to_input
 from scanner.families.recast import RecastNet
 from scanner.features.srm import srm_features
 from scanner.inputs.images import load_green
-from scanner.training.environment import resolve_device
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -59,7 +59,7 @@ def test_forward_gives_two_logits_and_gradients_reach_every_layer(rng):
     x = to_input(rng.integers(0, 256, (2, 64, 64), dtype=np.uint8))
     net(x).sum().backward()
     for name, p in net.named_parameters():
-        assert p.grad is not None, name
+        assert (p.grad is None) == name.endswith(".step"), name  # the step trains in straight mode only
     assert net(x).shape == (2, 2)
 
 
@@ -167,7 +167,7 @@ def test_sampling_every_position_gives_the_full_histogram_and_gradients(rng):
         net.sample_positions = sample
         loss = net(x).sum()
         loss.backward()
-        results.append([loss.detach()] + [p.grad.clone() for p in net.parameters()])
+        results.append([loss.detach()] + [p.grad.clone() for p in net.parameters() if p.grad is not None])
     for a, e in zip(results[1], results[0]):
         torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-6)
 

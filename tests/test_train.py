@@ -377,6 +377,20 @@ def test_sampled_positions_still_lower_the_loss(rng):
     assert mean_loss(net, data) < before - 0.01  # measured on every position (eval mode)
 
 
+def test_straight_through_training_lowers_the_loss_and_moves_filters_and_steps(rng):
+    data = tiny_blur_set(rng)
+    torch.manual_seed(0)
+    net = RecastNet.from_srm(mode="straight")
+    start = {k: v.clone() for k, v in net.state_dict().items()}
+    before = mean_loss(net, data)
+    fine_tune(net, data, TrainConfig(epochs=3, lr=1e-3, batch_size=8, relaxation="straight"), torch.device("cpu"), progress=False)
+    assert mean_loss(net, data) < before - 0.01
+    for name in ("across.residual.weight", "along.residual.weight", "across.step", "along.step"):
+        assert not torch.equal(net.state_dict()[name], start[name]), name
+    for name in ("across.codebook.weight", "along.codebook.weight"):  # unused in straight mode
+        assert torch.equal(net.state_dict()[name], start[name]), name
+
+
 def test_a_time_budget_stops_training_mid_epoch(rng):
     data = tiny_blur_set(rng, n=48, size=32)
     net = RecastNet.from_srm(exact=False)
@@ -408,6 +422,31 @@ def test_cli_trains_the_recast_cnn_on_sampled_positions(photo_folder, tmp_path):
     refused = CliRunner().invoke(app, ["train", "--arch", "bayar", "--manip", "blur", "--images", str(photo_folder),
                                        "--positions", "64", "--out", str(out)])
     assert refused.exit_code != 0 and "--positions is for --arch recast" in refused.output
+
+
+def test_cli_trains_the_recast_cnn_straight_through_and_scans_with_it(photo_folder, tmp_path):
+    from typer.testing import CliRunner
+
+    from scanner.cli import app
+
+    out = tmp_path / "models"
+    result = CliRunner().invoke(app, ["train", "--arch", "recast", "--manip", "blur", "--images", str(photo_folder),
+                                      "--epochs", "1", "--relaxation", "straight", "--patches-per-image", "3",
+                                      "--test-patches-per-image", "2", "--out", str(out), "--cache", str(tmp_path / "cache"),
+                                      "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "blur.json").read_text())
+    assert card["architecture"]["mode"] == "straight" and card["training"]["relaxation"] == "straight"
+    detector = load_detector(out / "blur.json")
+    assert detector.net.mode == "straight"
+    green = textured_image(np.random.default_rng(5), 160, 160, channels=1)[..., 0]
+    window = detector.net(to_input(green[None, :128, :128])).detach().numpy()[0]
+    assert detector.net.grid_logits(green, 32)[0, 0] == pytest.approx(window[1] - window[0], abs=1e-5)
+    for extra in (["--positions", "64"], ["--arch", "bayar"], ["--relaxation", "hard"]):
+        args = ["train", "--arch", "recast", "--manip", "blur", "--images", str(photo_folder), "--relaxation", "straight",
+                "--out", str(tmp_path / "refused")]
+        refused = CliRunner().invoke(app, args + extra)
+        assert refused.exit_code == 2 and "--" in refused.output, extra
 
 
 def test_resaved_heads_read_an_operation_through_a_later_jpeg_save(tmp_path, rng):

@@ -36,19 +36,21 @@ def main() -> None:
     parser.add_argument("--recast-epochs", type=int, default=None)
     parser.add_argument("--positions", type=int, default=None, help="recast CNN: positions sampled per training histogram")
     parser.add_argument("--bayar-minutes", type=float, default=None, help="Bayar2016: training budget per task, minutes")
+    parser.add_argument("--relaxation", default="soft", help="recast CNN: soft, or straight (straight-through, every position)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds before unfinished processes are stopped")
     parser.add_argument("--images", type=Path, default=None)
     parser.add_argument("--cache", type=Path, default=None)
     args = parser.parse_args()
     from scanner.evaluation.table2 import PAPER_TABLE2, Table2Scale, task_state_key, write_table2
 
-    scale = Table2Scale.named(args.scale, args.recast_epochs, args.bayar_epochs, args.positions, args.bayar_minutes)
+    scale = Table2Scale.named(args.scale, args.recast_epochs, args.bayar_epochs, args.positions, args.bayar_minutes, args.relaxation)
     done = json.loads(args.state.read_text()) if args.state.exists() else {}
     todo = [(m, s) for m, s in PAPER_TABLE2 if task_state_key(scale, m, s) not in done]
     options = (["--bayar-epochs", str(args.bayar_epochs)] if args.bayar_epochs else []) + \
               (["--recast-epochs", str(args.recast_epochs)] if args.recast_epochs else []) + \
               (["--positions", str(args.positions)] if args.positions else []) + \
-              (["--bayar-minutes", f"{args.bayar_minutes:g}"] if args.bayar_minutes else [])
+              (["--bayar-minutes", f"{args.bayar_minutes:g}"] if args.bayar_minutes else []) + \
+              (["--relaxation", args.relaxation] if args.relaxation != "soft" else [])
     command = (f"python -m benchmarks.reports.table2_parallel --state {args.state} --out {args.out} --processes {args.processes} "
                f"--threads {args.threads} --device {args.device}" + "".join(f" {o}" for o in options))
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))

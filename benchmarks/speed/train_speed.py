@@ -3,9 +3,10 @@
     python -m benchmarks.speed.train_speed [--patches 2000] [--steps 5] [--device cpu|cuda] [--batch 36] [--positions 256]
 
 - recast CNN (the previous shipped architecture): forward + backward + Adam of a batch of 36
-  patches of 128x128 in soft-max mode with 2 torch threads and then 1, as `scanner train --arch
-  recast` runs it (denormals flushed, as :func:`scanner.training.networks.fine_tune` does): every position,
-  then ``--positions`` sampled positions per histogram (Table II's CPU setting);
+  patches of 128x128 with 2 torch threads and then 1, as `scanner train --arch recast` runs it
+  (denormals flushed, as :func:`scanner.training.networks.fine_tune` does): the straight-through
+  relaxation at every position (``--relaxation straight``), then soft-max at every position,
+  then soft-max on ``--positions`` sampled positions per histogram (Table II's CPU setting);
 - SRM bank (what ships now): its eight branches do not train, so each patch goes through them
   once (exact numpy descriptor, one process per core) and only the heads are fitted, on the
   cached descriptors. Throughput = patches / (descriptor time on 2 cores + head fitting time)
@@ -60,13 +61,14 @@ def gpu_rate(net: torch.nn.Module, batch: int, steps: int, device: str) -> float
     return batch * steps / (time.perf_counter() - start)
 
 
-def recast_rate(positions: int | None, steps: int) -> float:
-    """Patches per second of forward + backward + Adam steps of the soft-max recast CNN on a
-    fixed batch of 36 patches, after one warm-up step."""
+def recast_rate(relaxation: str, positions: int | None, steps: int) -> float:
+    """Patches per second of forward + backward + Adam steps of the recast CNN in ``relaxation``
+    (soft or straight) on a fixed batch of 36 patches, after one warm-up step."""
     from scanner.families.networks import to_input
     from scanner.families.recast import RecastNet
 
-    net = RecastNet.from_srm(exact=False)
+    net = RecastNet.from_srm(mode=relaxation)
+    torch.nn.init.normal_(net.head.weight, std=10.0)  # a gradient that reaches every layer, as after SVM initialisation
     net.sample_positions = positions
     opt = torch.optim.Adam(net.parameters(), lr=1e-6)
     x = to_input(patches(36))
@@ -88,7 +90,8 @@ def main() -> None:
     parser.add_argument("--positions", type=int, default=256, help="sampled positions per histogram for the second recast timing")
     args = parser.parse_args()
     from scanner.families.bayar import BayarNet
-    from scanner.families.heads import HeadChoice, fit_task_head, transform
+    from scanner.families.head_fitting import HeadChoice, fit_task_head
+    from scanner.families.heads import transform
     from scanner.families.networks import to_input
     from scanner.families.recast import RecastNet
     from scanner.training.bank import BANK_SUBMODELS
@@ -98,11 +101,13 @@ def main() -> None:
     rates = {}
     for threads in (2, 1):
         torch.set_num_threads(threads)
-        for positions, steps in ((None, args.steps), (args.positions, 10 * args.steps)):
-            rate = recast_rate(positions, steps)
-            rates[threads, positions] = rate
-            print(f"- recast CNN, forward + backward + Adam, batch 36, {threads} thread{'s' * (threads > 1)}, "
-                  f"{'every position' if positions is None else f'{positions} sampled positions per histogram'}: "
+        for relaxation, positions, steps in (("straight", None, 10 * args.steps), ("soft", None, args.steps),
+                                             ("soft", args.positions, 10 * args.steps)):
+            rate = recast_rate(relaxation, positions, steps)
+            rates[threads, relaxation, positions] = rate
+            where = "every position" if positions is None else f"{positions} sampled positions per histogram"
+            print(f"- recast CNN, {'straight-through' if relaxation == 'straight' else 'soft-max'}, forward + backward + Adam, "
+                  f"batch 36, {threads} thread{'s' * (threads > 1)}, {where}: "
                   f"**{rate:.1f} patches/s** ({steps} steps); 15 epochs of 21600 patches: {15 * 21600 / rate / 60:.0f} min per task")
     bayar = BayarNet()
     opt = torch.optim.SGD(bayar.parameters(), lr=1e-3, momentum=0.9)
@@ -116,10 +121,11 @@ def main() -> None:
     print(f"- Bayar2016, forward + backward + SGD, batch 64, 1 thread: **{rate:.1f} patches/s**; "
           f"one epoch of 21600 patches: {21600 / rate / 60:.1f} min, the paper's 60: {60 * 21600 / rate / 3600:.1f} h per task")
     torch.set_num_threads(2)
-    recast = rates[2, None]
+    recast = rates[2, "soft", None]
 
     if args.device.startswith("cuda"):
-        for name, make in (("recast CNN", lambda: RecastNet.from_srm(exact=False)), ("Bayar2016", BayarNet)):
+        for name, make in (("recast CNN, soft-max", lambda: RecastNet.from_srm(exact=False)),
+                           ("recast CNN, straight-through", lambda: RecastNet.from_srm(mode="straight")), ("Bayar2016", BayarNet)):
             rate = gpu_rate(make().to(args.device), args.batch, args.steps, args.device)
             print(f"- {name} on {torch.cuda.get_device_name(args.device)}, forward + backward, batch {args.batch}: "
                   f"**{rate:.0f} patches/s**; 15 epochs of 21600 patches: {15 * 21600 / rate / 60:.1f} min per task, "
@@ -140,7 +146,8 @@ def main() -> None:
     total = 21600 / extract + fit
     print(f"- SRM bank, one task head on 10800 + 10800 cached descriptors: {fit:.1f} s")
     print(f"- SRM bank, one Table II task from patches to head: {total:.0f} s, **{21600 / total:.0f} training patches/s**, "
-          f"{21600 / total / recast:.0f}x the recast CNN's one epoch ({15 * 21600 / total / recast:.0f}x its 15 epochs)")
+          f"{21600 / total / recast:.0f}x the soft-max recast CNN's one epoch ({15 * 21600 / total / recast:.0f}x its 15 epochs), "
+          f"{15 * 21600 / total / rates[2, 'straight', None]:.1f}x the straight-through one's 15 epochs")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ class Table2Scale:
     and schedule (about 10800 pristine + 10800 processed training patches, 15 recast epochs, 60
     Bayar epochs); ``reduced`` and ``tiny`` are labelled as what they are. ``recast_positions``
     samples that many positions per training histogram of the recast CNN
-    (:attr:`RecastNet.sample_positions`); ``bayar_minutes`` stops Bayar2016's training at that
+    (:attr:`RecastNet.sample_positions`); ``recast_relaxation`` ``straight`` trains the recast CNN
+    with exact histograms and a straight-through gradient at every position (spec 8) instead of
+    the soft-max; ``bayar_minutes`` stops Bayar2016's training at that
     wall-clock budget. Both are part of the state's task keys (:attr:`tag`), so runs with other
     settings never mix."""
 
@@ -50,10 +52,12 @@ class Table2Scale:
     region: int = 1024
     recast_positions: int | None = None
     bayar_minutes: float | None = None
+    recast_relaxation: str = "soft"
 
     @classmethod
     def named(cls, name: str, recast_epochs: int | None = None, bayar_epochs: int | None = None,
-              recast_positions: int | None = None, bayar_minutes: float | None = None) -> "Table2Scale":
+              recast_positions: int | None = None, bayar_minutes: float | None = None,
+              recast_relaxation: str = "soft") -> "Table2Scale":
         """``small`` (up to 160 non-overlapping positions per training photo in a 2048-pixel region:
         at least the paper's 10800 per class on split 0's 82 training photos, some of which are
         smaller than the region), ``reduced`` (a CPU protocol) or ``tiny`` (a smoke test); the
@@ -67,13 +71,17 @@ class Table2Scale:
         scale.bayar_epochs = bayar_epochs or scale.bayar_epochs
         scale.recast_positions = recast_positions
         scale.bayar_minutes = bayar_minutes
+        if recast_relaxation not in ("soft", "straight") or (recast_relaxation == "straight" and recast_positions):
+            raise ValueError("the recast relaxation is soft or straight, and straight uses every position")
+        scale.recast_relaxation = recast_relaxation
         return scale
 
     @property
     def tag(self) -> str:
         """The scale's name plus its settings that differ from the paper's, e.g.
-        ``small+positions256+bayar5min``."""
+        ``small+positions256+bayar5min`` or ``small+straight``."""
         return (self.name + (f"+positions{self.recast_positions}" if self.recast_positions else "")
+                + ("+straight" if self.recast_relaxation == "straight" else "")
                 + (f"+bayar{self.bayar_minutes:g}min" if self.bayar_minutes else ""))
 
 
@@ -113,13 +121,14 @@ def run_table2_task(root: Path, manip: str, strength: float, scale: Table2Scale,
         svm, report = run_baseline(data, seed)
         result["svm"] = {"accuracy": report["accuracy"][f"{float(strength):g}"], "minutes": (time.perf_counter() - t) / 60,
                          "device": "cpu", "version": __version__}
-    for arch, epochs, limits in (("recast", scale.recast_epochs, {"positions": scale.recast_positions}),
+    for arch, epochs, limits in (("recast", scale.recast_epochs, {"positions": scale.recast_positions,
+                                                                   "relaxation": scale.recast_relaxation}),
                                  ("bayar", scale.bayar_epochs, {"max_minutes": scale.bayar_minutes})):
         if arch not in methods:
             continue
         t = time.perf_counter()
         torch.manual_seed(seed)
-        net = build_network(arch, svm if arch == "recast" else None)
+        net = build_network(arch, svm, scale.recast_relaxation) if arch == "recast" else build_network(arch)
         cfg = TrainConfig.for_arch(arch, epochs=epochs, max_steps_per_epoch=scale.max_steps, seed=seed, **limits)
         trained = fine_tune(net, data.train, cfg, device, progress=progress)
         scores = predict_scores(net, data.test.x, device)
@@ -208,6 +217,8 @@ def write_table2(done: dict, scale: Table2Scale, out: Path, command: str, seed: 
         f" The recast CNN's training histograms average {scale.recast_positions} random positions of each patch instead of"
         " all ~15 600, with the SRM codes as control variate (an unbiased estimate of each histogram; evaluation uses"
         " every position; docs/method.md)." if scale.recast_positions else "",
+        " The recast CNN trains its exact hard-max histograms at every position with a straight-through gradient"
+        " (method-spec section 8; docs/method.md), not the paper's soft-max." if scale.recast_relaxation == "straight" else "",
         f" Bayar2016's training stops after {scale.bayar_minutes:g} minutes per task (a time budget: the"
         " epochs column gives how far it got)." if scale.bayar_minutes else ""])
     caveat = "" if scale.name == "small" else f"""

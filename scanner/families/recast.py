@@ -1,6 +1,6 @@
 """The SRM descriptor recast as a CNN (spec section 2): residual convolutions, codeword
-assignment (hard-max, or a soft-max with a custom backward), pooled co-occurrence histograms and
-a linear head; and its dense scoring of a whole image."""
+assignment (hard-max, a soft-max with a custom backward, or hard-max with a straight-through
+gradient), pooled co-occurrence histograms and a linear head; and its dense scoring of a whole image."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ from ..features.srm import (
     residual,
 )
 from .networks import PIXEL_SCALE, to_input
+from .residual_conv import residual_planes
+from .straight_through import narrow_codes, straight_through_histogram, wide_codes
+
+MODES = ("hard", "soft", "straight")
+"""Codeword assignment: hard-max through the codeword layer, its soft-max relaxation, or hard codes
+from the branch's quantisation step with the straight-through gradient (:mod:`.straight_through`)."""
 
 SOFTMAX_ALPHA = 2.0**16
 """Soft-max sharpness; 2**16 = 256**2 makes it a unit-temperature soft-max in pixel units."""
@@ -132,6 +138,8 @@ class CooccurrenceBranch(nn.Module):
     channels-last as a ``Linear(4, 81)`` (weights = codewords, bias = -||c||^2 / 2).
     ``direction`` (across or along) and the SRM submodel ``kernel``, ``step`` the branch
     starts from; the latter two also define the control variate of sampled histograms.
+    In ``straight`` mode the codeword layer is replaced by the three-level quantiser of the
+    trainable ``step`` (in network input units, pixel / :data:`PIXEL_SCALE`): the codebook of that step, exactly.
     """
 
     def __init__(self, direction: str, kernel: np.ndarray = RESIDUAL_FILTER, step: float = QUANT_STEP) -> None:
@@ -140,6 +148,37 @@ class CooccurrenceBranch(nn.Module):
         self.srm_kernel, self.srm_step = np.asarray(kernel), float(step)
         self.residual = nn.Conv2d(1, ORDER, branch_kernels(len(kernel))[direction])
         self.codebook = nn.Linear(ORDER, N_CODES)
+        self.step = nn.Parameter(torch.tensor(float(step) / PIXEL_SCALE))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        """Cards written before the trainable step (scanner < 0.9.1) take it from their
+        codebook: the largest codeword coordinate, which is the step of an SRM-initialised branch."""
+        if prefix + "step" not in state_dict and prefix + "codebook.weight" in state_dict:
+            state_dict[prefix + "step"] = state_dict[prefix + "codebook.weight"].abs().max().clone()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def quantized_codes(self, r: torch.Tensor) -> torch.Tensor:
+        """Codes (...) in 0..80 of residual vectors r (..., 4) quantised with the branch's step
+        (``straight`` mode's forward; with an SRM step, the codebook's hard-max)."""
+        return narrow_codes(wide_codes(r.movedim(-1, 0) / self.step))
+
+    def scaled_planes(self, x: torch.Tensor, transposed: bool = False) -> torch.Tensor:
+        """Residuals divided by the step, channel-major (4, N, h * w), of x (N, 1, H, W), or of its transpose
+        up to the order of positions: the convolution with its taps (transposed) and bias divided
+        by the step, so neither the division nor the transpose costs anything per position."""
+        weight, bias = self.residual.weight / self.step, self.residual.bias / self.step
+        return residual_planes(x, weight.transpose(-1, -2) if transposed else weight, bias)
+
+    def straight_histogram_pair(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean (N, 81) of the straight-mode histograms of x (N, 1, H, W) and of its transpose.
+        A square kernel and its transpose read the same taps: then both come from one product."""
+        weight, bias = self.residual.weight / self.step, self.residual.bias / self.step
+        transposed = weight.transpose(-1, -2)
+        if weight.shape[-2] != weight.shape[-1]:
+            pair = residual_planes(x, weight, bias), residual_planes(x, transposed, bias)
+        else:
+            pair = residual_planes(x, torch.cat([weight, transposed]), torch.cat([bias, bias])).split(ORDER)
+        return (straight_through_histogram(pair[0]) + straight_through_histogram(pair[1])) / 2
 
     def srm_codes(self, x: torch.Tensor) -> np.ndarray:
         """Codes (N, h, w) in 0..80 of the branch's SRM submodel (fixed, not trained) on the
@@ -163,7 +202,10 @@ class CooccurrenceBranch(nn.Module):
 
     def assign(self, r: torch.Tensor, mode: str, alpha: float) -> torch.Tensor:
         """Codeword assignments (..., 81) of residual vectors (..., 4): one-hot of the best
-        matching score m_k = <r, c_k> + b_k (hard) or softmax(alpha * m) (soft)."""
+        matching score m_k = <r, c_k> + b_k (hard) or softmax(alpha * m) (soft); in straight mode
+        the one-hot of :meth:`quantized_codes`."""
+        if mode == "straight":
+            return nn.functional.one_hot(self.quantized_codes(r), N_CODES).to(r.dtype)
         m = self.codebook(r)
         if mode == "hard":
             return nn.functional.one_hot(m.argmax(dim=-1), N_CODES).to(m.dtype)
@@ -174,10 +216,12 @@ class CooccurrenceBranch(nn.Module):
         return self.assign(self.residuals(x), mode, alpha)
 
     def histogram(self, x: torch.Tensor, mode: str, alpha: float, sample: int | None = None,
-                  generator: torch.Generator | None = None, control_variate: bool = True) -> torch.Tensor:
-        """Average-pooled assignments (N, 81), float64, of x (N, 1, H, W).
+                  generator: torch.Generator | None = None, control_variate: bool = True,
+                  transposed: bool = False) -> torch.Tensor:
+        """Average-pooled assignments (N, 81), float64, of x (N, 1, H, W), or of its transpose.
 
-        Hard mode counts the arg-max codes exactly; soft mode uses :class:`SoftHistogram`.
+        Hard mode counts the arg-max codes exactly; soft mode uses :class:`SoftHistogram`;
+        straight mode counts :meth:`quantized_codes` with the straight-through gradient.
         With ``sample`` (soft mode only) the mean is taken over that many positions drawn at
         random without replacement (the same draw for the whole batch): an unbiased estimate of
         the full histogram at a fraction of the cost. With ``control_variate`` the estimate is
@@ -187,6 +231,10 @@ class CooccurrenceBranch(nn.Module):
         c the branch's fixed SRM codes (:meth:`srm_codes`, cheap to count everywhere): still
         unbiased, and far less noisy while the soft-max stays near the SRM it started from.
         The gradient is that of the sampled soft-max alone."""
+        if mode == "straight" and sample is None:
+            return straight_through_histogram(self.scaled_planes(x, transposed))
+        if transposed:
+            x = x.transpose(-1, -2)
         if sample is not None:
             if mode != "soft":
                 raise ValueError("position sampling is for training, in soft mode")
@@ -222,8 +270,9 @@ class CooccurrenceBranch(nn.Module):
         weights = torch.stack([u, torch.ones_like(u)], dim=1)  # numerator and normaliser in one product
         for start in range(0, flat.shape[0], DENSE_CHUNK):
             chunk = flat[start : start + DENSE_CHUNK]
-            if mode == "hard":
-                out[start : start + DENSE_CHUNK] = u[self.codebook(chunk).argmax(dim=-1)]
+            if mode != "soft":
+                codes = self.quantized_codes(chunk) if mode == "straight" else self.codebook(chunk).argmax(dim=-1)
+                out[start : start + DENSE_CHUNK] = u[codes]
                 continue
             ratio = clamped_exp(self.codebook(chunk).mul_(alpha), inplace=True) @ weights
             out[start : start + DENSE_CHUNK] = ratio[:, 0] / ratio[:, 1]
@@ -235,7 +284,9 @@ class RecastNet(nn.Module):
     its transpose with tied weights, global average pooling, and a linear head 162 -> 2.
 
     ``mode='hard'`` uses hard-max (exact SRM histograms once initialised by
-    :meth:`from_srm`); ``mode='soft'`` uses soft-max with sharpness ``alpha``.
+    :meth:`from_srm`); ``mode='soft'`` uses soft-max with sharpness ``alpha``;
+    ``mode='straight'`` uses the hard codes of each branch's trainable step with the
+    straight-through gradient (exact SRM histograms too, and hard-max's scanning speed).
     ``sample_positions`` (soft mode, training only): each histogram of a training forward pass
     averages that many randomly drawn positions instead of all ~15600 of a 128x128 patch, with
     the SRM codes as control variate (:meth:`CooccurrenceBranch.histogram`): an unbiased
@@ -251,8 +302,8 @@ class RecastNet(nn.Module):
     def __init__(self, mode: str = "soft", alpha: float = SOFTMAX_ALPHA, kernel: np.ndarray = RESIDUAL_FILTER,
                  step: float = QUANT_STEP) -> None:
         super().__init__()
-        if mode not in ("hard", "soft"):
-            raise ValueError(f"mode must be 'hard' or 'soft', not {mode!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.mode = mode
         self.alpha = alpha
         self.across = CooccurrenceBranch("across", kernel, step)
@@ -261,12 +312,12 @@ class RecastNet(nn.Module):
 
     @classmethod
     def from_srm(cls, exact: bool = True, alpha: float = SOFTMAX_ALPHA, kernel: np.ndarray = RESIDUAL_FILTER,
-                 step: float = QUANT_STEP) -> "RecastNet":
+                 step: float = QUANT_STEP, mode: str | None = None) -> "RecastNet":
         """Network hard-wired to an SRM submodel (default the paper's: third-order residual,
         step 4.5; any 1-D residual ``kernel`` and quantisation ``step`` in pixel units), in
-        hard-max if ``exact``, else soft-max with ``alpha``; the head is zero until trained or
-        set from an SVM."""
-        net = cls(mode="hard" if exact else "soft", alpha=alpha, kernel=kernel, step=step)
+        hard-max if ``exact``, else soft-max with ``alpha``, or in ``mode`` (one of :data:`MODES`)
+        where given; the head is zero until trained or set from an SVM."""
+        net = cls(mode=mode or ("hard" if exact else "soft"), alpha=alpha, kernel=kernel, step=step)
         delta = step / PIXEL_SCALE
         digits = torch.as_tensor(codebook(), dtype=torch.float32)
         with torch.no_grad():
@@ -296,8 +347,11 @@ class RecastNet(nn.Module):
         sample = self.sample_positions if self.training else None
         halves = []
         for _, branch in self.branches():
+            if self.mode == "straight":
+                halves.append(branch.straight_histogram_pair(x))
+                continue
             horizontal = branch.histogram(x, self.mode, self.alpha, sample)
-            vertical = branch.histogram(x.transpose(-1, -2), self.mode, self.alpha, sample)
+            vertical = branch.histogram(x, self.mode, self.alpha, sample, transposed=True)
             halves.append((horizontal + vertical) / 2)
         return torch.cat(halves, dim=1)
 

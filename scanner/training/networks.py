@@ -66,7 +66,9 @@ class TrainConfig:
     steps and at the start, is kept. Bayar defaults follow spec 3.2 (SGD momentum 0.9, lr 1e-3 halved
     every 3 epochs, decay 5e-4, batch 64, 60 epochs). ``positions`` (recast only): each training
     histogram averages this many random positions (:attr:`RecastNet.sample_positions`), not all.
-    ``max_minutes``: training stops after the first step that ends past this wall-clock budget."""
+    ``relaxation`` (recast only): ``soft`` trains the soft-max relaxation (spec 2.2), ``straight``
+    the exact hard-max histograms with the straight-through gradient (spec 8), filters and
+    quantisation steps, at every position. ``max_minutes``: training stops after the first step that ends past this wall-clock budget."""
 
     arch: str = "recast"
     epochs: int = 15
@@ -79,6 +81,7 @@ class TrainConfig:
     eval_every: int = 30
     seed: int = 0
     positions: int | None = None
+    relaxation: str = "soft"
     max_minutes: float | None = None
 
     @classmethod
@@ -265,14 +268,16 @@ def _fine_tune(net: nn.Module, data: PatchSet, cfg: TrainConfig, device: torch.d
     return result
 
 
-def build_network(arch: str, svm: LinearSVM | None = None) -> nn.Module:
-    """A fresh network: ``recast`` = SRM-initialised soft-max (alpha 2^16) with the FC from
-    the SVM when given; ``bayar`` = Bayar2016 with default initialisation."""
+def build_network(arch: str, svm: LinearSVM | None = None, relaxation: str = "soft") -> nn.Module:
+    """A fresh network: ``recast`` = SRM-initialised, in soft-max (alpha 2^16) or straight-through
+    ``relaxation``, with the FC from the SVM when given; ``bayar`` = Bayar2016 with default initialisation."""
     if arch == "bayar":
         return BayarNet()
     if arch != "recast":
         raise ValueError(f"unknown architecture {arch!r}; use recast or bayar")
-    net = RecastNet.from_srm(exact=False)
+    if relaxation not in ("soft", "straight"):
+        raise ValueError(f"relaxation must be soft or straight, not {relaxation!r}")
+    net = RecastNet.from_srm(mode=relaxation)
     if svm is not None:
         init_head_from_svm(net, svm)
     return net
@@ -285,7 +290,7 @@ def architecture_card(net: nn.Module, cfg: TrainConfig) -> dict:
                 "initialisation": "constrained off-centre taps uniform in [0, 1), projected; other layers PyTorch default"}
     head = ("the linear SVM on the exact SRM features" if cfg.head_init == "svm"
             else "a linear SVM refitted on the initial network's soft-max features")
-    return {"type": "recast", "mode": "soft", "alpha": net.alpha, "pooling": "mean",
+    return {"type": "recast", "mode": net.mode, "alpha": net.alpha, "pooling": "mean",
             "branches": {"across": "conv 4x(4x4) -> codewords 81", "along": "conv 4x(1x7) -> codewords 81"},
             "transpose": "tied weights, histograms averaged", "head": "Linear(162, 2)",
             "initialisation": f"conv1 and codewords from the SRM descriptor; FC from {head} (standardisation folded in)"}
@@ -296,7 +301,8 @@ def training_card(cfg: TrainConfig, result: TrainResult, validation: PatchSet | 
     return {"optimizer": "adam" if cfg.arch == "recast" else "sgd", "lr": cfg.lr, "weight_decay": cfg.weight_decay,
             "batch_size": cfg.batch_size, "epochs": cfg.epochs, "max_steps_per_epoch": cfg.max_steps_per_epoch,
             "head_init": cfg.head_init if cfg.arch == "recast" else None,
-            "sampled_positions": cfg.positions, "max_minutes": cfg.max_minutes,
+            "sampled_positions": cfg.positions, "relaxation": cfg.relaxation if cfg.arch == "recast" else None,
+            "max_minutes": cfg.max_minutes,
             "epochs_trained": round(result.epochs_trained, 3),
             "epoch_losses": [round(v, 5) for v in result.losses], "seconds": round(result.seconds, 1),
             "validation_cameras": sorted(set(validation.camera.tolist())) if validation is not None else [],
@@ -316,7 +322,7 @@ def train_detector(data: TaskData, cfg: TrainConfig, device: torch.device, out_d
     torch.manual_seed(cfg.seed)
     train, validation = (split_by_camera_fraction(data.train, cfg.validation_fraction, cfg.seed)
                          if cfg.validation_fraction > 0 else (data.train, None))
-    net = build_network(cfg.arch)
+    net = build_network(cfg.arch, relaxation=cfg.relaxation)
     if cfg.arch == "recast":
         if cfg.head_init == "svm-soft":
             features = network_features(net, train.x, device)

@@ -1,0 +1,125 @@
+"""The straight-through histogram: exact forward, the gathered surrogate gradient backward, and the
+recast network in straight mode (features, dense scoring, old cards)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from scanner.families.networks import PIXEL_SCALE, to_input
+from scanner.families.recast import RecastNet, dense_logits
+from scanner.families.residual_conv import residual_planes
+from scanner.families.straight_through import straight_through_histogram
+from scanner.features.srm import codebook, srm_features
+from scanner.training.bank import BANK_SUBMODELS
+
+
+def _patches(rng, n: int = 4, size: int = 64) -> np.ndarray:
+    noise = rng.integers(0, 256, (n, size, size)).astype(float)
+    smooth = ndimage.gaussian_filter(noise, (0, 1.2, 1.2)) + rng.normal(0, 2, noise.shape)
+    return np.clip(np.round(np.concatenate([noise[: n // 2], smooth[n // 2 :]])), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("submodel", BANK_SUBMODELS[::3], ids=lambda s: s.name)
+def test_straight_mode_features_equal_the_numpy_descriptor_bit_for_bit(rng, submodel):
+    patches = _patches(rng)
+    net = RecastNet.from_srm(kernel=submodel.kernel, step=submodel.step, mode="straight")
+    features = net.features(to_input(patches)).detach().numpy()
+    np.testing.assert_array_equal(features, srm_features(patches, submodel.step, submodel.kernel))
+
+
+def _gradient_by_the_rule(u: np.ndarray, grad_h: np.ndarray) -> np.ndarray:
+    """The spec's rule, position by position: slope of the gradient table between the codes one
+    level up and one level down in each digit (clipped to the three levels), zero past |u| = 1.5."""
+    digits_of_code = {tuple(row): k for k, row in enumerate(codebook().tolist())}
+    n, positions, order = u.shape
+    out = np.zeros_like(u)
+    for i in range(n):
+        table = grad_h[i] / positions
+        for s in range(positions):
+            levels = [1 if v >= 0.5 else -1 if v <= -0.5 else 0 for v in u[i, s]]
+            for k in range(order):
+                if abs(u[i, s, k]) >= 1.5:
+                    continue
+                up, down = list(levels), list(levels)
+                up[k], down[k] = min(levels[k] + 1, 1), max(levels[k] - 1, -1)
+                rise = table[digits_of_code[tuple(up)]] - table[digits_of_code[tuple(down)]]
+                out[i, s, k] = rise / (up[k] - down[k])
+    return out
+
+
+def test_straight_through_gradient_follows_the_rule(rng):
+    values = rng.uniform(-2.2, 2.2, (3, 40, 4))
+    values[0, :8] = [[0.5, -0.5, 1.5, -1.5]] * 8  # the level boundaries themselves
+    u = torch.tensor(values.transpose(2, 0, 1), requires_grad=True)  # (4, N, P), as the residual planes are
+    grad_h = rng.normal(size=(3, 81))
+    h = straight_through_histogram(u)
+    (h * torch.as_tensor(grad_h)).sum().backward()
+    expected = _gradient_by_the_rule(values, grad_h)
+    np.testing.assert_allclose(u.grad.numpy().transpose(1, 2, 0), expected, rtol=1e-12, atol=1e-15)
+    digits = np.where(values >= 0.5, 1, np.where(values <= -0.5, -1, 0))
+    codes = ((digits + 1) * 3 ** np.arange(4)).sum(-1)
+    counts = np.stack([np.bincount(c, minlength=81) for c in codes]) / 40
+    np.testing.assert_array_equal(h.detach().numpy(), counts)
+
+
+def test_straight_through_gradient_is_the_interpolated_histograms_slope_inside_a_level():
+    """One position, one digit moving inside the middle level: the surrogate gradient is the
+    slope of the histogram that interpolates linearly between the neighbouring levels' codes."""
+    u = torch.tensor([[[0.2]], [[-0.9]], [[1.1]], [[0.0]]], dtype=torch.float64, requires_grad=True)
+    weights = torch.linspace(-1, 1, 81, dtype=torch.float64)[None]
+    (straight_through_histogram(u) * weights).sum().backward()
+    code = (np.array([1, 0, 2, 1]) * 3 ** np.arange(4)).sum()
+    expected = (weights[0, code + 1] - weights[0, code - 1]) / 2
+    assert float(u.grad[0, 0, 0]) == pytest.approx(float(expected))
+
+
+def test_straight_mode_trains_the_residual_filters_and_the_steps(rng):
+    net = RecastNet.from_srm(mode="straight")
+    torch.nn.init.normal_(net.head.weight, std=50.0)
+    x = to_input(_patches(rng, 2, 48))
+    torch.nn.functional.cross_entropy(net(x), torch.tensor([0, 1])).backward()
+    for _, branch in net.branches():
+        assert branch.residual.weight.grad.abs().sum() > 0
+        assert branch.step.grad is not None and branch.step.grad != 0
+        assert branch.codebook.weight.grad is None  # straight mode does not use the codeword layer
+
+
+def test_straight_mode_scans_densely_as_hard_max_does(rng):
+    green = _patches(rng, 2, 192)[1]
+    hard, straight = RecastNet.from_srm(exact=True), RecastNet.from_srm(mode="straight")
+    with torch.no_grad():
+        torch.nn.init.normal_(hard.head.weight)
+        straight.head.load_state_dict(hard.head.state_dict())
+    np.testing.assert_allclose(dense_logits(straight, green, 32), dense_logits(hard, green, 32), rtol=0, atol=1e-9)
+    window = green[32:160, 64:192]
+    single = straight(to_input(window[None])).detach().numpy()[0]
+    assert dense_logits(straight, green, 32)[1, 2] == pytest.approx(single[1] - single[0], abs=1e-5)
+
+
+def test_a_state_dict_without_steps_takes_them_from_its_codebook():
+    old = RecastNet.from_srm(exact=False, step=3.0).state_dict()
+    del old["across.step"], old["along.step"]
+    net = RecastNet(mode="soft")
+    net.load_state_dict(old)
+    for _, branch in net.branches():
+        assert float(branch.step.detach()) * PIXEL_SCALE == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("kernel", [(4, 4), (1, 7), (7, 1), (3, 5)])
+def test_residual_planes_give_the_plain_convolutions_output_and_gradients(rng, kernel):
+    x = torch.tensor(rng.uniform(0, 1, (3, 1, 20, 23)))  # the image: no gradient
+    weight = torch.tensor(rng.normal(size=(4, 1, *kernel)), requires_grad=True)
+    bias = torch.tensor(rng.normal(size=4), requires_grad=True)
+    grad = torch.tensor(rng.normal(size=(3, 4, 21 - kernel[0], 24 - kernel[1])))
+    results = []
+    plain = lambda x, w, b: torch.nn.functional.conv2d(x, w, b).transpose(0, 1).flatten(2)
+    for conv in (residual_planes, plain):
+        out = conv(x, weight, bias)
+        out.backward(grad.transpose(0, 1).flatten(2))
+        results.append([out.detach()] + [t.grad.clone() for t in (weight, bias)])
+        weight.grad = bias.grad = None
+    for fast, plain in zip(*results):
+        torch.testing.assert_close(fast, plain, rtol=1e-10, atol=1e-12)
