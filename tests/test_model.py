@@ -83,7 +83,7 @@ def test_bayar_constraint_holds_after_optimizer_steps(rng):
 
 
 def test_soft_histogram_gradient_matches_finite_differences():
-    from scanner.families.recast import SoftHistogram
+    from scanner.families.soft_histogram import SoftHistogram
 
     torch.manual_seed(0)
     r = torch.randn(2, 40, 4, dtype=torch.float64, requires_grad=True)
@@ -124,15 +124,15 @@ def test_cuda_gives_the_cpu_answers(rng):
 
 
 def test_soft_histogram_blocks_of_several_patches_equal_one_patch_at_a_time(monkeypatch):
-    import scanner.families.recast
-    from scanner.families.recast import SoftHistogram
+    import scanner.families.soft_histogram
+    from scanner.families.soft_histogram import SoftHistogram
 
     torch.manual_seed(1)
     r = torch.randn(5, 300, 4, dtype=torch.float64)
     w, b = torch.randn(81, 4, dtype=torch.float64), torch.randn(81, dtype=torch.float64)
     results = []
     for chunk in (300, 1000, 128):  # one patch per block, three per block, a patch in position chunks
-        monkeypatch.setattr(scanner.families.recast, "DENSE_CHUNK", chunk)
+        monkeypatch.setattr(scanner.families.soft_histogram, "DENSE_CHUNK", chunk)
         leaves = [t.clone().requires_grad_(True) for t in (r, w, b)]
         h = SoftHistogram.apply(*leaves, 3.0)
         (h * torch.arange(81, dtype=torch.float64)).sum().backward()

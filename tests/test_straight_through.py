@@ -123,3 +123,20 @@ def test_residual_planes_give_the_plain_convolutions_output_and_gradients(rng, k
         weight.grad = bias.grad = None
     for fast, plain in zip(*results):
         torch.testing.assert_close(fast, plain, rtol=1e-10, atol=1e-12)
+
+
+def test_the_bank_network_gives_the_shipped_banks_task_logits(rng):
+    from scanner.families.bank_network import BankNetwork, side_descriptors
+    from scanner.families.registry import load_shipped
+    from tests.conftest import textured_image
+
+    bank = load_shipped()
+    patches = np.stack([textured_image(rng, 128, 128) for _ in range(3)] + [rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)])
+    net = BankNetwork.from_bank(bank)
+    side = side_descriptors(patches, bank.chroma, bank.lattice)
+    logits = net.task_logits(patches, side)
+    np.testing.assert_allclose(logits, bank.tasks(bank.features(patches)), rtol=1e-10, atol=1e-9)
+    torch.nn.functional.softplus(net(to_input(patches[..., 1]), torch.as_tensor(side))).sum().backward()
+    for branch in net.branches:  # every filter and step receives a finite gradient
+        assert torch.isfinite(branch.residual.weight.grad).all() and branch.residual.weight.grad.abs().sum() > 0
+        assert torch.isfinite(branch.step.grad) and branch.step.grad != 0

@@ -26,14 +26,14 @@ from tests.conftest import textured_image
 
 @pytest.fixture
 def photo_folder(tmp_path, rng) -> Path:
-    """Ten generated photos from five cameras, with a MANIFEST.tsv like the shared set."""
+    """Ten generated photos from five cameras of five makes, with a MANIFEST.tsv like the shared set."""
     root = tmp_path / "photos"
     root.mkdir()
     lines = ["path\tcamera\tsha256"]
     for i in range(10):
         name = f"cam{i % 5}_{i}.png"
         Image.fromarray(textured_image(rng, 320, 300)).save(root / name)
-        lines.append(f"{name}\tCamera {i % 5}\t{i:064x}")
+        lines.append(f"{name}\tMake{i % 5} Camera\t{i:064x}")  # five makes of one camera each
     (root / "MANIFEST.tsv").write_text("\n".join(lines) + "\n")
     return root
 
@@ -414,6 +414,11 @@ def test_cli_trains_the_recast_cnn_on_sampled_positions(photo_folder, tmp_path):
     assert result.exit_code == 0, result.output
     card = json.loads((out / "blur.json").read_text())
     assert card["training"]["sampled_positions"] == 64 and card["training"]["epochs_trained"] == 1
+    # whole makes on each side; early stopping and the threshold on the validation makes, never the test makes
+    makes = {side: {c.split()[0].lower() for c in card["data"][f"{side}_cameras"]} for side in ("train", "test")}
+    validation = {c.split()[0].lower() for c in card["training"]["validation_cameras"]}
+    assert validation and makes["test"] and validation < makes["train"] and not makes["train"] & makes["test"]
+    assert card["threshold"]["chosen_on"] == "pristine patches of the validation makes"
     assert load_detector(out / "blur.json").net.sample_positions is None  # a loaded network scores every position
     again = CliRunner().invoke(app, ["train", "--arch", "recast", "--manip", "blur", "--images", str(photo_folder),
                                      "--out", str(out), "--quiet"])
@@ -442,6 +447,13 @@ def test_cli_trains_the_recast_cnn_straight_through_and_scans_with_it(photo_fold
     green = textured_image(np.random.default_rng(5), 160, 160, channels=1)[..., 0]
     window = detector.net(to_input(green[None, :128, :128])).detach().numpy()[0]
     assert detector.net.grid_logits(green, 32)[0, 0] == pytest.approx(window[1] - window[0], abs=1e-5)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(textured_image(np.random.default_rng(6), 300, 260)).save(photo)
+    scanned = CliRunner().invoke(app, ["scan", "--weights", str(out), "--manip", "blur", "--json", str(photo)])
+    assert scanned.exit_code in (0, 1), scanned.output
+    record = json.loads(scanned.stdout)
+    record = record[0] if isinstance(record, list) else record
+    assert "blur" in json.dumps(record)
     for extra in (["--positions", "64"], ["--arch", "bayar"], ["--relaxation", "hard"]):
         args = ["train", "--arch", "recast", "--manip", "blur", "--images", str(photo_folder), "--relaxation", "straight",
                 "--out", str(tmp_path / "refused")]

@@ -28,7 +28,7 @@ def task_data(images: Optional[Path], manip: str, strength: Optional[List[float]
         fatal("no photo folder: pass --images DIR (default ../shared/data/pristine)", ExitCode.USAGE)
     stderr_console(quiet).print(f"building patches for {manip} from {root}")
     return build_task(root, manip, tuple(strength) if strength else None, patches, test_patches, seed,
-                      cache_dir=cache, progress=not quiet)
+                      cache_dir=cache, progress=not quiet, split="make")
 
 
 def refuse_overwrite(targets: list[Path], overwrite: bool) -> None:
@@ -60,7 +60,7 @@ def baseline(
     manip: str = typer.Option(..., "--manip", "-m", help=MANIP_HELP),
     strength: Optional[List[float]] = typer.Option(None, help="Strength(s) of the task; default: the three of Table I, mixed."),
     images: Optional[Path] = typer.Option(None, help="Folder of pristine photos (default ../shared/data/pristine)."),
-    seed: int = typer.Option(0, help="Seed of the camera split and patch sampling."),
+    seed: int = typer.Option(0, help="Seed of the make split and patch sampling."),
     patches_per_image: int = typer.Option(36, help="Training patches per photo (and as many processed)."),
     test_patches_per_image: int = typer.Option(16, help="Held-out positions per test photo."),
     out: Path = typer.Option(Path("models"), help="Folder for the saved SVM (.npz, no pickle)."),
@@ -100,7 +100,7 @@ def train(
     arch: str = typer.Option("bank", help="bank (what ships: SRM submodel bank + linear heads), recast (the paper's CNN) or bayar (Bayar & Stamm 2016)."),
     images: Optional[Path] = typer.Option(None, help="Folder of pristine photos (default ../shared/data/pristine)."),
     out: Path = typer.Option(Path("models"), help="Output folder (bank: bank.json + bank.safetensors; recast/bayar: NAME.json + NAME.safetensors)."),
-    seed: int = typer.Option(0, help="bank: seed of the make split (unless --split) and of the folds and solvers; recast, bayar: of the camera split."),
+    seed: int = typer.Option(0, help="Seed of the make split (bank: unless --split) and of the folds, solvers and patch sampling; recast, bayar train on the split's training makes, stop early and set the threshold on its validation makes, and report on its test makes."),
     split: Optional[str] = typer.Option(None, help="bank: the make split to train on, 'sealed' (what ships since 0.8.0) or a seed; default the split of --seed."),
     folds: int = typer.Option(4, help="bank: make folds for cross-fitted calibration."),
     stride: int = typer.Option(32, help="bank: stride at which the image rule is calibrated."),
@@ -116,7 +116,7 @@ def train(
     patches_per_image: int = typer.Option(36, help="recast, bayar: training patches per photo (and as many processed)."),
     test_patches_per_image: int = typer.Option(16, help="recast, bayar: held-out positions per test photo."),
     device: str = typer.Option("auto", help="recast, bayar: auto, cpu or cuda (the bank runs on the CPU)."),
-    name: Optional[str] = typer.Option(None, help="recast, bayar: output name (default: the manipulation, plus strengths if given)."),
+    name: Optional[str] = typer.Option(None, help="recast, bayar: output name (default: the manipulation, which `scanner scan --weights OUT` loads; the card records the architecture and strengths)."),
     resume: bool = typer.Option(False, help="recast, bayar: continue from the last epoch checkpoint."),
     cache: Optional[Path] = typer.Option(None, help="Descriptor and patch cache folder (default ~/.cache/scanner)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the detectors of the same name in --out (checked before training)."),
@@ -172,7 +172,7 @@ def train(
     data = task_data(images, manip[0], strength, seed, patches_per_image, test_patches_per_image, cache, quiet)
     cfg = TrainConfig.for_arch(arch, epochs=epochs, lr=lr, batch_size=batch_size, max_steps_per_epoch=max_steps,
                                head_init=head_init, seed=seed, positions=positions, relaxation=relaxation, max_minutes=minutes)
-    name = name or (manip[0] if not strength else f"{manip[0]}-{'-'.join(f'{s:g}' for s in strength)}") + ("-bayar" if arch == "bayar" else "")
+    name = name or manip[0]  # what `scanner scan --weights OUT` looks for; the card records arch and strengths
     refuse_overwrite([out / f"{name}.json", out / f"{name}.safetensors"], overwrite or resume)
     try:
         card = train_detector(data, cfg, dev, out, name, checkpoint_dir=out / "checkpoints", resume=resume, progress=not quiet)

@@ -23,14 +23,12 @@ from ..features.srm import (
 )
 from .networks import PIXEL_SCALE, to_input
 from .residual_conv import residual_planes
+from .soft_histogram import DENSE_CHUNK, SOFTMAX_ALPHA, SoftHistogram, clamped_exp, soft_assign
 from .straight_through import narrow_codes, straight_through_histogram, wide_codes
 
 MODES = ("hard", "soft", "straight")
 """Codeword assignment: hard-max through the codeword layer, its soft-max relaxation, or hard codes
 from the branch's quantisation step with the straight-through gradient (:mod:`.straight_through`)."""
-
-SOFTMAX_ALPHA = 2.0**16
-"""Soft-max sharpness; 2**16 = 256**2 makes it a unit-temperature soft-max in pixel units."""
 
 
 def branch_kernels(taps: int = len(RESIDUAL_FILTER)) -> dict[str, tuple[int, int]]:
@@ -39,96 +37,8 @@ def branch_kernels(taps: int = len(RESIDUAL_FILTER)) -> dict[str, tuple[int, int
     return {"across": (ORDER, taps), "along": (1, taps + ORDER - 1)}
 
 
-EXP_FLOOR = -80.0
-"""Soft-max exponents are clamped here (weights below exp(-80) = 2e-35 become that): scores far
-below the range keep the CPU's vectorised exp off its slow path (7x faster measured here)."""
-
-
-def clamped_exp(scaled: torch.Tensor, inplace: bool = False) -> torch.Tensor:
-    """exp(scaled - max) over the last axis, exponents clamped at :data:`EXP_FLOOR`: the
-    soft-max before its normalisation. ``inplace`` overwrites ``scaled`` (a temporary outside
-    autograd) to save memory passes."""
-    if not inplace:
-        return (scaled - scaled.amax(dim=-1, keepdim=True)).clamp(min=EXP_FLOOR).exp()
-    return scaled.sub_(scaled.amax(dim=-1, keepdim=True)).clamp_(min=EXP_FLOOR).exp_()
-
-
-def soft_assign(scaled: torch.Tensor, inplace: bool = False) -> torch.Tensor:
-    """Soft-max over the last axis of alpha-scaled matching scores (:func:`clamped_exp`
-    normalised). (..., 81) -> (..., 81), rows summing to 1."""
-    e = clamped_exp(scaled, inplace)
-    return e.div_(e.sum(dim=-1, keepdim=True)) if inplace else e / e.sum(dim=-1, keepdim=True)
-
-
 STRIP_ROWS = 256
 """Pixel rows per strip in dense evaluation (plus a 6-row overlap)."""
-
-
-DENSE_CHUNK = 16384
-"""Positions per chunk when assignments are reduced on the fly: a chunk's 81 scores
-(about 5 MB) stay in cache and below the allocator's mmap threshold."""
-
-
-GPU_CHUNK = 1 << 22
-"""Rows (positions) per chunk on a GPU: whole batches of patches in one product."""
-
-
-def _blocks(n: int, positions: int, chunk: int):
-    """(patch slice, position slice) blocks of about ``chunk`` rows: several whole patches per
-    block when a patch has fewer than ``chunk`` positions, else one patch in position chunks."""
-    if positions >= chunk:
-        for i in range(n):
-            for start in range(0, positions, chunk):
-                yield slice(i, i + 1), slice(start, start + chunk)
-    else:
-        per = chunk // positions
-        for i in range(0, n, per):
-            yield slice(i, i + per), slice(0, positions)
-
-
-class SoftHistogram(torch.autograd.Function):
-    """h[n] = mean over positions s of softmax(alpha * (r[n, s] W^T + b)), shape (N, 81).
-
-    Computed block by block (:data:`DENSE_CHUNK` rows on the CPU, :data:`GPU_CHUNK` on a GPU);
-    backward recomputes the assignments instead of storing them, so memory stays at one block
-    of 81 scores whatever the patch size. r: (N, P, 4) residual vectors, W: (81, 4), b: (81,).
-    """
-
-    @staticmethod
-    def forward(ctx, r: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, alpha: float) -> torch.Tensor:
-        n, positions, _ = r.shape
-        h = torch.zeros(n, weight.shape[0], dtype=torch.float64, device=r.device)
-        chunk = DENSE_CHUNK if r.device.type == "cpu" else GPU_CHUNK
-        for ps, qs in _blocks(n, positions, chunk):
-            rc = r[ps, qs]
-            m = torch.addmm(bias, rc.reshape(-1, rc.shape[-1]), weight.t())
-            h[ps] += soft_assign(m.mul_(alpha), inplace=True).reshape(rc.shape[0], rc.shape[1], -1).sum(1, dtype=torch.float64)
-        ctx.save_for_backward(r, weight, bias)
-        ctx.alpha = alpha
-        return h / positions
-
-    @staticmethod
-    def backward(ctx, grad_h: torch.Tensor):
-        r, weight, bias = ctx.saved_tensors
-        alpha = ctx.alpha
-        n, positions, _ = r.shape
-        g = (grad_h / positions).to(r.dtype)
-        grad_r = torch.empty_like(r)
-        grad_w = torch.zeros_like(weight)
-        grad_b = torch.zeros_like(bias)
-        chunk = DENSE_CHUNK if r.device.type == "cpu" else GPU_CHUNK
-        for ps, qs in _blocks(n, positions, chunk):
-            rc = r[ps, qs]
-            k, q = rc.shape[:2]
-            flat = rc.reshape(-1, rc.shape[-1])
-            p = soft_assign(torch.addmm(bias, flat, weight.t()).mul_(alpha), inplace=True).reshape(k, q, -1)
-            gp = g[ps][:, None, :]
-            # d softmax: dm_k = alpha * p_k * (g_k - sum_j p_j g_j)
-            dm = p.mul_(gp - (p * gp).sum(-1, keepdim=True)).mul_(alpha).reshape(k * q, -1)
-            grad_b += dm.sum(0)
-            grad_w += dm.t() @ flat
-            grad_r[ps, qs] = (dm @ weight).reshape(k, q, -1)
-        return grad_r, grad_w, grad_b, None
 
 
 class CooccurrenceBranch(nn.Module):
@@ -150,8 +60,28 @@ class CooccurrenceBranch(nn.Module):
         self.codebook = nn.Linear(ORDER, N_CODES)
         self.step = nn.Parameter(torch.tensor(float(step) / PIXEL_SCALE))
 
+    @torch.no_grad()
+    def load_srm(self) -> None:
+        """Set the filters, codewords and step to the branch's SRM submodel (``srm_kernel``,
+        ``srm_step``): conv channel n holds the residual filter shifted by n along the direction's
+        axis, the codewords are the step times the 81 digit vectors, bias -|c|^2 / 2."""
+        delta = self.srm_step / PIXEL_SCALE
+        digits = torch.as_tensor(codebook(), dtype=torch.float32)
+        taps = torch.as_tensor(self.srm_kernel, dtype=torch.float32)
+        weight = torch.zeros_like(self.residual.weight)
+        for n in range(ORDER):
+            if self.direction == "across":
+                weight[n, 0, n, : len(taps)] = taps
+            else:
+                weight[n, 0, 0, n : n + len(taps)] = taps
+        self.residual.weight.copy_(weight)
+        self.residual.bias.zero_()
+        self.codebook.weight.copy_(delta * digits)
+        self.codebook.bias.copy_(-(delta**2) * (digits != 0).sum(dim=1) / 2)
+        self.step.fill_(delta)
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        """Cards written before the trainable step (scanner < 0.9.1) take it from their
+        """Cards written before the trainable step (scanner < 0.10.0) take it from their
         codebook: the largest codeword coordinate, which is the step of an SRM-initialised branch."""
         if prefix + "step" not in state_dict and prefix + "codebook.weight" in state_dict:
             state_dict[prefix + "step"] = state_dict[prefix + "codebook.weight"].abs().max().clone()
@@ -169,15 +99,21 @@ class CooccurrenceBranch(nn.Module):
         weight, bias = self.residual.weight / self.step, self.residual.bias / self.step
         return residual_planes(x, weight.transpose(-1, -2) if transposed else weight, bias)
 
-    def straight_histogram_pair(self, x: torch.Tensor) -> torch.Tensor:
-        """Mean (N, 81) of the straight-mode histograms of x (N, 1, H, W) and of its transpose.
+    def straight_histogram_pair(self, x: torch.Tensor, extent: int | None = None) -> torch.Tensor:
+        """Mean (N, 81) of the straight-mode histograms of x (N, 1, H, W) and of its transpose
+        (the transposed kernel on x, codes anchored at their top-left pixel); with ``extent``, of
+        the codes anchored in the top-left extent x extent pixels only (the bank's anchor square).
         A square kernel and its transpose read the same taps: then both come from one product."""
         weight, bias = self.residual.weight / self.step, self.residual.bias / self.step
         transposed = weight.transpose(-1, -2)
+
+        def anchored(kernel: torch.Tensor) -> torch.Tensor:
+            return x if extent is None else x[..., : extent + kernel.shape[-2] - 1, : extent + kernel.shape[-1] - 1]
+
         if weight.shape[-2] != weight.shape[-1]:
-            pair = residual_planes(x, weight, bias), residual_planes(x, transposed, bias)
+            pair = residual_planes(anchored(weight), weight, bias), residual_planes(anchored(transposed), transposed, bias)
         else:
-            pair = residual_planes(x, torch.cat([weight, transposed]), torch.cat([bias, bias])).split(ORDER)
+            pair = residual_planes(anchored(weight), torch.cat([weight, transposed]), torch.cat([bias, bias])).split(ORDER)
         return (straight_through_histogram(pair[0]) + straight_through_histogram(pair[1])) / 2
 
     def srm_codes(self, x: torch.Tensor) -> np.ndarray:
@@ -318,21 +254,9 @@ class RecastNet(nn.Module):
         hard-max if ``exact``, else soft-max with ``alpha``, or in ``mode`` (one of :data:`MODES`)
         where given; the head is zero until trained or set from an SVM."""
         net = cls(mode=mode or ("hard" if exact else "soft"), alpha=alpha, kernel=kernel, step=step)
-        delta = step / PIXEL_SCALE
-        digits = torch.as_tensor(codebook(), dtype=torch.float32)
+        for _, branch in net.branches():
+            branch.load_srm()
         with torch.no_grad():
-            for name, branch in net.branches():
-                w = torch.zeros_like(branch.residual.weight)
-                for n in range(ORDER):
-                    taps = torch.as_tensor(kernel, dtype=torch.float32)
-                    if name == "across":
-                        w[n, 0, n, : len(taps)] = taps
-                    else:
-                        w[n, 0, 0, n : n + len(taps)] = taps
-                branch.residual.weight.copy_(w)
-                branch.residual.bias.zero_()
-                branch.codebook.weight.copy_(delta * digits)
-                branch.codebook.bias.copy_(-(delta**2) * (digits != 0).sum(dim=1) / 2)
             net.head.weight.zero_()
             net.head.bias.zero_()
         return net

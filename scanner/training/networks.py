@@ -24,6 +24,7 @@ from ..families.recast import RecastNet
 from ..features.srm import srm_features
 from .environment import library_versions
 from .patches import PatchSet, TaskData
+from .photos import camera_make
 from .svm import LinearSVM, accuracy_by_strength, fit_svm, run_baseline, threshold_at_fpr
 
 
@@ -61,8 +62,9 @@ class TrainConfig:
     """Optimisation settings. Recast defaults are the paper's (Adam, lr 1e-6, L2 decay 5e-4,
     batch 36, 15 epochs). ``head_init`` (recast only): ``svm`` = FC from the SVM on the exact
     SRM features (spec 2.3); ``svm-soft`` = FC from an SVM refitted on the initial network's
-    own soft-max features. ``validation_fraction`` of the training cameras are held out for
-    early stopping: the state with the lowest validation loss, checked every ``eval_every``
+    own soft-max features. The validation makes of a make split (``validation_makes`` of the
+    task's manifest), else ``validation_fraction`` of the training cameras, are held out for
+    early stopping and the threshold: the state with the lowest validation loss, checked every ``eval_every``
     steps and at the start, is kept. Bayar defaults follow spec 3.2 (SGD momentum 0.9, lr 1e-3 halved
     every 3 epochs, decay 5e-4, batch 64, 60 epochs). ``positions`` (recast only): each training
     histogram averages this many random positions (:attr:`RecastNet.sample_positions`), not all.
@@ -106,6 +108,18 @@ class TrainResult:
     steps: int = 0
     epochs_trained: float = 0.0
     seconds: float = 0.0
+
+
+def validation_split(data: TaskData, cfg: TrainConfig) -> tuple[PatchSet, PatchSet | None]:
+    """(training, validation) patches of a task's training side: the split's validation makes
+    when the task was split by make, else ``cfg.validation_fraction`` of its cameras (none at 0)."""
+    makes = data.manifest.get("validation_makes")
+    if makes:
+        held = np.isin([camera_make(c) for c in data.train.camera], makes)
+        return data.train.subset(~held), data.train.subset(held)
+    if cfg.validation_fraction > 0:
+        return split_by_camera_fraction(data.train, cfg.validation_fraction, cfg.seed)
+    return data.train, None
 
 
 def split_by_camera_fraction(data: PatchSet, fraction: float, seed: int = 0) -> tuple[PatchSet, PatchSet]:
@@ -320,8 +334,7 @@ def train_detector(data: TaskData, cfg: TrainConfig, device: torch.device, out_d
     """
     svm, baseline = run_baseline(data, cfg.seed)
     torch.manual_seed(cfg.seed)
-    train, validation = (split_by_camera_fraction(data.train, cfg.validation_fraction, cfg.seed)
-                         if cfg.validation_fraction > 0 else (data.train, None))
+    train, validation = validation_split(data, cfg)
     net = build_network(cfg.arch, relaxation=cfg.relaxation)
     if cfg.arch == "recast":
         if cfg.head_init == "svm-soft":
@@ -338,8 +351,8 @@ def train_detector(data: TaskData, cfg: TrainConfig, device: torch.device, out_d
     result = fine_tune(net, train, cfg, device, checkpoint, resume, progress, validation)
     net.cpu()
     scores = predict_scores(net, data.test.x)
-    pristine = scores[data.test.y == 0]
-    logit_threshold = threshold_at_fpr(pristine, fpr)
+    held = validation if validation is not None else train
+    logit_threshold = threshold_at_fpr(predict_scores(net, held.x[held.y == 0]), fpr)
     out_dir.mkdir(parents=True, exist_ok=True)
     svm.save(out_dir / f"{name}.svm.npz")
     task = data.manifest
@@ -358,7 +371,10 @@ def train_detector(data: TaskData, cfg: TrainConfig, device: torch.device, out_d
                      "note": "balanced accuracy (%) per strength on held-out cameras; cnn and svm at their own decision boundary (0)"},
         "baseline": {"file": f"{name}.svm.npz", "C": baseline["C"], "threshold": baseline["threshold"]},
         "threshold": {"logit": logit_threshold, "probability": float(sigmoid(logit_threshold)),
-                      "false_positive_rate": fpr, "chosen_on": "held-out pristine patches"},
+                      "false_positive_rate": fpr,
+                      "chosen_on": ("pristine patches of the validation makes" if data.manifest.get("validation_makes")
+                                    else "pristine patches of the validation cameras" if validation is not None
+                                    else "pristine training patches")},
     }
     card_path = save_detector(net, card, out_dir, name)
     return json.loads(card_path.read_text(encoding="utf-8"))

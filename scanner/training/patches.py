@@ -158,9 +158,11 @@ def build_task(
     photos = list_photos(root)
     if not photos:
         raise FileNotFoundError(f"no photos found under {root}")
+    validation_makes: list[str] = []
     if split == "make":
         sides = split_by_make(photos, seed)
         train_photos, test_photos = sides["train"] + sides["validation"], sides["test"]
+        validation_makes = sorted({camera_make(p.camera) for p in sides["validation"]})
     elif split == "camera":
         train_photos, test_photos = split_by_camera(photos, test_fraction, seed)
     else:
@@ -185,6 +187,7 @@ def build_task(
         "split": split,
         "train_makes": sorted({camera_make(p.camera) for p in train_photos}),
         "test_makes": sorted({camera_make(p.camera) for p in test_photos}),
+        "validation_makes": validation_makes,
         "train": [_describe(p, root) for p in train_photos],
         "test": [_describe(p, root) for p in test_photos],
     }
