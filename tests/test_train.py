@@ -401,17 +401,27 @@ def test_a_time_budget_stops_training_mid_epoch(rng):
     assert (full.steps, full.epochs_done, full.epochs_trained) == (2, 1, 1)
 
 
-def test_cli_trains_the_recast_cnn_on_sampled_positions(photo_folder, tmp_path):
+def train_recast_blur(photo_folder: Path, tmp_path: Path, *options: str) -> Path:
+    """``scanner train --arch recast --manip blur`` for one epoch on a few patches with ``options``;
+    returns the output folder."""
     from typer.testing import CliRunner
 
     from scanner.cli import app
 
     out = tmp_path / "models"
     result = CliRunner().invoke(app, ["train", "--arch", "recast", "--manip", "blur", "--images", str(photo_folder),
-                                      "--epochs", "1", "--positions", "64", "--patches-per-image", "3",
-                                      "--test-patches-per-image", "2", "--out", str(out), "--cache", str(tmp_path / "cache"),
-                                      "--device", "cpu", "--quiet"])
+                                      "--epochs", "1", *options, "--patches-per-image", "3", "--test-patches-per-image", "2",
+                                      "--out", str(out), "--cache", str(tmp_path / "cache"), "--device", "cpu", "--quiet"])
     assert result.exit_code == 0, result.output
+    return out
+
+
+def test_cli_trains_the_recast_cnn_on_sampled_positions(photo_folder, tmp_path):
+    from typer.testing import CliRunner
+
+    from scanner.cli import app
+
+    out = train_recast_blur(photo_folder, tmp_path, "--positions", "64")
     card = json.loads((out / "blur.json").read_text())
     assert card["training"]["sampled_positions"] == 64 and card["training"]["epochs_trained"] == 1
     # whole makes on each side; early stopping and the threshold on the validation makes, never the test makes
@@ -434,12 +444,7 @@ def test_cli_trains_the_recast_cnn_straight_through_and_scans_with_it(photo_fold
 
     from scanner.cli import app
 
-    out = tmp_path / "models"
-    result = CliRunner().invoke(app, ["train", "--arch", "recast", "--manip", "blur", "--images", str(photo_folder),
-                                      "--epochs", "1", "--relaxation", "straight", "--patches-per-image", "3",
-                                      "--test-patches-per-image", "2", "--out", str(out), "--cache", str(tmp_path / "cache"),
-                                      "--device", "cpu", "--quiet"])
-    assert result.exit_code == 0, result.output
+    out = train_recast_blur(photo_folder, tmp_path, "--relaxation", "straight")
     card = json.loads((out / "blur.json").read_text())
     assert card["architecture"]["mode"] == "straight" and card["training"]["relaxation"] == "straight"
     detector = load_detector(out / "blur.json")
