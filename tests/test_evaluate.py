@@ -173,6 +173,14 @@ def test_table2_skips_finished_tasks_and_reports_them(tmp_path, monkeypatch):
     text = (tmp_path / "t2s.md").read_text()
     assert "256 random positions" in text and "after 5 minutes per task" in text
 
+    straight = Table2Scale.named("small", recast_relaxation="straight")
+    assert straight.tag == "small+straight"
+    done = run_table2(tmp_path, straight, tmp_path / "t2t.md", state, "cpu", tasks=[("blur", 0.5)], command="test")
+    assert calls[-1] == ("blur", 0.5) and "small+straight/blur/0.5" in done  # its own cells, computed anew
+    assert "straight-through gradient" in (tmp_path / "t2t.md").read_text()
+    with pytest.raises(ValueError):
+        Table2Scale.named("small", recast_positions=256, recast_relaxation="straight")
+
 
 def test_table2_redo_recomputes_stale_cells_once(tmp_path, monkeypatch):
     import json
