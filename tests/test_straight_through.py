@@ -83,7 +83,7 @@ def test_straight_mode_trains_the_residual_filters_and_the_steps(rng):
     torch.nn.functional.cross_entropy(net(x), torch.tensor([0, 1])).backward()
     for _, branch in net.branches():
         assert branch.residual.weight.grad.abs().sum() > 0
-        assert branch.step.grad is not None and branch.step.grad != 0
+        assert branch.log_step.grad is not None and branch.log_step.grad != 0
         assert branch.codebook.weight.grad is None  # straight mode does not use the codeword layer
 
 
@@ -101,7 +101,7 @@ def test_straight_mode_scans_densely_as_hard_max_does(rng):
 
 def test_a_state_dict_without_steps_takes_them_from_its_codebook():
     old = RecastNet.from_srm(exact=False, step=3.0).state_dict()
-    del old["across.step"], old["along.step"]
+    del old["across.log_step"], old["along.log_step"]
     net = RecastNet(mode="soft")
     net.load_state_dict(old)
     for _, branch in net.branches():
@@ -139,4 +139,19 @@ def test_the_bank_network_gives_the_shipped_banks_task_logits(rng):
     torch.nn.functional.softplus(net(to_input(patches[..., 1]), torch.as_tensor(side))).sum().backward()
     for branch in net.branches:  # every filter and step receives a finite gradient
         assert torch.isfinite(branch.residual.weight.grad).all() and branch.residual.weight.grad.abs().sum() > 0
-        assert torch.isfinite(branch.step.grad) and branch.step.grad != 0
+        assert torch.isfinite(branch.log_step.grad) and branch.log_step.grad != 0
+
+
+def test_straight_mode_keeps_its_residual_filters_high_pass_after_a_step(rng):
+    net = RecastNet.from_srm(mode="straight")
+    with torch.no_grad():
+        for _, branch in net.branches():
+            branch.residual.weight.add_(torch.as_tensor(rng.normal(0, 0.01, branch.residual.weight.shape), dtype=torch.float32))
+            branch.residual.bias.fill_(0.003)
+    moved = net.across.residual.weight.detach().clone()
+    net.after_step()
+    for _, branch in net.branches():
+        torch.testing.assert_close(branch.residual.weight.sum((1, 2, 3)), torch.zeros(4), rtol=0, atol=1e-6)
+        assert torch.equal(branch.residual.bias, torch.zeros(4))
+    # the projection removes the mean tap of each filter and nothing else
+    torch.testing.assert_close(net.across.residual.weight, moved - moved.mean((1, 2, 3), keepdim=True))

@@ -385,7 +385,7 @@ def test_straight_through_training_lowers_the_loss_and_moves_filters_and_steps(r
     before = mean_loss(net, data)
     fine_tune(net, data, TrainConfig(epochs=3, lr=1e-3, batch_size=8, relaxation="straight"), torch.device("cpu"), progress=False)
     assert mean_loss(net, data) < before - 0.01
-    for name in ("across.residual.weight", "along.residual.weight", "across.step", "along.step"):
+    for name in ("across.residual.weight", "along.residual.weight", "across.log_step", "along.log_step"):
         assert not torch.equal(net.state_dict()[name], start[name]), name
     for name in ("across.codebook.weight", "along.codebook.weight"):  # unused in straight mode
         assert torch.equal(net.state_dict()[name], start[name]), name
@@ -531,3 +531,21 @@ def test_the_bank_refuses_too_few_makes_before_any_work(tmp_path, rng):
     assert result.exit_code == 2
     assert "at least 4 camera makes" in result.output and "name no camera" in result.output
     assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+
+
+def test_the_quantisation_steps_take_no_weight_decay():
+    from scanner.training.networks import parameter_groups
+
+    net = RecastNet.from_srm(mode="straight")
+    groups = parameter_groups(net, 5e-4)
+    decayed = {id(p) for p in groups[0]["params"]}
+    assert groups[0]["weight_decay"] == 5e-4 and groups[1]["weight_decay"] == 0.0
+    assert {id(net.across.log_step), id(net.along.log_step)} == {id(p) for p in groups[1]["params"]}
+    assert id(net.across.residual.weight) in decayed and id(net.head.weight) in decayed
+    before = float(net.across.step)
+    opt = torch.optim.Adam(groups, lr=1e-3)
+    for _ in range(20):  # no data gradient: only decay could move anything
+        opt.zero_grad()
+        (net.head.weight.sum() * 0).backward()
+        opt.step()
+    assert float(net.across.step) == before

@@ -1,7 +1,7 @@
 """The bank fine-tuned as one recast network against the bank it starts from (issue 30, part 3).
 
     python -m benchmarks.studies.bank_finetune --bank 0=FOLDER [--images DIR] [--epochs 8]
-        [--lr-filters 1e-4] [--lr-steps 2e-7] [--lr-heads 1e-4] [--positions 16] [--threads 2] [--save NPZ]
+        [--lr-filters 1e-5] [--lr-steps 1e-4] [--lr-heads 1e-5] [--positions 16] [--threads 2] [--save NPZ]
 
 FOLDER holds a bank trained on split 0 (0.7.1's: ``git show 8549fe9:weights/bank.json`` and
 ``bank.safetensors``). The network (:class:`scanner.families.bank_network.BankNetwork`) starts from
@@ -40,9 +40,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_bank_arguments(parser)
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--lr-filters", type=float, default=1e-4)
-    parser.add_argument("--lr-steps", type=float, default=2e-7)
-    parser.add_argument("--lr-heads", type=float, default=1e-4)
+    parser.add_argument("--lr-filters", type=float, default=1e-5)
+    parser.add_argument("--lr-steps", type=float, default=1e-4, help="for the logarithm of each step")
+    parser.add_argument("--lr-heads", type=float, default=1e-5)
     parser.add_argument("--positions", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", default=None)
@@ -76,7 +76,7 @@ def main() -> None:
           f"Patches built in {built / 60:.1f} min; fine-tuning {run.seconds / 60:.1f} min.\n")
     print(f"Training loss per epoch: {', '.join(f'{v:.4f}' for v in run.losses)}; validation loss (start, then per epoch): "
           f"{', '.join(f'{v:.4f}' for v in run.validation)}; kept epoch {run.kept_epoch}.\n")
-    steps = {f"{net.submodels[i // 2].name}-{b.direction}": float(b.step) * 256 for i, b in enumerate(net.branches)}
+    steps = {f"{net.submodels[i // 2].name}-{b.direction}": float(b.step.detach()) * 256 for i, b in enumerate(net.branches)}
     print("Quantisation steps after fine-tuning (pixels): " + ", ".join(f"{k} {v:.3f}" for k, v in steps.items()) + "\n")
     print("| task | AUC start | AUC fine-tuned | difference (95% interval over test photos) |")
     print("|---|---|---|---|")

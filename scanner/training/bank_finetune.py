@@ -151,10 +151,12 @@ class FineTuneRun:
 
 def fine_tune_bank(net: BankNetwork, train: FineTuneSet, validation: FineTuneSet, epochs: int, lr: dict[str, float],
                    batch: int = 36, seed: int = 0, progress: bool = False) -> FineTuneRun:
-    """Adam on the multi-task loss, a learning rate per part (``lr`` keys ``filters``, ``steps``,
-    ``heads``); the state of lowest validation loss is restored at the end."""
+    """Adam on the multi-task loss, a learning rate per part (``lr`` keys ``filters``, ``steps``
+    (for the logarithm of each step: a relative change), ``heads``), no weight decay; the state of
+    lowest validation loss is restored at the end. The residual filters are made high-pass again
+    after every step (:meth:`scanner.families.recast.CooccurrenceBranch.project_high_pass`)."""
     groups = {"filters": [p for b in net.branches for p in b.residual.parameters()],
-              "steps": [b.step for b in net.branches], "heads": list(net.heads.parameters())}
+              "steps": [b.log_step for b in net.branches], "heads": list(net.heads.parameters())}
     opt = torch.optim.Adam([{"params": groups[k], "lr": lr[k]} for k in groups if lr.get(k)])
     run = FineTuneRun(validation=[validation_loss(net, validation)])
     best = {k: v.clone() for k, v in net.state_dict().items()}
@@ -168,6 +170,8 @@ def fine_tune_bank(net: BankNetwork, train: FineTuneSet, validation: FineTuneSet
             opt.zero_grad()
             loss.backward()
             opt.step()
+            for branch in net.branches:
+                branch.project_high_pass()
             total += loss.item()
         run.losses.append(total / len(batches))
         run.validation.append(validation_loss(net, validation))

@@ -153,7 +153,17 @@ def _optimizer(net: nn.Module, cfg: TrainConfig) -> tuple[torch.optim.Optimizer,
         floor = 1e-6 / cfg.lr
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: max(0.5 ** (e // 3), floor))
         return opt, sched
-    return torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay), None
+    return torch.optim.Adam(parameter_groups(net, cfg.weight_decay), lr=cfg.lr), None
+
+
+def parameter_groups(net: nn.Module, weight_decay: float) -> list[dict]:
+    """The optimiser's parameter groups: every parameter with ``weight_decay`` but the
+    quantisation steps' logarithms (``log_step``), which take none: decay would pull each step
+    towards one (256 pixels), and with Adam's normalised updates that pull alone moves a step
+    whose gradient is small by the learning rate at every step."""
+    steps = [p for name, p in net.named_parameters() if name.endswith("log_step")]
+    rest = [p for name, p in net.named_parameters() if not name.endswith("log_step")]
+    return [{"params": rest, "weight_decay": weight_decay}] + ([{"params": steps, "weight_decay": 0.0}] if steps else [])
 
 
 def fine_tune(net: nn.Module, data: PatchSet, cfg: TrainConfig, device: torch.device,
