@@ -175,6 +175,7 @@ def test_table2_skips_finished_tasks_and_reports_them(tmp_path, monkeypatch):
 
     straight = Table2Scale.named("small", recast_relaxation="straight")
     assert straight.tag == "small+straight"
+    assert Table2Scale.named("small", recast_relaxation="straight", recast_lr=1e-5).tag == "small+straight+lr1e-05"
     done = run_table2(tmp_path, straight, tmp_path / "t2t.md", state, "cpu", tasks=[("blur", 0.5)], command="test")
     assert calls[-1] == ("blur", 0.5) and "small+straight/blur/0.5" in done  # its own cells, computed anew
     assert "straight-through gradient" in (tmp_path / "t2t.md").read_text()

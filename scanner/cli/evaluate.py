@@ -26,6 +26,7 @@ def evaluate(
     bayar_epochs: Optional[int] = typer.Option(None, min=1, help="--table2: Bayar2016 epochs instead of the scale's (the report says which)."),
     positions: Optional[int] = typer.Option(None, min=1, help="--table2: the recast CNN's training histograms average this many random positions of a patch, not all ~15600 (an unbiased estimate; 256 makes the paper's schedule fit a CPU)."),
     bayar_minutes: Optional[float] = typer.Option(None, min=0.1, help="--table2: stop Bayar2016's training after this many minutes per task (a time budget)."),
+    recast_lr: Optional[float] = typer.Option(None, min=0.0, help="--table2: the recast CNN's Adam learning rate instead of the paper's 1e-6 (the report says so)."),
     relaxation: str = typer.Option("soft", help="--table2: the recast CNN's relaxation, soft (the paper's soft-max) or straight (exact histograms, straight-through gradient, every position: the paper's schedule in minutes per task on a CPU)."),
     state: Optional[Path] = typer.Option(None, help="--table2: the resumable state (default OUT with .state.json); finished tasks are never recomputed."),
     task: Optional[List[str]] = typer.Option(None, help="--table2 tasks as MANIP:STRENGTH (repeat); default all 15."),
@@ -54,7 +55,7 @@ def evaluate(
         from ..evaluation.table2 import TABLE2_METHODS, Table2Scale, run_table2
 
         try:
-            protocol = Table2Scale.named(scale, recast_epochs, bayar_epochs, positions, bayar_minutes, relaxation)
+            protocol = Table2Scale.named(scale, recast_epochs, bayar_epochs, positions, bayar_minutes, relaxation, recast_lr)
             tasks = [(t.split(":")[0], float(t.split(":")[1])) for t in task] if task else None
         except (ValueError, IndexError) as exc:
             fatal(f"{exc}; tasks are MANIP:STRENGTH, e.g. blur:0.5", ExitCode.USAGE)
@@ -65,7 +66,7 @@ def evaluate(
         command = (f"scanner evaluate --table2 --scale {scale}" + "".join(f" --task {t}" for t in task or [])
                    + (f" --recast-epochs {recast_epochs}" if recast_epochs else "") + (f" --bayar-epochs {bayar_epochs}" if bayar_epochs else "")
                    + (f" --positions {positions}" if positions else "") + (f" --bayar-minutes {bayar_minutes:g}" if bayar_minutes else "")
-                   + (f" --relaxation {relaxation}" if relaxation != "soft" else "")
+                   + (f" --relaxation {relaxation}" if relaxation != "soft" else "") + (f" --recast-lr {recast_lr:g}" if recast_lr else "")
                    + "".join(f" --redo {m}" for m in redo or []) + (f" --seed {seed}" if seed else "")
                    + (f" --device {device}" if device != "auto" else "") + (f" --state {state}" if state else "") + f" --out {out}")
         run_table2(Path(root), protocol, out, state or out.with_suffix(".state.json"), dev, cache, tasks, command, seed,

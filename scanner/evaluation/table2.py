@@ -39,7 +39,8 @@ class Table2Scale:
     samples that many positions per training histogram of the recast CNN
     (:attr:`RecastNet.sample_positions`); ``recast_relaxation`` ``straight`` trains the recast CNN
     with exact histograms and a straight-through gradient at every position (spec 8) instead of
-    the soft-max; ``bayar_minutes`` stops Bayar2016's training at that
+    the soft-max; ``recast_lr`` replaces the paper's learning rate (1e-6) of the recast CNN;
+    ``bayar_minutes`` stops Bayar2016's training at that
     wall-clock budget. Both are part of the state's task keys (:attr:`tag`), so runs with other
     settings never mix."""
 
@@ -53,11 +54,12 @@ class Table2Scale:
     recast_positions: int | None = None
     bayar_minutes: float | None = None
     recast_relaxation: str = "soft"
+    recast_lr: float | None = None
 
     @classmethod
     def named(cls, name: str, recast_epochs: int | None = None, bayar_epochs: int | None = None,
               recast_positions: int | None = None, bayar_minutes: float | None = None,
-              recast_relaxation: str = "soft") -> "Table2Scale":
+              recast_relaxation: str = "soft", recast_lr: float | None = None) -> "Table2Scale":
         """``small`` (up to 160 non-overlapping positions per training photo in a 2048-pixel region:
         at least the paper's 10800 per class on split 0's 82 training photos, some of which are
         smaller than the region), ``reduced`` (a CPU protocol) or ``tiny`` (a smoke test); the
@@ -74,6 +76,7 @@ class Table2Scale:
         if recast_relaxation not in ("soft", "straight") or (recast_relaxation == "straight" and recast_positions):
             raise ValueError("the recast relaxation is soft or straight, and straight uses every position")
         scale.recast_relaxation = recast_relaxation
+        scale.recast_lr = recast_lr
         return scale
 
     @property
@@ -82,6 +85,7 @@ class Table2Scale:
         ``small+positions256+bayar5min`` or ``small+straight``."""
         return (self.name + (f"+positions{self.recast_positions}" if self.recast_positions else "")
                 + ("+straight" if self.recast_relaxation == "straight" else "")
+                + (f"+lr{self.recast_lr:g}" if self.recast_lr else "")
                 + (f"+bayar{self.bayar_minutes:g}min" if self.bayar_minutes else ""))
 
 
@@ -122,7 +126,8 @@ def run_table2_task(root: Path, manip: str, strength: float, scale: Table2Scale,
         result["svm"] = {"accuracy": report["accuracy"][f"{float(strength):g}"], "minutes": (time.perf_counter() - t) / 60,
                          "device": "cpu", "version": __version__}
     for arch, epochs, limits in (("recast", scale.recast_epochs, {"positions": scale.recast_positions,
-                                                                   "relaxation": scale.recast_relaxation}),
+                                                                   "relaxation": scale.recast_relaxation,
+                                                                   "lr": scale.recast_lr}),
                                  ("bayar", scale.bayar_epochs, {"max_minutes": scale.bayar_minutes})):
         if arch not in methods:
             continue
@@ -219,6 +224,7 @@ def write_table2(done: dict, scale: Table2Scale, out: Path, command: str, seed: 
         " every position; docs/method.md)." if scale.recast_positions else "",
         " The recast CNN trains its exact hard-max histograms at every position with a straight-through gradient"
         " (method-spec section 8; docs/method.md), not the paper's soft-max." if scale.recast_relaxation == "straight" else "",
+        f" The recast CNN's learning rate is {scale.recast_lr:g}, not the paper's 1e-6." if scale.recast_lr else "",
         f" Bayar2016's training stops after {scale.bayar_minutes:g} minutes per task (a time budget: the"
         " epochs column gives how far it got)." if scale.bayar_minutes else ""])
     caveat = "" if scale.name == "small" else f"""
@@ -242,9 +248,10 @@ Produced by:
 Scale: {label}: up to {scale.patches_per_image} training positions per photo of the training makes (each a pristine patch and
 one processed at the task's strength), {scale.test_patches_per_image} test positions per photo of the held-out makes
 (pristine + processed), recast CNN {scale.recast_epochs} epochs, Bayar2016 {scale.bayar_epochs} epochs{f', at most {scale.max_steps} steps per epoch' if scale.max_steps else ''}.{deviations}
-Whole camera makes are held out (split seed {seed}, the shipped bank's): training makes {', '.join(makes.get('train_makes', []))};
+Whole camera makes are held out (split seed {seed}; 0.7.x shipped split 0's bank): training makes {', '.join(makes.get('train_makes', []))};
 test makes {', '.join(makes.get('test_makes', []))}. Balanced accuracy (%) on the test makes. "shipped" is the shipped
-detector of the task's manipulation (trained on the same makes, all strengths mixed) at its shipped threshold, on the
+detector of the task's manipulation (all strengths mixed; since 0.8.0 trained on the sealed split, whose training makes
+include split 0's test makes, so its cells are not held-out results) at its shipped threshold, on the
 green patches of the task (its JPEG lattice features need the luma and its noise heads the chroma, so its JPEG and
 noise cells understate it: docs/detectors.md measures the shipped detectors on RGB); the other three are trained per task. Paper columns: Table II, small training set. Every row says its minutes, epochs and
 device.
