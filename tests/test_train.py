@@ -542,10 +542,10 @@ def test_the_quantisation_steps_take_no_weight_decay():
     assert groups[0]["weight_decay"] == 5e-4 and groups[1]["weight_decay"] == 0.0
     assert {id(net.across.log_step), id(net.along.log_step)} == {id(p) for p in groups[1]["params"]}
     assert id(net.across.residual.weight) in decayed and id(net.head.weight) in decayed
-    before = float(net.across.step)
+    before = float(net.across.step.detach())
     opt = torch.optim.Adam(groups, lr=1e-3)
     for _ in range(20):  # no data gradient: only decay could move anything
         opt.zero_grad()
         (net.head.weight.sum() * 0).backward()
         opt.step()
-    assert float(net.across.step) == before
+    assert float(net.across.step.detach()) == before
