@@ -126,7 +126,8 @@ def test_residual_planes_give_the_plain_convolutions_output_and_gradients(rng, k
 
 
 def test_the_bank_network_gives_the_shipped_banks_task_logits(rng):
-    from scanner.families.bank_network import BankNetwork, side_descriptors
+    from scanner.families.bank import side_descriptors
+    from scanner.families.bank_network import BankNetwork
     from scanner.families.registry import load_shipped
     from tests.conftest import textured_image
 

@@ -61,12 +61,19 @@ def descriptors(patches: np.ndarray, submodels: tuple[Submodel, ...], lattice: b
     histogram, then, if ``lattice``, the lattice features of the luma (block grid at each
     patch's corner)."""
     patches = np.asarray(patches)
-    green, y = split_planes(patches, stacked=True)
-    parts = [bank_features(green, submodels)]
+    return np.hstack([bank_features(split_planes(patches, stacked=True)[0], submodels), side_descriptors(patches, chroma, lattice)])
+
+
+def side_descriptors(patches: np.ndarray, chroma: bool, lattice: bool) -> np.ndarray:
+    """A bank descriptor's columns after the submodels' (N, S), float64, raw: the chroma histogram
+    if ``chroma``, then the lattice features of the luma if ``lattice``. patches: uint8
+    (N, P, P, 3) or (N, P, P)."""
+    patches = np.asarray(patches)
+    parts = [np.zeros((len(patches), 0))]
     if chroma:
         parts.append(chroma_codes.features(patches))
     if lattice:
-        parts.append(jpeg_lattice.features(y))
+        parts.append(jpeg_lattice.features(split_planes(patches, stacked=True)[1]))
     return np.hstack(parts)
 
 

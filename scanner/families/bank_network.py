@@ -17,7 +17,6 @@ from torch import nn
 
 from ..core.constants import PATCH
 from ..features import chroma as chroma_codes
-from ..features import lattice as jpeg_lattice
 from ..features.srm import ANCHOR_MARGIN, N_CODES, Submodel
 from .bank import SRMBank, split_planes
 from .networks import to_input
@@ -40,19 +39,6 @@ class SurrogateSqrt(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         (root,) = ctx.saved_tensors
         return grad / (2 * root.clamp(min=ctx.floor**0.5)), None
-
-
-def side_descriptors(patches: np.ndarray, chroma: bool, lattice: bool) -> np.ndarray:
-    """A bank descriptor's columns after the submodels' (N, S), float64, raw: the chroma histogram
-    if ``chroma``, then the lattice features of the luma if ``lattice``. patches: uint8
-    (N, P, P, 3) or (N, P, P)."""
-    patches = np.asarray(patches)
-    parts = [np.zeros((len(patches), 0))]
-    if chroma:
-        parts.append(chroma_codes.features(patches))
-    if lattice:
-        parts.append(jpeg_lattice.features(split_planes(patches, stacked=True)[1]))
-    return np.hstack(parts)
 
 
 class BankNetwork(nn.Module):

@@ -114,15 +114,19 @@ class CooccurrenceBranch(nn.Module):
         """Residuals divided by the step, channel-major (4, N, h * w), of x (N, 1, H, W), or of its transpose
         up to the order of positions: the convolution with its taps (transposed) and bias divided
         by the step, so neither the division nor the transpose costs anything per position."""
-        weight, bias = self.residual.weight / self.step, self.residual.bias / self.step
+        weight, bias = self.scaled_filter()
         return residual_planes(x, weight.transpose(-1, -2) if transposed else weight, bias)
+
+    def scaled_filter(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The residual filter's taps (4, 1, kh, kw) and bias (4,) divided by the step."""
+        return self.residual.weight / self.step, self.residual.bias / self.step
 
     def straight_histogram_pair(self, x: torch.Tensor, extent: int | None = None) -> torch.Tensor:
         """Mean (N, 81) of the straight-mode histograms of x (N, 1, H, W) and of its transpose
         (the transposed kernel on x, codes anchored at their top-left pixel); with ``extent``, of
         the codes anchored in the top-left extent x extent pixels only (the bank's anchor square).
         A square kernel and its transpose read the same taps: then both come from one product."""
-        weight, bias = self.residual.weight / self.step, self.residual.bias / self.step
+        weight, bias = self.scaled_filter()
         transposed = weight.transpose(-1, -2)
 
         def anchored(kernel: torch.Tensor) -> torch.Tensor:

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from ..core.progress import progress as show_progress
-from ..families.bank import split_planes
-from ..families.bank_network import BankNetwork, side_descriptors
+from ..families.bank import side_descriptors, split_planes
+from ..families.bank_network import BankNetwork
 from ..families.networks import to_input
 from ..processing import manipulations
 from ..processing.manipulations import all_tasks
