@@ -50,3 +50,11 @@ def textured_image(rng: np.random.Generator, height: int, width: int, channels: 
     base = ndimage.gaussian_filter(base, (smooth, smooth, 0))
     base += np.linspace(-30, 30, width)[None, :, None] + rng.normal(0, 3, base.shape)
     return np.clip(np.round(base), 0, 255).astype(np.uint8)
+
+
+def smooth_photo(rng: np.random.Generator, side: int) -> np.ndarray:
+    """A square photo-like uint8 RGB image (side, side, 3): noise smoothed over 1.5 pixels plus fine noise."""
+    from scipy import ndimage
+
+    base = ndimage.gaussian_filter(rng.normal(128, 50, (side, side, 3)), (1.5, 1.5, 0)) + rng.normal(0, 4, (side, side, 3))
+    return np.clip(np.round(base), 0, 255).astype(np.uint8)

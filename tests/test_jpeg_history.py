@@ -15,22 +15,19 @@ from scanner.features.double_quantization import (
     periodic_evidence,
     predicted_counts,
 )
-from scanner.inputs.jpeg_file import ijg_quality, ijg_tables, read_luminance
-
-
-def _jpeg(rgb: np.ndarray, quality: int) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(rgb).save(out, format="JPEG", quality=quality)
-    return out.getvalue()
+from scanner.inputs.jpeg_file import header_quality, ijg_quality, ijg_tables, read_luminance
+from scanner.processing.manipulations import jpeg_compress
+from tests.conftest import smooth_photo
 
 
 @pytest.mark.parametrize("quality", [20, 50, 75, 90, 97])
 def test_the_quality_read_is_the_one_saved_and_the_table_is_pillows(rng, quality):
-    data = _jpeg(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8), quality)
+    data = jpeg_compress(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8), quality)
     stored = read_luminance(data)
     pillow_table = np.array(Image.open(io.BytesIO(data)).quantization[0]).reshape(8, 8)  # Pillow stores it row by row
     assert np.array_equal(stored.table, pillow_table) and np.array_equal(ijg_tables()[quality - 1], pillow_table)
     assert ijg_quality(stored.table) == (quality, True)
+    assert header_quality(Image.open(io.BytesIO(data))) == quality  # from the header alone, as a scan reads it
     assert stored.coefficients.shape == (8, 8, 8, 8)
 
 
@@ -58,26 +55,19 @@ def test_double_quantisation_stands_out_and_single_does_not(rng):
     assert periodic_evidence(divides, 4).z < 4
 
 
-def _photo(rng, side: int) -> np.ndarray:
-    from scipy import ndimage
-
-    base = ndimage.gaussian_filter(rng.normal(128, 50, (side, side, 3)), (1.5, 1.5, 0)) + rng.normal(0, 4, (side, side, 3))
-    return np.clip(np.round(base), 0, 255).astype(np.uint8)
-
-
 def test_a_file_saved_twice_shows_evidence_and_once_does_not(rng):
-    rgb = _photo(rng, 1088)
-    once = jpeg_history(_jpeg(rgb, 80))
+    rgb = smooth_photo(rng, 1088)
+    once = jpeg_history(jpeg_compress(rgb, 80))
     assert once.quality == 80 and once.double_compression == "none" and once.statistic < EVIDENCE
-    decoded = np.asarray(Image.open(io.BytesIO(_jpeg(rgb, 60))).convert("RGB"))
-    twice = jpeg_history(_jpeg(decoded, 80))
+    decoded = np.asarray(Image.open(io.BytesIO(jpeg_compress(rgb, 60))).convert("RGB"))
+    twice = jpeg_history(jpeg_compress(decoded, 80))
     assert twice.quality == 80 and twice.double_compression == "evidence" and twice.statistic >= EVIDENCE
     assert twice.earlier_quality is not None and abs(twice.earlier_quality - 60) <= 5
 
 
 def test_a_small_or_very_fine_file_is_undetermined(rng):
-    assert jpeg_history(_jpeg(_photo(rng, 768), 80)).double_compression == "undetermined"  # too few blocks
-    assert jpeg_history(_jpeg(_photo(rng, 1088), 99)).double_compression == "undetermined"  # steps of 1 and 2
+    assert jpeg_history(jpeg_compress(smooth_photo(rng, 768), 80)).double_compression == "undetermined"  # too few blocks
+    assert jpeg_history(jpeg_compress(smooth_photo(rng, 1088), 99)).double_compression == "undetermined"  # steps of 1 and 2
 
 
 def test_bytes_libjpeg_cannot_read_raise_value_error():

@@ -1,7 +1,8 @@
 """The records `scanner scan --json` writes are pinned: a refactor must leave every field of every
 record, the summary, the options, the models' thresholds and the raw maps as pinned, scanning with
 0.7.1's bank (tests/golden/weights-0.7.1), so the pin holds the code, not the weights. Pinned with
-0.7.1, re-pinned with 0.9.0 for its intended changes (naming, JPEG history, extents; CHANGELOG).
+0.7.1, re-pinned with 0.9.0 for its intended changes (naming, JPEG history, extents; CHANGELOG)
+and with 0.11.0 (the shifted-grid fields of `jpeg`).
 Regenerate the pinned file only for a change that means to move a record:
 ``python -m tests.golden.evidence tests/golden/records-0.7.1.json`` (and say so in CHANGELOG.md)."""
 

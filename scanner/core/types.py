@@ -84,10 +84,13 @@ class WindowScores:
 class JpegHistory:
     """What a JPEG file's own coefficients say of its compression history: ``quality``, the IJG
     quality nearest its luminance table (``standard_table``: equal to it); ``double_compression``
-    ``evidence`` (an earlier compression with other steps), ``none`` (no trace found) or
-    ``undetermined`` (too few coefficients to tell); the ``statistic`` that decides it against
-    ``threshold``; and, with evidence, ``earlier_quality``, the IJG quality whose steps best match
-    the earlier steps found (approximate)."""
+    ``evidence`` (an earlier compression with other steps, or on another grid), ``none`` (no trace
+    found) or ``undetermined`` (too few coefficients to tell); the aligned grid's ``statistic``
+    against ``threshold``; and, with evidence, ``earlier_quality``, the IJG quality whose steps best
+    match the earlier steps found (approximate). The shifted-grid test's ``grid_statistic`` against
+    ``grid_threshold``, and with evidence on a shifted grid ``earlier_grid`` (row, column): where the
+    earlier 8x8 blocks start in the file's grid, in pixels (the photo was cropped between the two
+    compressions)."""
 
     quality: int
     standard_table: bool
@@ -95,10 +98,15 @@ class JpegHistory:
     statistic: float
     threshold: float
     earlier_quality: int | None = None
+    grid_statistic: float = 0.0
+    grid_threshold: float = 0.0
+    earlier_grid: tuple[int, int] | None = None
 
     def to_dict(self) -> dict:
         return {"quality": self.quality, "standard_table": self.standard_table, "double_compression": self.double_compression,
-                "statistic": round(self.statistic, 2), "threshold": self.threshold, "earlier_quality": self.earlier_quality}
+                "statistic": round(self.statistic, 2), "threshold": self.threshold, "earlier_quality": self.earlier_quality,
+                "grid_statistic": round(self.grid_statistic, 2), "grid_threshold": self.grid_threshold,
+                "earlier_grid": list(self.earlier_grid) if self.earlier_grid else None}
 
 
 def sigmoid(x: np.ndarray | float) -> np.ndarray:

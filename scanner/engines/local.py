@@ -8,7 +8,7 @@ import os
 import signal
 import threading
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -21,6 +21,7 @@ from ..families.registry import load_shipped
 from ..features.double_quantization import jpeg_history
 from ..inputs.discovery import collect_inputs, output_stem
 from ..inputs.images import ImageError, display_rgb, green_of, open_image, read_bytes, sha256_hex, stored_pixels
+from ..inputs.jpeg_file import header_quality
 from ..scoring.analysis import analyze
 from ..scoring.options import ScanOptions
 from ..scoring.records import ImageRecord, missing_record
@@ -74,13 +75,14 @@ class Scorer:
         if pixels.ndim == 2 and self.colour:
             verb = "detectors read colour residuals and see" if len(self.colour) > 1 else "detector reads colour residuals and sees"
             record.warnings.append(f"single-channel image: the {_listed(self.colour)} {verb} less here than in a colour photo")
-        if info.stored_as_jpeg:
+        with ThreadPoolExecutor(max_workers=1) as history:  # the JPEG history runs beside the detectors
+            reading = history.submit(jpeg_history, data) if info.stored_as_jpeg else None
+            analysis = analyze(pixels, self.detectors, options, stored_as_jpeg=info.stored_as_jpeg,
+                               jpeg_quality=header_quality(image) if info.stored_as_jpeg else None)
             try:
-                record.jpeg = jpeg_history(data)
+                record.jpeg = reading.result() if reading else None
             except ValueError as exc:
                 record.warnings.append(f"JPEG history not read: {exc}")
-        analysis = analyze(pixels, self.detectors, options, stored_as_jpeg=info.stored_as_jpeg,
-                           jpeg_quality=record.jpeg.quality if record.jpeg else None)
         record.detections, record.flagged, record.naming = analysis.detections, analysis.flagged, analysis.naming
         lossless_flags = [d.detector for d in analysis.detections.values() if d.flagged and d.detector in self.colour_only]
         if lossless_flags and pixels.ndim == 3 and not info.stored_as_jpeg:

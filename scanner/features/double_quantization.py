@@ -1,5 +1,6 @@
 """Double quantisation in JPEG DCT coefficient histograms: the trace an earlier compression with a
-different quantisation step leaves in a JPEG file's own coefficients (aligned grids).
+different quantisation step leaves in a JPEG file's own coefficients (aligned grids); the
+file's history (:func:`jpeg_history`) adds the shifted grids' test (:mod:`.shifted_grid`).
 
 A coefficient quantised once with step ``q2`` has a histogram that decays smoothly with |k|, close
 to log-linear (a Laplacian). Quantised first with step ``q1`` and then with ``q2``, bin k collects
@@ -17,6 +18,8 @@ from scipy.special import ndtr
 
 from ..core.types import JpegHistory
 from ..inputs.jpeg_file import ijg_quality, ijg_tables, read_luminance
+from .shifted_grid import EVIDENCE as GRID_EVIDENCE
+from .shifted_grid import shifted_grid_evidence
 
 NOISE = 0.6
 """Standard deviation (DCT units) of the rounding and colour-conversion noise between an earlier
@@ -142,7 +145,9 @@ def _weighted_complement(basis: np.ndarray, weight: np.ndarray) -> np.ndarray:
 def jpeg_history(data: bytes) -> JpegHistory:
     """The compression history of a JPEG file's bytes (:class:`scanner.core.types.JpegHistory`):
     its quality, and double compression when the sum of the :data:`TOP` largest z-scores of
-    :func:`periodic_evidence` over :data:`FREQUENCIES` reaches :data:`EVIDENCE`; undetermined when
+    :func:`periodic_evidence` over :data:`FREQUENCIES` reaches :data:`EVIDENCE` (the file's own
+    grid), or when an earlier compression stands out on a shifted grid
+    (:func:`scanner.features.shifted_grid.shifted_grid_evidence`); undetermined when
     fewer than :data:`TOP` coefficients can be read (steps under :data:`MIN_STEP`, or too few
     counts), the image has fewer than :data:`MIN_BLOCKS` blocks, or the statistic reaches
     :data:`DOUBTFUL`; ``none`` otherwise. Raises
@@ -154,12 +159,18 @@ def jpeg_history(data: bytes) -> JpegHistory:
     readable = [e for e in found.values() if e.bins >= 5]
     z = sorted((max(e.z, 0.0) for e in found.values()), reverse=True)
     statistic = float(sum(z[:TOP]))
+    grid = shifted_grid_evidence(stored)
+    common = dict(quality=quality, standard_table=standard, statistic=statistic, threshold=EVIDENCE,
+                  grid_statistic=grid.score, grid_threshold=GRID_EVIDENCE)
     if statistic >= EVIDENCE:
         steps = {f: e.q1 for f, e in found.items() if e.z >= Z_STEP}
-        return JpegHistory(quality, standard, "evidence", statistic, EVIDENCE, earlier_quality(steps))
+        return JpegHistory(double_compression="evidence", earlier_quality=earlier_quality(steps), **common)
+    if grid.offset is not None and grid.score >= GRID_EVIDENCE:
+        return JpegHistory(double_compression="evidence", earlier_quality=earlier_quality(grid.steps),
+                           earlier_grid=grid.offset, **common)
     blocks = stored.coefficients.shape[0] * stored.coefficients.shape[1]
     verdict = "none" if len(readable) >= TOP and blocks >= MIN_BLOCKS and statistic < DOUBTFUL else "undetermined"
-    return JpegHistory(quality, standard, verdict, statistic, EVIDENCE)
+    return JpegHistory(double_compression=verdict, **common)
 
 
 def earlier_quality(steps: dict[tuple[int, int], int]) -> int | None:

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 import jpeglib
 import numpy as np
+from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -63,3 +64,12 @@ def ijg_quality(table: np.ndarray) -> tuple[int, bool]:
     distance = np.abs(np.log(tables) - np.log(np.maximum(table, 1))[None]).mean(axis=(1, 2))
     best = int(np.argmin(distance))
     return best + 1, bool(np.array_equal(tables[best], table))
+
+
+def header_quality(image: Image.Image) -> int | None:
+    """The IJG quality (:func:`ijg_quality`) of a JPEG's first quantisation table as Pillow read it
+    from the header (no coefficient is decoded); None for an image without tables."""
+    tables = getattr(image, "quantization", None)
+    if not tables or 0 not in tables or len(tables[0]) != 64:
+        return None
+    return ijg_quality(np.array(tables[0], dtype=np.int64).reshape(8, 8))[0]

@@ -47,6 +47,8 @@ class ImageRecord:
         history = ""
         if self.jpeg is not None and self.jpeg.double_compression == "evidence":
             earlier = f", earlier quality about {self.jpeg.earlier_quality}" if self.jpeg.earlier_quality else ""
+            if self.jpeg.earlier_grid:
+                earlier += f", earlier grid shifted by {self.jpeg.earlier_grid[0]},{self.jpeg.earlier_grid[1]} px"
             history = f"; JPEG compressed twice (quality {self.jpeg.quality}{earlier})"
         if not self.flagged or self.naming is None:
             return "no evidence found" + history

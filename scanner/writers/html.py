@@ -83,6 +83,8 @@ def jpeg_cell(record) -> str:
     if j is None:
         return '<td data-value="">-</td>'
     earlier = f", earlier about {j.earlier_quality}" if j.earlier_quality else ""
+    if j.earlier_grid:
+        earlier += f", on a grid shifted by {j.earlier_grid[0]} rows, {j.earlier_grid[1]} columns (cropped in between)"
     return (f'<td data-value="{j.quality}" class="jpeg">quality {j.quality}'
             f'<div class="thr">double compression: {j.double_compression}{earlier}</div></td>')
 

@@ -7,7 +7,6 @@ an image too small to score, and two files that are not images."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -17,6 +16,9 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from scanner.processing.manipulations import jpeg as jpeg_roundtrip
+from scanner.processing.manipulations import jpeg_compress
+
 
 def photo(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     """Smoothed noise, a gradient and fine noise: photo-like texture, (height, width, 3) uint8."""
@@ -25,29 +27,19 @@ def photo(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     return np.clip(np.round(base), 0, 255).astype(np.uint8)
 
 
-def _jpeg(rgb: np.ndarray, quality: int) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(rgb).save(out, format="JPEG", quality=quality)
-    return out.getvalue()
-
-
-def _decoded(data: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-
-
 def build(folder: Path) -> list[Path]:
     """Write the evidence folder under ``folder``; returns the files written, sorted."""
     rng = np.random.default_rng(2017)
     folder.mkdir(parents=True, exist_ok=True)
-    camera = _decoded(_jpeg(photo(rng, 448, 512), 95))
+    camera = jpeg_roundtrip(photo(rng, 448, 512), 95)
     files = {
-        "camera.jpg": _jpeg(photo(rng, 448, 512), 95),
-        "camera-again-at-70.jpg": _jpeg(camera, 70),
+        "camera.jpg": jpeg_compress(photo(rng, 448, 512), 95),
+        "camera-again-at-70.jpg": jpeg_compress(camera, 70),
         "lossless.png": None,
         "gray.png": None,
         "tiny.png": None,
         "not-an-image.jpg": b"this is text, not a photograph\n",
-        "truncated.jpg": _jpeg(photo(rng, 256, 256), 90)[:600],
+        "truncated.jpg": jpeg_compress(photo(rng, 256, 256), 90)[:600],
     }
     blurred = ndimage.gaussian_filter(camera.astype(np.float64), (1.1, 1.1, 0))
     median = ndimage.median_filter(camera, size=(7, 7, 1))
