@@ -133,8 +133,8 @@ def lattice_statistic(histograms: np.ndarray, steps: np.ndarray = STEPS, resolut
         width = int(round(step / resolution))
         mean, fits = _period_mean(histograms, width)
         ratio = np.divide(histograms, mean, out=np.zeros_like(histograms), where=mean > 0)
-        ratio_mean, fits_twice = _period_mean(ratio, width)
-        kept = fits & fits_twice & (x >= step)
+        ratio_mean, _ = _period_mean(ratio, width)
+        kept = fits & (x >= step)
         periodic = mean[:, kept] * (ratio[:, kept] - ratio_mean[:, kept])
         noise = np.sum(histograms[:, kept], axis=1)
         phase = np.exp(2j * np.pi * x[kept] / step)
@@ -188,10 +188,10 @@ def best_shifted_grid(totals: np.ndarray, best_step: np.ndarray) -> GridEvidence
     others = np.delete(values, best)
     median = float(np.median(others))
     z = (values[best] - median) / max(1.4826 * float(np.median(np.abs(others - median))), 1e-9)
-    edges = [o for b in (1, 2, 3, 5, 6, 7) for o in ((0, b), (b, 0))]
-    ratios = [np.log(max(totals[o], 1e-9) / max(totals[tuple(8 - v if v else 0 for v in o)], 1e-9)) for o in edges]
-    mirror = int(np.argmax(ratios))
-    score = max(z / INTERIOR_EVIDENCE, ratios[mirror] / MIRROR_EVIDENCE)
-    a, b = edges[mirror] if ratios[mirror] >= MIRROR_EVIDENCE else interior[best]
+    mirrored = [pair for b in (1, 2, 3, 5, 6, 7) for pair in (((0, b), (0, 8 - b)), ((b, 0), (8 - b, 0)))]
+    ratios = [np.log(max(totals[grid], 1e-9) / max(totals[mirror], 1e-9)) for grid, mirror in mirrored]
+    edge = int(np.argmax(ratios))
+    score = max(z / INTERIOR_EVIDENCE, ratios[edge] / MIRROR_EVIDENCE)
+    a, b = mirrored[edge][0] if ratios[edge] >= MIRROR_EVIDENCE else interior[best]
     steps = {f: int(STEPS[best_step[a, b, i]]) for i, f in enumerate(FREQUENCIES)}
     return GridEvidence((int(a), int(b)), float(score), steps)
