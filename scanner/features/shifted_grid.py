@@ -12,8 +12,8 @@ others (:func:`best_shifted_grid`). The file's own grid (offset (0, 0)) is the a
 (:mod:`scanner.features.double_quantization`).
 
 The later compression's noise hides earlier steps smaller than about twice its own standard
-deviation: the test finds an earlier compression coarser than, or as coarse as, the later one
-(docs/jpeg-history.md measures where)."""
+deviation: the test finds an earlier compression coarser than the later one, sometimes one as
+coarse, almost never a finer one (docs/jpeg-history.md measures where)."""
 
 from __future__ import annotations
 
