@@ -11,7 +11,7 @@ from scipy import ndimage
 from scanner.families.networks import PIXEL_SCALE, to_input
 from scanner.families.recast import RecastNet, dense_logits
 from scanner.families.residual_conv import residual_planes
-from scanner.families.straight_through import straight_through_histogram
+from scanner.families.straight_through import BOUNDARY_SHARPNESS, boundary_histogram, straight_through_histogram
 from scanner.features.srm import codebook, srm_features
 from scanner.training.bank import BANK_SUBMODELS
 
@@ -74,6 +74,52 @@ def test_straight_through_gradient_is_the_interpolated_histograms_slope_inside_a
     code = (np.array([1, 0, 2, 1]) * 3 ** np.arange(4)).sum()
     expected = (weights[0, code + 1] - weights[0, code - 1]) / 2
     assert float(u.grad[0, 0, 0]) == pytest.approx(float(expected))
+
+
+def _smoothed_histogram(u: torch.Tensor, sharpness: float) -> torch.Tensor:
+    """The expected histogram (N, 81) of u (4, N, P) plus independent logistic noise of slope
+    ``sharpness``: per digit P(+1) = sigmoid(s (u - 1/2)), P(-1) = sigmoid(-s (u + 1/2)), and the
+    code's probability the product over digits (written from the definition, not the module)."""
+    plus, minus = torch.sigmoid(sharpness * (u - 0.5)), torch.sigmoid(-sharpness * (u + 0.5))
+    levels = torch.stack([minus, 1 - plus - minus, plus], dim=-1)  # (4, N, P, 3), level -1, 0, +1
+    digits = torch.as_tensor(codebook() + 1, dtype=torch.int64)  # (81, 4) levels 0..2, code order
+    probability = torch.ones(u.shape[1], u.shape[2], 81, dtype=u.dtype)
+    for k in range(4):
+        probability = probability * levels[k][..., digits[:, k]]
+    return probability.mean(dim=1)
+
+
+def test_boundary_gradient_is_the_smoothed_histograms_gradient_where_one_digit_is_near_a_boundary(rng):
+    """Three digits deep inside their levels, one anywhere: the boundary surrogate's gradient is the
+    gradient of the histogram of u plus logistic noise; its forward is the exact hard histogram."""
+    values = rng.choice([-1.2, 0.0, 1.1], size=(4, 2, 60))
+    free = rng.integers(0, 4, (2, 60))
+    for i in range(2):
+        values[free[i], i, np.arange(60)] = rng.uniform(-1.0, 1.0, 60)
+    weights = torch.as_tensor(rng.normal(size=(2, 81)))
+    u = torch.tensor(values, requires_grad=True)
+    h = boundary_histogram(u)
+    (h * weights).sum().backward()
+    reference = torch.tensor(values, requires_grad=True)
+    (_smoothed_histogram(reference, BOUNDARY_SHARPNESS) * weights).sum().backward()
+    # the surrogate leaves out the far boundary and the fixed digits' tails: sigmoid'(10) * s / P ~ 1.5e-5
+    torch.testing.assert_close(u.grad, reference.grad, rtol=1e-3, atol=1e-4)
+    assert u.grad.abs().max() > 0.02  # some residuals lie near a boundary
+    torch.testing.assert_close(h, straight_through_histogram(u.detach()), rtol=0, atol=0)
+
+
+def test_boundary_gradient_is_zero_inside_a_level_and_largest_at_the_boundary():
+    weights = torch.linspace(-1, 1, 81, dtype=torch.float64)[None]
+    grads = []
+    for first in (0.0, 0.3, 0.5):
+        u = torch.tensor([[[first]], [[-0.9]], [[1.1]], [[0.0]]], dtype=torch.float64, requires_grad=True)
+        (boundary_histogram(u) * weights).sum().backward()
+        grads.append(float(u.grad[0, 0, 0]))
+    code = (np.array([1, 0, 2, 1]) * 3 ** np.arange(4)).sum()  # digit 0 at level 0: crossing +1/2 adds 1
+    rise = float(weights[0, code + 1] - weights[0, code])
+    assert abs(grads[0]) < 1e-3 * abs(rise)
+    assert grads[2] == pytest.approx(rise * BOUNDARY_SHARPNESS / 4)
+    assert abs(grads[0]) < abs(grads[1]) < abs(grads[2])
 
 
 def test_straight_mode_trains_the_residual_filters_and_the_steps(rng):
@@ -156,3 +202,20 @@ def test_straight_mode_keeps_its_residual_filters_high_pass_after_a_step(rng):
         assert torch.equal(branch.residual.bias, torch.zeros(4))
     # the projection removes the mean tap of each filter and nothing else
     torch.testing.assert_close(net.across.residual.weight, moved - moved.mean((1, 2, 3), keepdim=True))
+
+
+def test_separable_soft_histogram_equals_the_soft_max_over_the_lattice_codebook(rng):
+    from scanner.families.soft_histogram import SOFTMAX_ALPHA, SoftHistogram, separable_soft_histogram
+
+    step = 4.5 / PIXEL_SCALE
+    r = torch.tensor(rng.normal(0, 2.5 * step, (3, 50, 4)), requires_grad=True)  # (N, P, 4) residuals, network units
+    codewords = torch.as_tensor(codebook() * step, dtype=torch.float64)
+    bias = -(codewords**2).sum(1) / 2
+    weights = torch.as_tensor(rng.normal(size=(3, 81)))
+    (SoftHistogram.apply(r, codewords, bias, SOFTMAX_ALPHA) * weights).sum().backward()
+    u = (r.detach() / step).permute(2, 0, 1).clone().requires_grad_(True)
+    h = separable_soft_histogram(u, SOFTMAX_ALPHA * step**2)
+    (h * weights).sum().backward()
+    torch.testing.assert_close(h, SoftHistogram.apply(r.detach(), codewords, bias, SOFTMAX_ALPHA), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(u.grad, r.grad.permute(2, 0, 1) * step, rtol=1e-8, atol=1e-12)
+    assert h.sum(1).sub(1).abs().max() < 1e-12

@@ -17,7 +17,7 @@ from scanner.families.networks import to_input
 from scanner.families.recast import RecastNet
 from scanner.features.srm import srm_features
 from scanner.processing import manipulations
-from scanner.training.networks import TrainConfig, fine_tune, init_head_from_svm
+from scanner.training.networks import TrainConfig, build_network, fine_tune, init_head_from_svm
 from scanner.training.patches import PatchSet, build_task
 from scanner.training.photos import list_photos, split_by_camera
 from scanner.training.svm import fit_svm
@@ -377,13 +377,15 @@ def test_sampled_positions_still_lower_the_loss(rng):
     assert mean_loss(net, data) < before - 0.01  # measured on every position (eval mode)
 
 
-def test_straight_through_training_lowers_the_loss_and_moves_filters_and_steps(rng):
+@pytest.mark.parametrize("relaxation", ["straight", "boundary"])
+def test_straight_mode_training_lowers_the_loss_and_moves_filters_and_steps(rng, relaxation):
     data = tiny_blur_set(rng)
     torch.manual_seed(0)
-    net = RecastNet.from_srm(mode="straight")
+    net = build_network("recast", relaxation=relaxation)
+    assert net.across.surrogate == ("boundary" if relaxation == "boundary" else "interpolated")
     start = {k: v.clone() for k, v in net.state_dict().items()}
     before = mean_loss(net, data)
-    fine_tune(net, data, TrainConfig(epochs=3, lr=1e-3, batch_size=8, relaxation="straight"), torch.device("cpu"), progress=False)
+    fine_tune(net, data, TrainConfig(epochs=3, lr=1e-3, batch_size=8, relaxation=relaxation), torch.device("cpu"), progress=False)
     assert mean_loss(net, data) < before - 0.01
     for name in ("across.residual.weight", "along.residual.weight", "across.log_step", "along.log_step"):
         assert not torch.equal(net.state_dict()[name], start[name]), name

@@ -5,7 +5,9 @@
 - recast CNN (the previous shipped architecture): forward + backward + Adam of a batch of 36
   patches of 128x128 with 2 torch threads and then 1, as `scanner train --arch recast` runs it
   (denormals flushed, as :func:`scanner.training.networks.fine_tune` does): the straight-through
-  relaxation at every position (``--relaxation straight``), then soft-max at every position,
+  relaxation at every position (``--relaxation straight``), the same with the boundary surrogate
+  (``--relaxation boundary``) and with the separable soft-max over the step's lattice
+  (:func:`scanner.families.soft_histogram.separable_soft_histogram`), then soft-max at every position,
   then soft-max on ``--positions`` sampled positions per histogram (Table II's CPU setting);
 - SRM bank (what ships now): its eight branches do not train, so each patch goes through them
   once (exact numpy descriptor, one process per core) and only the heads are fitted, on the
@@ -61,13 +63,13 @@ def gpu_rate(net: torch.nn.Module, batch: int, steps: int, device: str) -> float
     return batch * steps / (time.perf_counter() - start)
 
 
-def recast_rate(relaxation: str, positions: int | None, steps: int) -> float:
+def recast_rate(relaxation: str, positions: int | None, steps: int, surrogate: str = "interpolated") -> float:
     """Patches per second of forward + backward + Adam steps of the recast CNN in ``relaxation``
-    (soft or straight) on a fixed batch of 36 patches, after one warm-up step."""
+    (soft or straight, with straight mode's ``surrogate``) on a fixed batch of 36 patches, after one warm-up step."""
     from scanner.families.networks import to_input
     from scanner.families.recast import RecastNet
 
-    net = RecastNet.from_srm(mode=relaxation)
+    net = RecastNet.from_srm(mode=relaxation, surrogate=surrogate)
     torch.nn.init.normal_(net.head.weight, std=10.0)  # a gradient that reaches every layer, as after SVM initialisation
     net.sample_positions = positions
     opt = torch.optim.Adam(net.parameters(), lr=1e-6)
@@ -101,12 +103,16 @@ def main() -> None:
     rates = {}
     for threads in (2, 1):
         torch.set_num_threads(threads)
-        for relaxation, positions, steps in (("straight", None, 10 * args.steps), ("soft", None, args.steps),
-                                             ("soft", args.positions, 10 * args.steps)):
-            rate = recast_rate(relaxation, positions, steps)
-            rates[threads, relaxation, positions] = rate
+        for relaxation, surrogate, positions, steps in (
+                ("straight", "interpolated", None, 10 * args.steps), ("straight", "boundary", None, 10 * args.steps),
+                ("straight", "separable", None, 10 * args.steps), ("soft", "", None, args.steps),
+                ("soft", "", args.positions, 10 * args.steps)):
+            rate = recast_rate(relaxation, positions, steps, surrogate or "interpolated")
+            rates[threads, relaxation, positions] = rates.get((threads, relaxation, positions), rate)
             where = "every position" if positions is None else f"{positions} sampled positions per histogram"
-            print(f"- recast CNN, {'straight-through' if relaxation == 'straight' else 'soft-max'}, forward + backward + Adam, "
+            name = {"interpolated": "straight-through", "boundary": "hard histograms, boundary surrogate",
+                    "separable": "separable soft-max over the step's lattice", "": "soft-max"}[surrogate]
+            print(f"- recast CNN, {name}, forward + backward + Adam, "
                   f"batch 36, {threads} thread{'s' * (threads > 1)}, {where}: "
                   f"**{rate:.1f} patches/s** ({steps} steps); 15 epochs of 21600 patches: {15 * 21600 / rate / 60:.0f} min per task")
     bayar = BayarNet()

@@ -27,7 +27,7 @@ def evaluate(
     positions: Optional[int] = typer.Option(None, min=1, help="--table2: the recast CNN's training histograms average this many random positions of a patch, not all ~15600 (an unbiased estimate; 256 makes the paper's schedule fit a CPU)."),
     bayar_minutes: Optional[float] = typer.Option(None, min=0.1, help="--table2: stop Bayar2016's training after this many minutes per task (a time budget)."),
     recast_lr: Optional[float] = typer.Option(None, min=0.0, help="--table2: the recast CNN's Adam learning rate instead of the paper's 1e-6 (the report says so)."),
-    relaxation: str = typer.Option("soft", help="--table2: the recast CNN's relaxation, soft (the paper's soft-max) or straight (exact histograms, straight-through gradient, every position: the paper's schedule in minutes per task on a CPU)."),
+    relaxation: str = typer.Option("soft", help="--table2: the recast CNN's relaxation, soft (the paper's soft-max), straight (exact histograms, straight-through gradient, every position: the paper's schedule in minutes per task on a CPU) or boundary (exact histograms, the soft-max's gradient at the level boundaries)."),
     state: Optional[Path] = typer.Option(None, help="--table2: the resumable state (default OUT with .state.json); finished tasks are never recomputed."),
     task: Optional[List[str]] = typer.Option(None, help="--table2 tasks as MANIP:STRENGTH (repeat); default all 15."),
     redo: Optional[List[str]] = typer.Option(None, help="--table2: recompute this method's cells (svm, recast, bayar or shipped; repeat) in finished tasks where an older scanner version computed them, e.g. after a fix."),

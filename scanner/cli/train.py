@@ -111,7 +111,7 @@ def train(
     max_steps: Optional[int] = typer.Option(None, help="recast, bayar: cap on optimiser steps per epoch."),
     head_init: str = typer.Option("svm", help="recast: FC init, svm (SVM on exact SRM features) or svm-soft."),
     positions: Optional[int] = typer.Option(None, min=1, help="recast: training histograms average this many random positions of a patch (with the SRM codes as control variate), not all ~15600; 256 trains about 30x faster on a CPU."),
-    relaxation: str = typer.Option("soft", help="recast: soft (the paper's soft-max) or straight (exact hard-max histograms with a straight-through gradient, every position, about 20x faster than soft on a CPU)."),
+    relaxation: str = typer.Option("soft", help="recast: soft (the paper's soft-max), straight (exact hard-max histograms with a straight-through gradient, every position, about 20x faster than soft on a CPU) or boundary (the same histograms with the soft-max's gradient at the level boundaries)."),
     minutes: Optional[float] = typer.Option(None, min=0.1, help="recast, bayar: stop training after this many minutes."),
     patches_per_image: int = typer.Option(36, help="recast, bayar: training patches per photo (and as many processed)."),
     test_patches_per_image: int = typer.Option(16, help="recast, bayar: held-out positions per test photo."),
@@ -156,7 +156,7 @@ def train(
         typer.echo(json.dumps({"card": str(card), "split": kept.trained_on.name,
                                "detectors": {n: kept.image_rule(n).to_dict() for n in kept.names}}, indent=2))
         return
-    from ..training.networks import TrainConfig, train_detector
+    from ..training.networks import RELAXATIONS, TrainConfig, train_detector
 
     if arch not in ("recast", "bayar"):
         fatal("--arch must be bank, recast or bayar", ExitCode.USAGE)
@@ -164,10 +164,10 @@ def train(
         fatal(f"--arch {arch} trains one task: give exactly one --manip", ExitCode.USAGE)
     if positions is not None and arch != "recast":
         fatal("--positions is for --arch recast", ExitCode.USAGE)
-    if relaxation not in ("soft", "straight") or (relaxation != "soft" and arch != "recast"):
-        fatal("--relaxation is soft or straight, for --arch recast", ExitCode.USAGE)
-    if positions is not None and relaxation == "straight":
-        fatal("--positions samples soft-max histograms; --relaxation straight uses every position", ExitCode.USAGE)
+    if relaxation not in RELAXATIONS or (relaxation != "soft" and arch != "recast"):
+        fatal(f"--relaxation is {', '.join(RELAXATIONS)}, for --arch recast", ExitCode.USAGE)
+    if positions is not None and relaxation != "soft":
+        fatal(f"--positions samples soft-max histograms; --relaxation {relaxation} uses every position", ExitCode.USAGE)
     dev = pick_device(device)
     data = task_data(images, manip[0], strength, seed, patches_per_image, test_patches_per_image, cache, quiet)
     cfg = TrainConfig.for_arch(arch, epochs=epochs, lr=lr, batch_size=batch_size, max_steps_per_epoch=max_steps,

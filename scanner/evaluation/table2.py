@@ -13,7 +13,7 @@ import torch
 
 from .. import __version__
 from ..families.registry import load_shipped
-from ..training.networks import TrainConfig, build_network, fine_tune, predict_scores
+from ..training.networks import RELAXATIONS, TrainConfig, build_network, fine_tune, predict_scores
 from ..training.patches import build_task
 from ..training.svm import accuracy_by_strength, run_baseline
 
@@ -73,8 +73,8 @@ class Table2Scale:
         scale.bayar_epochs = bayar_epochs or scale.bayar_epochs
         scale.recast_positions = recast_positions
         scale.bayar_minutes = bayar_minutes
-        if recast_relaxation not in ("soft", "straight") or (recast_relaxation == "straight" and recast_positions):
-            raise ValueError("the recast relaxation is soft or straight, and straight uses every position")
+        if recast_relaxation not in RELAXATIONS or (recast_relaxation != "soft" and recast_positions):
+            raise ValueError(f"the recast relaxation is one of {', '.join(RELAXATIONS)}; only soft samples positions")
         scale.recast_relaxation = recast_relaxation
         scale.recast_lr = recast_lr
         return scale
@@ -84,7 +84,7 @@ class Table2Scale:
         """The scale's name plus its settings that differ from the paper's, e.g.
         ``small+positions256+bayar5min`` or ``small+straight``."""
         return (self.name + (f"+positions{self.recast_positions}" if self.recast_positions else "")
-                + ("+straight" if self.recast_relaxation == "straight" else "")
+                + (f"+{self.recast_relaxation}" if self.recast_relaxation != "soft" else "")
                 + (f"+lr{self.recast_lr:g}" if self.recast_lr else "")
                 + (f"+bayar{self.bayar_minutes:g}min" if self.bayar_minutes else ""))
 
@@ -224,6 +224,9 @@ def write_table2(done: dict, scale: Table2Scale, out: Path, command: str, seed: 
         " every position; docs/method.md)." if scale.recast_positions else "",
         " The recast CNN trains its exact hard-max histograms at every position with a straight-through gradient"
         " (method-spec section 8; docs/method.md), not the paper's soft-max." if scale.recast_relaxation == "straight" else "",
+        " The recast CNN trains its exact hard-max histograms at every position with the boundary surrogate gradient"
+        " (the soft-max's gradient at the hard codes; docs/method.md), not the paper's soft-max."
+        if scale.recast_relaxation == "boundary" else "",
         f" The recast CNN's learning rate is {scale.recast_lr:g}, not the paper's 1e-6." if scale.recast_lr else "",
         f" Bayar2016's training stops after {scale.bayar_minutes:g} minutes per task (a time budget: the"
         " epochs column gives how far it got)." if scale.bayar_minutes else ""])

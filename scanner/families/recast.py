@@ -24,7 +24,7 @@ from ..features.srm import (
 from .networks import PIXEL_SCALE, to_input
 from .residual_conv import residual_planes
 from .soft_histogram import DENSE_CHUNK, SOFTMAX_ALPHA, SoftHistogram, clamped_exp, soft_assign
-from .straight_through import narrow_codes, straight_through_histogram, wide_codes
+from .straight_through import narrow_codes, straight_mode_histogram, wide_codes
 
 MODES = ("hard", "soft", "straight")
 """Codeword assignment: hard-max through the codeword layer, its soft-max relaxation, or hard codes
@@ -49,8 +49,11 @@ class CooccurrenceBranch(nn.Module):
     ``direction`` (across or along) and the SRM submodel ``kernel``, ``step`` the branch
     starts from; the latter two also define the control variate of sampled histograms.
     In ``straight`` mode the codeword layer is replaced by the three-level quantiser of the
-    trainable ``step`` (in network input units, pixel / :data:`PIXEL_SCALE`): the codebook of that step, exactly.
+    trainable ``step`` (in network input units, pixel / :data:`PIXEL_SCALE`): the codebook of that step, exactly;
+    ``surrogate`` (one of :data:`~.straight_through.SURROGATES`) names the gradient its histograms take.
     """
+
+    surrogate: str = "interpolated"
 
     def __init__(self, direction: str, kernel: np.ndarray = RESIDUAL_FILTER, step: float = QUANT_STEP) -> None:
         super().__init__()
@@ -91,10 +94,12 @@ class CooccurrenceBranch(nn.Module):
     @torch.no_grad()
     def project_high_pass(self) -> None:
         """Make every residual filter high-pass again: taps summing to zero, no offset. The SRM
-        filters are; straight-through training restores it after each step, because Adam's
-        normalised updates otherwise let the taps' sum drift (by about the learning rate per step),
-        and a filter with a non-zero sum adds the local brightness to its residuals (measured: the
-        loss of blur 0.5 rose from 0.27 to 0.28 in 300 steps at lr 1e-6, and to about 5 in 9 epochs)."""
+        filters are; straight-mode training trains them through :meth:`high_pass_taps` and restores
+        the stored taps after each step, so that the convolution that scans (:meth:`residuals`)
+        computes the filters that trained: Adam's per-tap normalisation lets the taps' sum drift
+        (by about the learning rate per step), and a filter with a non-zero sum adds the local
+        brightness to its residuals (measured: the loss of blur 0.5 rose from 0.27 to 0.28 in 300
+        steps at lr 1e-6, and to about 5 in 9 epochs)."""
         self.residual.weight.sub_(self.residual.weight.mean(dim=(1, 2, 3), keepdim=True))
         self.residual.bias.zero_()
 
@@ -117,9 +122,24 @@ class CooccurrenceBranch(nn.Module):
         weight, bias = self.scaled_filter()
         return residual_planes(x, weight.transpose(-1, -2) if transposed else weight, bias)
 
+    def sharpness(self) -> torch.Tensor:
+        """The soft-max's slope per unit of u = r / step at the branch's step: alpha * step^2
+        (20.25 at the SRM step 4.5 px), which the boundary and separable surrogates use."""
+        return SOFTMAX_ALPHA * self.step**2
+
+    def high_pass_taps(self) -> torch.Tensor:
+        """The residual filters' taps (4, 1, kh, kw) less each filter's mean tap: the SRM filters
+        themselves (their taps sum to zero), and the gradient that reaches the taps through them is
+        the projection onto zero-sum filters. Without it, the taps' gradient is almost all the
+        common part that adds the local brightness (100 times the rest on blur 0.5 patches, session
+        21), Adam's normalised steps follow that part, and :meth:`project_high_pass` then undoes them."""
+        weight = self.residual.weight
+        return weight - weight.mean(dim=(1, 2, 3), keepdim=True)
+
     def scaled_filter(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The residual filter's taps (4, 1, kh, kw) and bias (4,) divided by the step."""
-        return self.residual.weight / self.step, self.residual.bias / self.step
+        """The high-pass residual taps (4, 1, kh, kw) (:meth:`high_pass_taps`) divided by the step,
+        and a zero bias (4,): straight mode's residuals have no offset."""
+        return self.high_pass_taps() / self.step, torch.zeros_like(self.residual.bias)
 
     def straight_histogram_pair(self, x: torch.Tensor, extent: int | None = None) -> torch.Tensor:
         """Mean (N, 81) of the straight-mode histograms of x (N, 1, H, W) and of its transpose
@@ -136,7 +156,8 @@ class CooccurrenceBranch(nn.Module):
             pair = residual_planes(anchored(weight), weight, bias), residual_planes(anchored(transposed), transposed, bias)
         else:
             pair = residual_planes(anchored(weight), torch.cat([weight, transposed]), torch.cat([bias, bias])).split(ORDER)
-        return (straight_through_histogram(pair[0]) + straight_through_histogram(pair[1])) / 2
+        return (straight_mode_histogram(pair[0], self.surrogate, self.sharpness())
+                + straight_mode_histogram(pair[1], self.surrogate, self.sharpness())) / 2
 
     def srm_codes(self, x: torch.Tensor) -> np.ndarray:
         """Codes (N, h, w) in 0..80 of the branch's SRM submodel (fixed, not trained) on the
@@ -190,7 +211,7 @@ class CooccurrenceBranch(nn.Module):
         unbiased, and far less noisy while the soft-max stays near the SRM it started from.
         The gradient is that of the sampled soft-max alone."""
         if mode == "straight" and sample is None:
-            return straight_through_histogram(self.scaled_planes(x, transposed))
+            return straight_mode_histogram(self.scaled_planes(x, transposed), self.surrogate, self.sharpness())
         if transposed:
             x = x.transpose(-1, -2)
         if sample is not None:
@@ -244,7 +265,8 @@ class RecastNet(nn.Module):
     ``mode='hard'`` uses hard-max (exact SRM histograms once initialised by
     :meth:`from_srm`); ``mode='soft'`` uses soft-max with sharpness ``alpha``;
     ``mode='straight'`` uses the hard codes of each branch's trainable step with the
-    straight-through gradient (exact SRM histograms too, and hard-max's scanning speed).
+    straight-through gradient (exact SRM histograms too, and hard-max's scanning speed), the
+    ``surrogate`` one of :data:`~.straight_through.SURROGATES`.
     ``sample_positions`` (soft mode, training only): each histogram of a training forward pass
     averages that many randomly drawn positions instead of all ~15600 of a 128x128 patch, with
     the SRM codes as control variate (:meth:`CooccurrenceBranch.histogram`): an unbiased
@@ -263,7 +285,7 @@ class RecastNet(nn.Module):
                 branch.project_high_pass()
 
     def __init__(self, mode: str = "soft", alpha: float = SOFTMAX_ALPHA, kernel: np.ndarray = RESIDUAL_FILTER,
-                 step: float = QUANT_STEP) -> None:
+                 step: float = QUANT_STEP, surrogate: str = "interpolated") -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -272,15 +294,16 @@ class RecastNet(nn.Module):
         self.across = CooccurrenceBranch("across", kernel, step)
         self.along = CooccurrenceBranch("along", kernel, step)
         self.head = nn.Linear(N_FEATURES, 2)
+        self.across.surrogate = self.along.surrogate = surrogate
 
     @classmethod
     def from_srm(cls, exact: bool = True, alpha: float = SOFTMAX_ALPHA, kernel: np.ndarray = RESIDUAL_FILTER,
-                 step: float = QUANT_STEP, mode: str | None = None) -> "RecastNet":
+                 step: float = QUANT_STEP, mode: str | None = None, surrogate: str = "interpolated") -> "RecastNet":
         """Network hard-wired to an SRM submodel (default the paper's: third-order residual,
         step 4.5; any 1-D residual ``kernel`` and quantisation ``step`` in pixel units), in
         hard-max if ``exact``, else soft-max with ``alpha``, or in ``mode`` (one of :data:`MODES`)
-        where given; the head is zero until trained or set from an SVM."""
-        net = cls(mode=mode or ("hard" if exact else "soft"), alpha=alpha, kernel=kernel, step=step)
+        where given, with straight mode's ``surrogate`` gradient; the head is zero until trained or set from an SVM."""
+        net = cls(mode=mode or ("hard" if exact else "soft"), alpha=alpha, kernel=kernel, step=step, surrogate=surrogate)
         for _, branch in net.branches():
             branch.load_srm()
         with torch.no_grad():

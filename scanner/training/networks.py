@@ -57,6 +57,11 @@ def predict_scores(net: nn.Module, patches: np.ndarray, device: torch.device | s
     return np.concatenate(out) if out else np.zeros(0)
 
 
+RELAXATIONS = ("soft", "straight", "boundary")
+"""How the recast CNN trains: the soft-max relaxation, or exact histograms (straight mode) with the
+interpolated straight-through gradient or the boundary surrogate."""
+
+
 @dataclass
 class TrainConfig:
     """Optimisation settings. Recast defaults are the paper's (Adam, lr 1e-6, L2 decay 5e-4,
@@ -68,9 +73,10 @@ class TrainConfig:
     steps and at the start, is kept. Bayar defaults follow spec 3.2 (SGD momentum 0.9, lr 1e-3 halved
     every 3 epochs, decay 5e-4, batch 64, 60 epochs). ``positions`` (recast only): each training
     histogram averages this many random positions (:attr:`RecastNet.sample_positions`), not all.
-    ``relaxation`` (recast only): ``soft`` trains the soft-max relaxation (spec 2.2), ``straight``
+    ``relaxation`` (recast only, :data:`RELAXATIONS`): ``soft`` trains the soft-max relaxation (spec 2.2), ``straight``
     the exact hard-max histograms with the straight-through gradient (spec 8), filters and
-    quantisation steps, at every position. ``max_minutes``: training stops after the first step that ends past this wall-clock budget."""
+    quantisation steps, at every position; ``boundary`` the same with the boundary surrogate
+    (:mod:`scanner.families.straight_through`). ``max_minutes``: training stops after the first step that ends past this wall-clock budget."""
 
     arch: str = "recast"
     epochs: int = 15
@@ -293,15 +299,16 @@ def _fine_tune(net: nn.Module, data: PatchSet, cfg: TrainConfig, device: torch.d
 
 
 def build_network(arch: str, svm: LinearSVM | None = None, relaxation: str = "soft") -> nn.Module:
-    """A fresh network: ``recast`` = SRM-initialised, in soft-max (alpha 2^16) or straight-through
-    ``relaxation``, with the FC from the SVM when given; ``bayar`` = Bayar2016 with default initialisation."""
+    """A fresh network: ``recast`` = SRM-initialised, in soft-max (alpha 2^16) or straight mode
+    (``relaxation`` straight or boundary, :data:`RELAXATIONS`), with the FC from the SVM when given; ``bayar`` = Bayar2016 with default initialisation."""
     if arch == "bayar":
         return BayarNet()
     if arch != "recast":
         raise ValueError(f"unknown architecture {arch!r}; use recast or bayar")
-    if relaxation not in ("soft", "straight"):
-        raise ValueError(f"relaxation must be soft or straight, not {relaxation!r}")
-    net = RecastNet.from_srm(mode=relaxation)
+    if relaxation not in RELAXATIONS:
+        raise ValueError(f"relaxation must be one of {', '.join(RELAXATIONS)}, not {relaxation!r}")
+    net = RecastNet.from_srm(mode="soft" if relaxation == "soft" else "straight",
+                             surrogate="boundary" if relaxation == "boundary" else "interpolated")
     if svm is not None:
         init_head_from_svm(net, svm)
     return net
