@@ -189,6 +189,21 @@ def test_the_bank_network_gives_the_shipped_banks_task_logits(rng):
         assert torch.isfinite(branch.log_step.grad) and branch.log_step.grad != 0
 
 
+@pytest.mark.parametrize("surrogate", ["interpolated", "boundary"])
+def test_straight_mode_gives_its_filters_a_high_pass_gradient(rng, surrogate):
+    """The taps train through their high-pass part: each filter's gradient sums to zero, so the
+    common part that would add the local brightness (almost all of the raw gradient on photos)
+    never reaches the optimiser."""
+    net = RecastNet.from_srm(mode="straight", surrogate=surrogate)
+    torch.nn.init.normal_(net.head.weight, std=50.0)
+    x = to_input(_patches(rng, 4, 48))
+    torch.nn.functional.cross_entropy(net(x), torch.tensor([0, 1, 0, 1])).backward()
+    for _, branch in net.branches():
+        grad = branch.residual.weight.grad
+        assert grad.abs().sum() > 0
+        torch.testing.assert_close(grad.sum((1, 2, 3)), torch.zeros(4), rtol=0, atol=1e-5 * float(grad.abs().sum()))
+
+
 def test_straight_mode_keeps_its_residual_filters_high_pass_after_a_step(rng):
     net = RecastNet.from_srm(mode="straight")
     with torch.no_grad():
