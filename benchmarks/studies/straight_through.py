@@ -26,7 +26,7 @@ from scanner.evaluation.table2 import Table2Scale
 from scanner.families.networks import to_input
 from scanner.families.recast import RecastNet
 from scanner.families.straight_through import SURROGATES
-from scanner.training.networks import build_network, mean_loss, parameter_groups, predict_scores
+from scanner.training.networks import TrainConfig, build_network, mean_loss, parameter_groups, predict_scores
 from scanner.training.patches import build_task
 from scanner.training.photos import default_pristine_dir
 from scanner.training.svm import accuracy_by_strength, run_baseline
@@ -87,7 +87,7 @@ def main() -> None:
         for lr in args.lr:
             torch.manual_seed(0)
             net = surrogate_network(svm, surrogate)
-            opt = torch.optim.Adam(parameter_groups(net, 5e-4), lr=lr)
+            opt = torch.optim.Adam(parameter_groups(net, TrainConfig().weight_decay), lr=lr)
             losses, start = [], time.perf_counter()
             for step in range(args.steps + 1):
                 if step % args.every == 0:

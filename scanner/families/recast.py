@@ -156,8 +156,9 @@ class CooccurrenceBranch(nn.Module):
             pair = residual_planes(anchored(weight), weight, bias), residual_planes(anchored(transposed), transposed, bias)
         else:
             pair = residual_planes(anchored(weight), torch.cat([weight, transposed]), torch.cat([bias, bias])).split(ORDER)
-        return (straight_mode_histogram(pair[0], self.surrogate, self.sharpness())
-                + straight_mode_histogram(pair[1], self.surrogate, self.sharpness())) / 2
+        sharpness = self.sharpness()
+        return (straight_mode_histogram(pair[0], self.surrogate, sharpness)
+                + straight_mode_histogram(pair[1], self.surrogate, sharpness)) / 2
 
     def srm_codes(self, x: torch.Tensor) -> np.ndarray:
         """Codes (N, h, w) in 0..80 of the branch's SRM submodel (fixed, not trained) on the
