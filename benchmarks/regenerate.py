@@ -52,7 +52,7 @@ STEPS = (
           (PY, "-m", f"{REPORTS}.verdicts_report", "--bank", "0=models/split0", "--save", "models/verdicts-0.json"),
           (PY, "-m", f"{REPORTS}.verdicts_report", "--load", "models/verdicts-sealed.json", "--load", "models/verdicts-0.json",
            "--out", "docs/verdicts.md")),
-         "about an hour: the bank of split 0 (15 minutes with warm caches), then image verdicts, naming and JPEG history "
+         "about 90 minutes: the bank of split 0 (16 minutes with warm caches), then image verdicts, naming and JPEG history "
          "on the held-out makes of the sealed split (shipped weights) and of split 0"),
     Step("localisation", ("docs/results-localization.md",),
          ((*SCANNER, "evaluate", "--localization", "--out", "docs/results-localization.md"),),

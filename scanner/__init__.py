@@ -4,4 +4,4 @@ Cozzolino, Poggi and Verdoliva (2017): the SRM residual descriptor recast as a C
 Heavy modules (torch) are imported lazily; ``import scanner`` stays fast.
 """
 
-__version__ = "0.12.0"
+__version__ = "0.12.1"

@@ -7,6 +7,7 @@ import pytest
 
 from scanner.core.constants import PATCH
 from scanner.scoring.rules import spread_score
+from scanner.training.bank import load_oof_maps, save_oof_maps
 from scanner.training.calibration import TEXTURED, calibrate_spread, crop_spread_scores
 
 
@@ -35,3 +36,11 @@ def test_each_side_passes_its_share_of_pristine_crops(rng):
     # one threshold for every size, the largest: a whole image does not average a camera's offset away
     assert rules["blur"].sides == (512,) and rules["blur"].thresholds[0] == pytest.approx(max(found.values()), abs=1e-4)
     assert rules["blur"].threshold((6000, 8000)) == rules["blur"].threshold((512, 512))
+
+
+def test_out_of_fold_maps_come_back_as_saved_photo_by_photo(rng, tmp_path):
+    maps = [{"blur": rng.normal(size=(3 + i, 4)), TEXTURED: rng.random((3 + i, 4)) > 0.5} for i in range(12)]
+    save_oof_maps(tmp_path / "oof.npz", maps)
+    back = load_oof_maps(tmp_path / "oof.npz")
+    assert len(back) == 12 and all(b.keys() == m.keys() for b, m in zip(back, maps))
+    assert all(np.array_equal(b[k], m[k]) for b, m in zip(back, maps) for k in m)  # photo 10 after photo 9, not photo 1

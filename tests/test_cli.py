@@ -208,6 +208,7 @@ def test_json_records_what_chain_of_custody_needs_and_validates(photos, tmp_path
     summary = doc["summary"]
     assert result.returncode == 0 == summary["exit_code"] and summary["exit_zero"] is True
     assert summary["outcome_code"] == (1 if summary["flagged_images"] else 3)
+    assert f"error: {tmp_path / 'missing.jpg'}: no such file" in result.stderr  # the user sees it; stdout stays JSON
     lines = scan([str(photos), "--jsonl", "-m", "noise"], tmp_path).stdout.splitlines()
     last = json.loads(lines[-1])
     for line in lines[:-1]:
@@ -305,6 +306,8 @@ def test_help_is_conventional_and_has_examples(tmp_path, monkeypatch):
     for command in ("train", "baseline"):
         text = " ".join(run([command, "--help"], tmp_path).stdout.split())
         assert "No progress or messages on stderr" in text and "<bool>" not in text
+    top = " ".join(run(["--help"], tmp_path).stdout.split())
+    assert "--version Print the version" in top and "<bool>" not in top
     evaluate = " ".join(run(["evaluate", "--help"], tmp_path).stdout.split())
     assert "scanner-evaluation" in evaluate and "Examples" in evaluate
 

@@ -15,7 +15,7 @@ from scanner.features.double_quantization import (
     periodic_evidence,
     predicted_counts,
 )
-from scanner.inputs.jpeg_file import header_quality, ijg_quality, ijg_tables, read_luminance
+from scanner.inputs.jpeg_file import file_quality, header_quality, ijg_quality, ijg_tables, read_luminance
 from scanner.processing.manipulations import jpeg_compress
 from tests.conftest import smooth_photo
 
@@ -29,6 +29,13 @@ def test_the_quality_read_is_the_one_saved_and_the_table_is_pillows(rng, quality
     assert ijg_quality(stored.table) == (quality, True)
     assert header_quality(Image.open(io.BytesIO(data))) == quality  # from the header alone, as a scan reads it
     assert stored.coefficients.shape == (8, 8, 8, 8)
+
+
+def test_a_stored_file_reads_its_own_quality_and_a_lossless_file_none(rng, tmp_path):
+    pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    (tmp_path / "a.jpg").write_bytes(jpeg_compress(pixels, 83))
+    Image.fromarray(pixels).save(tmp_path / "b.png")
+    assert file_quality(tmp_path / "a.jpg") == 83 and file_quality(tmp_path / "b.png") is None
 
 
 def test_a_table_off_the_ijg_scale_gets_the_nearest_quality_and_is_not_standard():

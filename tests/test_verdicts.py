@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from scanner.evaluation.verdicts import UNTOUCHED, Verdict, flag_rate, label_counts, naming_counts
 
 
@@ -26,3 +28,15 @@ def test_rates_count_photos_of_one_truth_and_size():
     assert flag_rate(verdicts, UNTOUCHED, "whole")[:2] == (0, 1)
     assert naming_counts(verdicts, "crop") == {"blur:0.5": {"right": 1}}
     assert label_counts(verdicts, "crop")[UNTOUCHED] == {"-": 1, "jpeg": 1}
+
+
+def test_a_lowered_spread_threshold_adds_the_images_whose_spread_score_passes_it():
+    near = Verdict("a", "whole", "noise:0.25", (), None, None, (("noise", -1.5, -1.0), ("blur", None, -2.0)))
+    far = Verdict("b", "whole", "noise:0.25", (), None, None, (("noise", -4.0, -1.0), ("blur", -9.0, -2.0)))
+    found = Verdict("c", "whole", "noise:0.25", (("noise", "local"),), "noise", "noise", (("noise", -6.0, -1.0),))
+    assert [v.flagged_by("noise") for v in (near, far, found)] == [False, False, True]
+    assert [v.flagged_by("noise", 1.0) for v in (near, far, found)] == [True, False, True]
+    assert not near.flagged_by("blur", 5.0) and far.flagged_by(None, 7.5) and not far.flagged_by("noise", 2.5)
+    assert flag_rate([near, far, found], "noise:0.25", "whole", "noise", 1.0)[:2] == (2, 3)
+    with pytest.raises(ValueError):
+        near.flagged_by("noise", -1.0)

@@ -34,6 +34,7 @@ from scanner.evaluation.verdicts import (
     naming_counts,
     processed_verdicts,
 )
+from scanner.inputs.jpeg_file import file_quality
 from scanner.processing.manipulations import all_tasks, task_key
 from scanner.training.photos import list_photos, make_split
 
@@ -60,6 +61,7 @@ def measure(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
             "camera JPEG as written (held-out makes)": history.as_written(test)}
     return {"split": split, "version": scanner.__version__, "test_makes": sorted(bank.trained_on.test_makes),
             "photos": len(test), "lossless": [p.path.name for p in lossless], "verdicts": [asdict(v) for v in verdicts],
+            "qualities": {p.path.name: file_quality(p.path) for p in test},
             "jpeg": {k: asdict(v) for k, v in jpeg.items()}, "seconds": round(time.perf_counter() - started)}
 
 
@@ -89,6 +91,44 @@ def detection_lines(verdicts: list[Verdict]) -> list[str]:
         found = [v for v in verdicts if v.truth == key and v.size in SIZES and (manip, "global") in v.flagged]
         right = [v for v in verdicts if v.truth == key and v.size in SIZES and any(n == manip for n, _ in v.flagged)]
         lines.append(f"| {key} | " + " | ".join(cells) + f" | {len(found)}/{len(right)} |")
+    return lines
+
+
+LOWERED = (0.0, 0.5, 1.0, 2.0)
+"""Logits by which the trade-off table lowers every spread threshold (0: as shipped)."""
+
+
+def tradeoff_lines(verdicts: list[Verdict]) -> list[str]:
+    """What lowering the spread thresholds would buy and cost on these photos: untouched camera
+    photos flagged against the weakest strength of each operation found, per detector."""
+    weakest = {m: task_key(m, s) for m, s in report_tasks()}  # strongest first: the last one stays
+    lines = ["| detector | lowered by (logits) | untouched crops flagged | untouched whole photos flagged | "
+             "weakest strength | found, crops | found, whole photos |", "|---|---|---|---|---|---|---|"]
+    for manip, key in sorted(weakest.items()):
+        for lowered in LOWERED:
+            cells = [pct(*flag_rate(verdicts, UNTOUCHED, size, manip, lowered)) for size in SIZES]
+            found = [pct(*flag_rate(verdicts, key, size, manip, lowered)) for size in SIZES]
+            lines.append(f"| {manip} | {lowered:g} | " + " | ".join(cells) + f" | {key} | " + " | ".join(found) + " |")
+    for lowered in LOWERED:
+        cells = [pct(*flag_rate(verdicts, UNTOUCHED, size, None, lowered)) for size in SIZES]
+        lines.append(f"| any | {lowered:g} | " + " | ".join(cells) + " | | | |")
+    return lines
+
+
+OWN_QUALITY_BANDS = ((0, 90, "90 or lower"), (91, 94, "91-94"), (95, 100, "95 or higher"))
+"""Bands of the quality a camera stored its photo at (the file's own tables)."""
+
+
+def own_quality_lines(verdicts: list[Verdict], qualities: dict[str, int | None], key: str = "jpeg:90") -> list[str]:
+    """``key`` found by the JPEG detector, by the quality at which the camera stored each photo:
+    a second compression at 90 changes little in a photo the camera stored at 90 or lower."""
+    lines = ["| camera's own quality | photos | " + " | ".join(f"found, {SIZES[s]}" for s in SIZES) + " |", "|---|---|---|---|"]
+    for low, high, label in OWN_QUALITY_BANDS:
+        mine = [v for v in verdicts if (qualities.get(v.photo) or 0) in range(low, high + 1)]
+        photos = {v.photo for v in mine if v.truth == key}
+        if photos:
+            cells = [pct(*flag_rate(mine, key, size, key.split(":")[0])) for size in SIZES]
+            lines.append(f"| {label} | {len(photos)} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -137,7 +177,13 @@ def markdown(results: list[dict], command: str) -> str:
         lines += [f"## Split {r['split']} (scanner {r['version']}): {r['photos']} held-out photos of {len(r['test_makes'])} makes",
                   "", f"Held-out makes: {', '.join(r['test_makes'])}. Measured in {r['seconds']} s.", "",
                   "### Untouched photos flagged", "", *untouched_lines(r, verdicts), "",
-                  "### Photos processed as a whole: flagged by the right detector", "", *detection_lines(camera), ""]
+                  "### Photos processed as a whole: flagged by the right detector", "", *detection_lines(camera), "",
+                  "### Lower spread thresholds: untouched photos flagged against the weakest strength found", "",
+                  "Every spread threshold lowered by the same number of logits, from the spread scores of the "
+                  "same scans (local findings stay). Read only, not used to set a threshold.", "",
+                  *tradeoff_lines(camera), ""]
+        if r.get("qualities"):
+            lines += ["### JPEG 90 by the quality the camera stored the photo at", "", *own_quality_lines(camera, r["qualities"]), ""]
         for size in ("crop", "whole", "local"):
             what = SIZES.get(size, "1024-pixel crops with a blob of 12-25% processed (local edits)")
             lines += [f"### Naming, {what}", "", *naming_lines(camera, size), "",

@@ -4,7 +4,7 @@ messages on stderr, fatal errors with their exit code, the device option."""
 from __future__ import annotations
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from .. import __version__
 from ..core.exitcodes import ExitCode
@@ -17,9 +17,8 @@ EXIT_CODES_HELP = (
 )
 
 
-class Command(TyperCommand):
-    """Typer's command with conventional help: flags show no value placeholder (typer 0.29
-    prints ``--json <bool>``) and the usage line names arguments as ``PATH...``, not ``{paths}...``."""
+class PlainFlags:
+    """Help in which flags show no value placeholder (typer 0.29 prints ``--json <bool>``)."""
 
     def get_params(self, ctx) -> list:
         params = super().get_params(ctx)
@@ -27,6 +26,15 @@ class Command(TyperCommand):
             if param.param_type_name == "option" and getattr(param, "is_flag", False):
                 param.metavar = ""
         return params
+
+
+class Group(PlainFlags, TyperGroup):
+    """The application's own help (``scanner --help``): ``--version`` and ``--help`` as plain flags."""
+
+
+class Command(PlainFlags, TyperCommand):
+    """Typer's command with conventional help: plain flags (:class:`PlainFlags`), and the usage
+    line names arguments as ``PATH...``, not ``{paths}...``."""
 
     def collect_usage_pieces(self, ctx) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []
@@ -39,6 +47,7 @@ class Command(TyperCommand):
 
 app = typer.Typer(
     name="scanner",
+    cls=Group,
     help="Forensic scanner for photographs: finds traces of median filtering, blurring, added noise, "
          "resizing and JPEG re-compression, per 128x128 window, with heat maps.",
     no_args_is_help=True,

@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 from ..families.heads import head_input
 from ..features.lattice import central_crop
 from ..inputs.images import load_pixels, load_rgb
+from ..inputs.jpeg_file import file_quality
 from ..processing import manipulations
 from ..processing.manipulations import all_tasks, task_key
 from ..scoring.analysis import analyze
@@ -118,13 +119,14 @@ IMAGE_CROP = 1536
 
 
 def evaluate_images(bank, pristine_photos: list, processed_photos: list, stride: int = 32) -> ImageResult:
-    """Image-level results: pristine photos scanned whole as stored; ``processed_photos`` cropped
+    """Image-level results: pristine photos scanned whole as ``scanner scan`` scans their files (the
+    JPEG detector reads the file's own quality); ``processed_photos`` cropped
     centrally to :data:`IMAGE_CROP` and processed as a whole at each manipulation's strongest strength."""
     options = ScanOptions(stride=stride)
     flagged_by = {n: 0 for n in bank.names}
     pristine_hits = []
     for photo in pristine_photos:
-        analysis = analyze(load_pixels(photo.path)[0], bank, options)
+        analysis = analyze(load_pixels(photo.path)[0], bank, options, jpeg_quality=file_quality(photo.path))
         pristine_hits.append(analysis.flagged)
         for n, d in analysis.detections.items():
             flagged_by[n] += d.flagged

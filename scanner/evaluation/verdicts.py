@@ -11,6 +11,7 @@ import numpy as np
 
 from ..features.lattice import central_crop
 from ..inputs.images import load_pixels
+from ..inputs.jpeg_file import file_quality
 from ..processing import manipulations
 from ..processing.forgery import splice
 from ..scoring.analysis import analyze
@@ -42,6 +43,17 @@ class Verdict:
     operation: str | None
     spread: tuple[tuple[str, float | None, float | None], ...] = ()
 
+    def flagged_by(self, detector: str | None = None, lowered: float = 0.0) -> bool:
+        """Whether ``detector`` (None: any detector) flags the image with its spread threshold
+        lowered by ``lowered`` logits (>= 0; 0: as scanned). A finding at the shipped thresholds
+        stays; a lower threshold adds the images whose spread score passes it."""
+        if lowered < 0:
+            raise ValueError(f"a spread threshold can only be lowered here, not raised by {-lowered}")
+        if any(detector is None or n == detector for n, _ in self.flagged):
+            return True
+        return any((detector is None or n == detector) and score is not None and threshold is not None
+                   and score > threshold - lowered for n, score, threshold in self.spread)
+
     @property
     def manipulation(self) -> str | None:
         return None if self.truth == UNTOUCHED else self.truth.split(":")[0]
@@ -58,9 +70,11 @@ class Verdict:
         return "cannot tell (incl.)" if self.manipulation in self.label.split(" or ") else "cannot tell (excl.)"
 
 
-def verdict_of(pixels: np.ndarray, detectors, options: ScanOptions, photo: str, size: str, truth: str) -> Verdict:
-    """Scan ``pixels`` and keep what the verdict says."""
-    a = analyze(pixels, detectors, options)
+def verdict_of(pixels: np.ndarray, detectors, options: ScanOptions, photo: str, size: str, truth: str,
+               jpeg_quality: int | None = None) -> Verdict:
+    """Scan ``pixels`` (of a JPEG file of ``jpeg_quality``; None: pixels never stored as JPEG, or
+    held in memory) and keep what the verdict says."""
+    a = analyze(pixels, detectors, options, jpeg_quality=jpeg_quality)
     flagged = tuple((n, d.extent) for n, d in a.detections.items() if d.flagged)
     spread = tuple((n, d.spread_score, d.spread_threshold) for n, d in a.detections.items())
     return Verdict(photo, size, truth, flagged, a.naming.label, a.naming.operation, spread)
@@ -69,16 +83,19 @@ def verdict_of(pixels: np.ndarray, detectors, options: ScanOptions, photo: str, 
 def processed_verdicts(detectors, photos: list[Photo], tasks: list[tuple[str, float]], stride: int = 32,
                        sizes: tuple[str, ...] = ("crop", "whole")) -> list[Verdict]:
     """Every photo as stored and processed as a whole by every task, at each of ``sizes``: its
-    central :data:`CROP` crop and the whole photo (pixels as stored; processed in memory)."""
+    central :data:`CROP` crop and the whole photo. The whole photo as stored is scanned as
+    ``scanner scan`` scans its file (the JPEG detector reads the file's own quality); crops and
+    processed photos are pixels held in memory, as if saved losslessly."""
     options = ScanOptions(stride=stride)
     out = []
     for k, photo in enumerate(photos):
-        stored = load_pixels(photo.path)[0]
+        stored, quality = load_pixels(photo.path)[0], file_quality(photo.path)
         if stored.ndim == 2:
             stored = np.repeat(stored[..., None], 3, axis=2)
         for size in sizes:
             pixels = central_crop(stored, CROP, grid=16) if size == "crop" else stored
-            out.append(verdict_of(pixels, detectors, options, photo.path.name, size, UNTOUCHED))
+            out.append(verdict_of(pixels, detectors, options, photo.path.name, size, UNTOUCHED,
+                                  quality if size == "whole" else None))
             for manip, strength in tasks:
                 edited = manipulations.apply(pixels, manip, strength, k)
                 out.append(verdict_of(edited, detectors, options, photo.path.name, size, manipulations.task_key(manip, strength)))
@@ -104,10 +121,12 @@ def local_verdicts(detectors, photos: list[Photo], tasks: list[tuple[str, float]
     return out
 
 
-def flag_rate(verdicts: list[Verdict], truth: str, size: str, detector: str | None = None) -> tuple[int, int, tuple[float, float]]:
+def flag_rate(verdicts: list[Verdict], truth: str, size: str, detector: str | None = None,
+              lowered: float = 0.0) -> tuple[int, int, tuple[float, float]]:
     """(flagged, photos, 95% photo bootstrap interval in %) of the verdicts of ``truth`` at
-    ``size``: flagged by ``detector`` (None: by any detector)."""
-    hits = [any(n == detector or detector is None for n, _ in v.flagged) for v in verdicts if v.truth == truth and v.size == size]
+    ``size``: flagged by ``detector`` (None: by any detector), every spread threshold lowered by
+    ``lowered`` logits (:meth:`Verdict.flagged_by`)."""
+    hits = [v.flagged_by(detector, lowered) for v in verdicts if v.truth == truth and v.size == size]
     return sum(hits), len(hits), rate_interval(hits)
 
 

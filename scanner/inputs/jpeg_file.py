@@ -66,6 +66,13 @@ def ijg_quality(table: np.ndarray) -> tuple[int, bool]:
     return best + 1, bool(np.array_equal(tables[best], table))
 
 
+def file_quality(path: str | os.PathLike) -> int | None:
+    """The quality a scan reads for a stored file (:func:`header_quality` of its header); None for
+    a file without JPEG tables (PNG, TIFF, ...)."""
+    with Image.open(path) as image:
+        return header_quality(image)
+
+
 def header_quality(image: Image.Image) -> int | None:
     """The IJG quality (:func:`ijg_quality`) of a JPEG's first quantisation table as Pillow read it
     from the header (no coefficient is decoded); None for an image without tables."""

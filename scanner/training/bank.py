@@ -166,6 +166,16 @@ def save_oof_maps(path: Path, maps: list[dict[str, np.ndarray]]) -> None:
     np.savez_compressed(path, **{f"photo{i}/{name}": m for i, photo in enumerate(maps) for name, m in photo.items()})
 
 
+def load_oof_maps(path: Path) -> list[dict[str, np.ndarray]]:
+    """The out-of-fold maps :func:`save_oof_maps` kept: one {detector or ``textured``: (rows, cols)} per photo."""
+    with np.load(path) as stored:
+        maps: dict[int, dict[str, np.ndarray]] = {}
+        for key in stored.files:
+            photo, name = key.split("/", 1)
+            maps.setdefault(int(photo.removeprefix("photo")), {})[name] = stored[key]
+    return [maps[i] for i in sorted(maps)]
+
+
 @dataclass
 class HeadChoices:
     """Each task's chosen head candidate, from out-of-fold scores: ``auc`` {task: {candidate

@@ -127,11 +127,10 @@ class Report:
                         self.data.write(line)
                         self.data.flush()
                     progress.update(task, advance=1, description=f"scanning {Path(record.path).name[:40]}")
-                    if self.json_mode is None:
-                        if record.status != "ok":
-                            self.console.print(f"[yellow]{record.status}:[/] {escape(record.error['message'])}", highlight=False)
-                        for warning in record.warnings:
-                            self.console.print(f"[yellow]warning:[/] {escape(f'{record.path}: {warning}')}", highlight=False)
+                    if record.status != "ok":  # on stderr in every mode: JSON goes to a file, messages to the user
+                        self.console.print(f"[yellow]{record.status}:[/] {escape(record.error['message'])}", highlight=False)
+                    for warning in record.warnings:
+                        self.console.print(f"[yellow]warning:[/] {escape(f'{record.path}: {warning}')}", highlight=False)
                     if plain and time.monotonic() - last >= PROGRESS_EVERY:
                         last = time.monotonic()
                         self._progress_line(len(self.records), total, started)
