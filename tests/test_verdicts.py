@@ -40,3 +40,10 @@ def test_a_lowered_spread_threshold_adds_the_images_whose_spread_score_passes_it
     assert flag_rate([near, far, found], "noise:0.25", "whole", "noise", 1.0)[:2] == (2, 3)
     with pytest.raises(ValueError):
         near.flagged_by("noise", -1.0)
+
+
+def test_a_jpeg_files_own_compression_stays_explained_at_a_lowered_threshold():
+    spread = (("jpeg", 5.0, 0.3), ("noise", -2.0, -0.4))
+    low, high, pixels = (Verdict("a", "whole", UNTOUCHED, (), None, None, spread, q) for q in (81, 97, None))
+    assert not low.flagged_by("jpeg", 2.0) and low.flagged_by("noise", 2.0)  # quality 81: the file's own compression
+    assert high.flagged_by("jpeg") and pixels.flagged_by("jpeg")  # at 97, or with no file, the finding counts

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.constants import JPEG_DETECTOR, OWN_JPEG_QUALITY
 from ..features.lattice import central_crop
 from ..inputs.images import load_pixels
 from ..inputs.jpeg_file import file_quality
@@ -42,6 +43,10 @@ class Verdict:
     label: str | None
     operation: str | None
     spread: tuple[tuple[str, float | None, float | None], ...] = ()
+    jpeg_quality: int | None = None
+    """The quality of the JPEG file scanned (None: pixels never stored as JPEG, or held in memory):
+    below :data:`OWN_JPEG_QUALITY` the JPEG detector's whole-image finding is the file's own
+    compression, explained and not counted (:func:`scanner.scoring.analysis.explained_by_own_compression`)."""
 
     def flagged_by(self, detector: str | None = None, lowered: float = 0.0) -> bool:
         """Whether ``detector`` (None: any detector) flags the image with its spread threshold
@@ -51,8 +56,9 @@ class Verdict:
             raise ValueError(f"a spread threshold can only be lowered here, not raised by {-lowered}")
         if any(detector is None or n == detector for n, _ in self.flagged):
             return True
-        return any((detector is None or n == detector) and score is not None and threshold is not None
-                   and score > threshold - lowered for n, score, threshold in self.spread)
+        own = self.jpeg_quality is not None and self.jpeg_quality < OWN_JPEG_QUALITY
+        return any((detector is None or n == detector) and not (own and n == JPEG_DETECTOR) and score is not None
+                   and threshold is not None and score > threshold - lowered for n, score, threshold in self.spread)
 
     @property
     def manipulation(self) -> str | None:
@@ -77,7 +83,7 @@ def verdict_of(pixels: np.ndarray, detectors, options: ScanOptions, photo: str, 
     a = analyze(pixels, detectors, options, jpeg_quality=jpeg_quality)
     flagged = tuple((n, d.extent) for n, d in a.detections.items() if d.flagged)
     spread = tuple((n, d.spread_score, d.spread_threshold) for n, d in a.detections.items())
-    return Verdict(photo, size, truth, flagged, a.naming.label, a.naming.operation, spread)
+    return Verdict(photo, size, truth, flagged, a.naming.label, a.naming.operation, spread, jpeg_quality)
 
 
 def processed_verdicts(detectors, photos: list[Photo], tasks: list[tuple[str, float]], stride: int = 32,
