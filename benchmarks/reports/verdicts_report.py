@@ -120,8 +120,8 @@ OWN_QUALITY_BANDS = ((0, 90, "90 or lower"), (91, 94, "91-94"), (95, 100, "95 or
 
 
 def own_quality_lines(verdicts: list[Verdict], qualities: dict[str, int | None], key: str = "jpeg:90") -> list[str]:
-    """``key`` found by the JPEG detector, by the quality at which the camera stored each photo:
-    a second compression at 90 changes little in a photo the camera stored at 90 or lower."""
+    """``key`` found by the JPEG detector, by the quality at which the camera stored each photo: does
+    a second compression at 90 escape the detector mostly in photos the camera stored at 90 or lower?"""
     lines = ["| camera's own quality | photos | " + " | ".join(f"found, {SIZES[s]}" for s in SIZES) + " |", "|---|---|---|---|"]
     for low, high, label in OWN_QUALITY_BANDS:
         mine = [v for v in verdicts if (qualities.get(v.photo) or 0) in range(low, high + 1)]
