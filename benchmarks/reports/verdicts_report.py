@@ -168,18 +168,11 @@ def jpeg_lines(r: dict) -> list[str]:
     return lines
 
 
-def scanned_quality(r: dict, v: dict) -> int | None:
-    """The file quality a verdict measured before 0.12.1 saved it was scanned with: the photo's own
-    for an untouched whole photo (:func:`scanner.evaluation.verdicts.processed_verdicts`), else None."""
-    return r.get("qualities", {}).get(v["photo"]) if v["size"] == "whole" and v["truth"] == UNTOUCHED else None
-
-
 def markdown(results: list[dict], command: str) -> str:
     lines = ["# Verdicts: whole images, naming and JPEG history on held-out makes", "", "Produced by:", "", "```bash", command, "```", ""]
     for r in results:
         verdicts = [Verdict(**{**v, "flagged": tuple(tuple(f) for f in v["flagged"]),
-                               "spread": tuple(tuple(f) for f in v.get("spread", ())),
-                               "jpeg_quality": v.get("jpeg_quality", scanned_quality(r, v))}) for v in r["verdicts"]]
+                               "spread": tuple(tuple(f) for f in v.get("spread", ()))}) for v in r["verdicts"]]
         camera = [v for v in verdicts if v.photo not in set(r["lossless"])]
         lines += [f"## Split {r['split']} (scanner {r['version']}): {r['photos']} held-out photos of {len(r['test_makes'])} makes",
                   "", f"Held-out makes: {', '.join(r['test_makes'])}. Measured in {r['seconds']} s.", "",

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.constants import JPEG_DETECTOR, OWN_JPEG_QUALITY
+from ..core.constants import JPEG_DETECTOR
 from ..features.lattice import central_crop
 from ..inputs.images import load_pixels
 from ..inputs.jpeg_file import file_quality
 from ..processing import manipulations
 from ..processing.forgery import splice
-from ..scoring.analysis import analyze
+from ..scoring.analysis import analyze, own_compression_shows
 from ..scoring.options import ScanOptions
 from ..training.photos import Photo
 from .held_out import rate_interval
@@ -45,8 +45,8 @@ class Verdict:
     spread: tuple[tuple[str, float | None, float | None], ...] = ()
     jpeg_quality: int | None = None
     """The quality of the JPEG file scanned (None: pixels never stored as JPEG, or held in memory):
-    below :data:`OWN_JPEG_QUALITY` the JPEG detector's whole-image finding is the file's own
-    compression, explained and not counted (:func:`scanner.scoring.analysis.explained_by_own_compression`)."""
+    where its own compression shows (:func:`scanner.scoring.analysis.own_compression_shows`), the
+    JPEG detector's whole-image finding is explained and not counted."""
 
     def flagged_by(self, detector: str | None = None, lowered: float = 0.0) -> bool:
         """Whether ``detector`` (None: any detector) flags the image with its spread threshold
@@ -56,7 +56,7 @@ class Verdict:
             raise ValueError(f"a spread threshold can only be lowered here, not raised by {-lowered}")
         if any(detector is None or n == detector for n, _ in self.flagged):
             return True
-        own = self.jpeg_quality is not None and self.jpeg_quality < OWN_JPEG_QUALITY
+        own = own_compression_shows(self.jpeg_quality)
         return any((detector is None or n == detector) and not (own and n == JPEG_DETECTOR) and score is not None
                    and threshold is not None and score > threshold - lowered for n, score, threshold in self.spread)
 

@@ -65,11 +65,17 @@ def _softmax(logits: np.ndarray, axis: int = 0) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
+def own_compression_shows(quality: int | None) -> bool:
+    """Whether a file stored as JPEG at ``quality`` (None: not a JPEG file) is compressed enough for
+    the JPEG detector to see its own compression: below :data:`OWN_JPEG_QUALITY`."""
+    return quality is not None and quality < OWN_JPEG_QUALITY
+
+
 def explained_by_own_compression(detection: Detection, quality: int | None) -> Detection:
     """The JPEG detector's result on a file stored as JPEG at ``quality`` (None: not a JPEG file):
     below :data:`OWN_JPEG_QUALITY`, a finding over the whole image or most of its windows is the
     file's own compression, so it is kept in the record but not counted (``explained``)."""
-    if quality is None or quality >= OWN_JPEG_QUALITY or not detection.flagged:
+    if not own_compression_shows(quality) or not detection.flagged:
         return detection
     if detection.extent != "global" and detection.flagged_fraction < 0.5:
         return detection
